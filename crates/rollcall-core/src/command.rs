@@ -1,0 +1,106 @@
+//! Commands: every durable change to the cluster, as data. The leader
+//! computes them (with its clock, randomness and liveness), a log makes them
+//! durable, and [`crate::ClusterState::apply`] replays them deterministically.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{ClusterId, HostAddr, HostInfo, NodeId, Role};
+
+/// A durable change to the cluster state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Gives a new cluster its identity (first start of the first meta server).
+    Bootstrap {
+        /// Random positive 31-bit id chosen by the leader.
+        cluster_id: ClusterId,
+        /// Random secret chosen by the leader.
+        token: String,
+        /// Wall-clock creation time, ms since the Unix epoch.
+        created_at_ms: i64,
+    },
+    /// A meta server took office: bumps the epoch that fences stale leaders.
+    BumpEpoch,
+    /// A host is heard for the first time (auto admission), or a known host
+    /// is heard without its node id. Identity is resolved in this order: a
+    /// known `requested_node_id`, then a host already at `info.addr`, else a
+    /// new host (with `requested_node_id` if it is free).
+    RegisterHost {
+        /// The node id the host holds in its `node.id` file, if any.
+        requested_node_id: Option<NodeId>,
+        /// What the host reported.
+        info: HostInfo,
+    },
+    /// A known host reported changed info (address, ports, version, role,
+    /// zone, labels, start time). Another host holding the new address is
+    /// replaced.
+    UpdateHost {
+        /// The host.
+        node_id: NodeId,
+        /// Its new info.
+        info: HostInfo,
+    },
+    /// An operator admits hosts by address (`rollcall hosts add`).
+    AddHosts {
+        /// Addresses and roles to admit.
+        hosts: Vec<(HostAddr, Role)>,
+    },
+    /// An operator removes hosts (`rollcall hosts drop`).
+    DropHosts {
+        /// The hosts.
+        node_ids: Vec<NodeId>,
+    },
+    /// Sets a config value, for every role (`role: None`) or one role.
+    SetConfig {
+        /// Key.
+        key: String,
+        /// Role it applies to; `None` for all.
+        role: Option<Role>,
+        /// Value.
+        value: String,
+    },
+}
+
+impl Command {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Bootstrap { .. } => "bootstrap",
+            Command::BumpEpoch => "bump_epoch",
+            Command::RegisterHost { .. } => "register_host",
+            Command::UpdateHost { .. } => "update_host",
+            Command::AddHosts { .. } => "add_hosts",
+            Command::DropHosts { .. } => "drop_hosts",
+            Command::SetConfig { .. } => "set_config",
+        }
+    }
+}
+
+/// What applying a command did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Applied {
+    /// The cluster got its identity.
+    Bootstrapped,
+    /// The epoch is now this.
+    Epoch(u64),
+    /// The host has this node id; `new` when it was created, `replaced`
+    /// names a host that held the same address and was removed.
+    Registered {
+        /// The host's node id.
+        node_id: NodeId,
+        /// Whether a new host record was created.
+        new: bool,
+        /// A different host that held this address and was removed.
+        replaced: Option<NodeId>,
+    },
+    /// The host's info was replaced.
+    Updated {
+        /// A different host that held the new address and was removed.
+        replaced: Option<NodeId>,
+    },
+    /// Node ids of the added hosts, in request order.
+    Added(Vec<NodeId>),
+    /// Node ids removed.
+    Dropped(Vec<NodeId>),
+    /// The metadata version after the change.
+    ConfigSet(u64),
+}

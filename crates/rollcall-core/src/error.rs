@@ -1,0 +1,87 @@
+//! Error codes shared by every rollcall interface, and the errors of the
+//! core's own operations. Each says what went wrong and what to do.
+
+use thiserror::Error;
+
+/// The outcome code carried on the wire (mirrors `rollcall.v1.Code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// Success.
+    Ok,
+    /// The host belongs to another cluster.
+    WrongCluster,
+    /// Explicit admission is on and the host was never added.
+    HostNotAdmitted,
+    /// A field is missing, malformed or too large.
+    InvalidArgument,
+    /// This meta server is not the leader.
+    NotLeader,
+    /// The named host is unknown.
+    UnknownHost,
+    /// The host is ONLINE and the operation needs it not to be.
+    HostOnline,
+    /// The durable store failed; nothing was changed.
+    StoreUnavailable,
+    /// The named config key does not exist.
+    UnknownConfig,
+    /// Something unexpected.
+    Internal,
+    /// The meta server is still starting.
+    Unavailable,
+}
+
+impl Code {
+    /// The upper-case name used in messages and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Ok => "OK",
+            Code::WrongCluster => "WRONG_CLUSTER",
+            Code::HostNotAdmitted => "HOST_NOT_ADMITTED",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::NotLeader => "NOT_LEADER",
+            Code::UnknownHost => "UNKNOWN_HOST",
+            Code::HostOnline => "HOST_ONLINE",
+            Code::StoreUnavailable => "STORE_UNAVAILABLE",
+            Code::UnknownConfig => "UNKNOWN_CONFIG",
+            Code::Internal => "INTERNAL",
+            Code::Unavailable => "UNAVAILABLE",
+        }
+    }
+}
+
+/// A host address that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum AddrError {
+    /// The host part is empty.
+    #[error("empty host name: advertise a host name or IP address")]
+    EmptyHost,
+    /// The host part is longer than a DNS name can be.
+    #[error("host name is {0} characters long; at most 253 are allowed")]
+    HostTooLong(usize),
+    /// The host part holds characters no host name or IP has.
+    #[error("host name {0:?} has characters a host name or IP cannot have")]
+    BadHost(String),
+    /// The port is not 1..=65535.
+    #[error("port {0:?} is not a number from 1 to 65535")]
+    BadPort(String),
+    /// Not `host:port`.
+    #[error("address {0:?} is not host:port")]
+    Unparsable(String),
+}
+
+/// A command the state machine refused. The state was not changed.
+#[derive(Clone, Debug, PartialEq, Eq, Error, serde::Serialize, serde::Deserialize)]
+pub enum ApplyError {
+    /// `Bootstrap` on a cluster that already has an identity.
+    #[error("the cluster is already bootstrapped with id {0}; nothing was changed")]
+    AlreadyBootstrapped(u32),
+    /// A command other than `Bootstrap` before the cluster has an identity.
+    #[error("the cluster is not bootstrapped yet; nothing was changed")]
+    NotBootstrapped,
+    /// The cluster id is not a positive 31-bit number.
+    #[error("cluster id {0} is not in 1..=2147483647; nothing was changed")]
+    BadClusterId(u64),
+    /// The named node id is not a host of this cluster.
+    #[error("node {0} is not a host of this cluster; nothing was changed")]
+    UnknownNode(u64),
+}

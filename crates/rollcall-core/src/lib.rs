@@ -1,0 +1,44 @@
+//! # rollcall-core
+//!
+//! The pure logic of rollcall: no sockets, files, timers or clock reads.
+//! Time is always an argument ([`MonoTime`] for liveness, wall-clock
+//! milliseconds for display), so unit tests drive everything with a fake
+//! clock.
+//!
+//! ```text
+//!   heartbeat ──► heartbeat::plan(state) ──► Steady ───────────────► liveness.observe(now)
+//!                                       └──► Propose(Command) ──► log ──► state.apply(index, cmd)
+//!   admin write ───────────────────────────► Propose(Command) ──┘
+//!   timer ───────────────────────────────────────────────────────► liveness.sweep(now) ──► events
+//! ```
+//!
+//! Durable state ([`ClusterState`]) changes only through [`Command`]s applied
+//! deterministically by [`ClusterState::apply`]: no clock, randomness or I/O
+//! inside, so the same commands always give the same state on every replica.
+//! Liveness ([`Liveness`]) and the event log ([`EventLog`]) are soft state
+//! that a meta leader rebuilds from heartbeats.
+
+mod command;
+mod detector;
+mod error;
+mod events;
+mod heartbeat;
+mod liveness;
+mod metadata;
+mod state;
+mod time;
+mod types;
+
+pub use command::{Applied, Command};
+pub use detector::{DetectorConfig, DetectorKind, FailureDetector};
+pub use error::{AddrError, ApplyError, Code};
+pub use events::{Event, EventKind, EventLog, RejectFilter};
+pub use heartbeat::{plan, HeartbeatInput, HeartbeatPlan, Limits};
+pub use liveness::{HostLiveness, Liveness, Status, Transition};
+pub use metadata::{MetadataChange, MetadataDelta, MetadataSnapshot};
+pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord};
+pub use time::MonoTime;
+pub use types::{
+    is_valid_cluster_id, Admission, AdmissionPolicy, ClusterId, HostAddr, HostInfo, NodeId,
+    PartLeader, Role,
+};

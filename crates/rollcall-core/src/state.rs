@@ -1,0 +1,587 @@
+//! The durable cluster state and the deterministic state machine that
+//! changes it. `apply` reads no clock, draws no random number and does no
+//! I/O: the same commands give the same state on every replica.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Applied, Command};
+use crate::error::ApplyError;
+use crate::metadata::{MetadataDelta, MetadataSnapshot};
+use crate::types::{is_valid_cluster_id, Admission, ClusterId, HostAddr, HostInfo, NodeId, Role};
+
+/// The cluster's identity, fixed at bootstrap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterIdentity {
+    /// Positive 31-bit id.
+    pub cluster_id: ClusterId,
+    /// Secret shared with hosts in pull mode.
+    pub token: String,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// A host as the durable state knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRecord {
+    /// Identity.
+    pub node_id: NodeId,
+    /// What it last reported (or what it was added with).
+    pub info: HostInfo,
+    /// How it was admitted.
+    pub admission: Admission,
+}
+
+/// A config key: a name and the role it applies to (`None` = every role).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConfigKey {
+    /// Name.
+    pub key: String,
+    /// Role scope.
+    pub role: Option<Role>,
+}
+
+/// A config value and the metadata version at which it was set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigValue {
+    /// Value.
+    pub value: String,
+    /// `metadata_version` after the set.
+    pub version: u64,
+}
+
+/// Everything durable about a cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterState {
+    identity: Option<ClusterIdentity>,
+    epoch: u64,
+    hosts: BTreeMap<NodeId, HostRecord>,
+    #[serde(with = "pairs")]
+    configs: BTreeMap<ConfigKey, ConfigValue>,
+    metadata_version: u64,
+    next_node_id: NodeId,
+    applied_index: u64,
+    /// Derived index address → node id; rebuilt after deserialising.
+    #[serde(skip)]
+    by_addr: HashMap<HostAddr, NodeId>,
+}
+
+impl ClusterState {
+    /// An empty, not yet bootstrapped state.
+    pub fn new() -> Self {
+        ClusterState {
+            next_node_id: 1,
+            ..Default::default()
+        }
+    }
+
+    /// Rebuilds derived indexes; call after deserialising a snapshot.
+    pub fn rebuild_indexes(&mut self) {
+        self.by_addr = self
+            .hosts
+            .values()
+            .map(|h| (h.info.addr.clone(), h.node_id))
+            .collect();
+    }
+
+    /// The identity, once bootstrapped.
+    pub fn identity(&self) -> Option<&ClusterIdentity> {
+        self.identity.as_ref()
+    }
+
+    /// The cluster id, 0 before bootstrap.
+    pub fn cluster_id(&self) -> ClusterId {
+        self.identity.as_ref().map_or(0, |i| i.cluster_id)
+    }
+
+    /// The epoch (bumped each time a meta server takes office).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The version of what agents cache; bumped by every change to it.
+    pub fn metadata_version(&self) -> u64 {
+        self.metadata_version
+    }
+
+    /// Index of the last applied command.
+    pub fn applied_index(&self) -> u64 {
+        self.applied_index
+    }
+
+    /// All hosts by node id.
+    pub fn hosts(&self) -> &BTreeMap<NodeId, HostRecord> {
+        &self.hosts
+    }
+
+    /// One host.
+    pub fn host(&self, node_id: NodeId) -> Option<&HostRecord> {
+        self.hosts.get(&node_id)
+    }
+
+    /// The host at an address.
+    pub fn host_by_addr(&self, addr: &HostAddr) -> Option<&HostRecord> {
+        self.by_addr.get(addr).and_then(|id| self.hosts.get(id))
+    }
+
+    /// All configs.
+    pub fn configs(&self) -> &BTreeMap<ConfigKey, ConfigValue> {
+        &self.configs
+    }
+
+    /// The metadata agents cache, whole.
+    pub fn metadata_snapshot(&self) -> MetadataSnapshot {
+        MetadataSnapshot::new(self.metadata_version, self.configs.clone())
+    }
+
+    /// What changed after `since`; the whole set when `since` is 0 or
+    /// newer than this state (the agent's cache cannot be trusted then).
+    pub fn metadata_delta(&self, since: u64) -> MetadataDelta {
+        let full = since == 0 || since > self.metadata_version;
+        let configs = self
+            .configs
+            .iter()
+            .filter(|(_, v)| full || v.version > since)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        MetadataDelta {
+            version: self.metadata_version,
+            full,
+            configs,
+        }
+    }
+
+    /// Applies the command at log position `index`. Deterministic; on error
+    /// nothing but `applied_index` changes.
+    pub fn apply(&mut self, index: u64, cmd: &Command) -> Result<Applied, ApplyError> {
+        self.applied_index = index;
+        if self.identity.is_none() && !matches!(cmd, Command::Bootstrap { .. }) {
+            return Err(ApplyError::NotBootstrapped);
+        }
+        match cmd {
+            Command::Bootstrap {
+                cluster_id,
+                token,
+                created_at_ms,
+            } => {
+                if let Some(id) = &self.identity {
+                    return Err(ApplyError::AlreadyBootstrapped(id.cluster_id));
+                }
+                if !is_valid_cluster_id(*cluster_id as u64) {
+                    return Err(ApplyError::BadClusterId(*cluster_id as u64));
+                }
+                self.identity = Some(ClusterIdentity {
+                    cluster_id: *cluster_id,
+                    token: token.clone(),
+                    created_at_ms: *created_at_ms,
+                });
+                Ok(Applied::Bootstrapped)
+            }
+            Command::BumpEpoch => {
+                self.epoch += 1;
+                Ok(Applied::Epoch(self.epoch))
+            }
+            Command::RegisterHost {
+                requested_node_id,
+                info,
+            } => Ok(self.register(*requested_node_id, info)),
+            Command::UpdateHost { node_id, info } => {
+                if !self.hosts.contains_key(node_id) {
+                    return Err(ApplyError::UnknownNode(*node_id));
+                }
+                let replaced = self.set_info(*node_id, info.clone());
+                Ok(Applied::Updated { replaced })
+            }
+            Command::AddHosts { hosts } => {
+                let mut ids = Vec::with_capacity(hosts.len());
+                for (addr, role) in hosts {
+                    let id = match self.by_addr.get(addr) {
+                        Some(id) => *id,
+                        None => {
+                            let id = self.allocate_node_id(None);
+                            let info = HostInfo::placeholder(addr.clone(), *role);
+                            self.insert_host(id, info, Admission::Added);
+                            id
+                        }
+                    };
+                    if let Some(h) = self.hosts.get_mut(&id) {
+                        h.admission = Admission::Added;
+                    }
+                    ids.push(id);
+                }
+                Ok(Applied::Added(ids))
+            }
+            Command::DropHosts { node_ids } => {
+                if let Some(missing) = node_ids.iter().find(|id| !self.hosts.contains_key(id)) {
+                    return Err(ApplyError::UnknownNode(*missing));
+                }
+                for id in node_ids {
+                    self.remove_host(*id);
+                }
+                Ok(Applied::Dropped(node_ids.clone()))
+            }
+            Command::SetConfig { key, role, value } => {
+                self.metadata_version += 1;
+                self.configs.insert(
+                    ConfigKey {
+                        key: key.clone(),
+                        role: *role,
+                    },
+                    ConfigValue {
+                        value: value.clone(),
+                        version: self.metadata_version,
+                    },
+                );
+                Ok(Applied::ConfigSet(self.metadata_version))
+            }
+        }
+    }
+
+    fn register(&mut self, requested: Option<NodeId>, info: &HostInfo) -> Applied {
+        let known = requested
+            .filter(|id| self.hosts.contains_key(id))
+            .or_else(|| self.by_addr.get(&info.addr).copied());
+        match known {
+            Some(id) => {
+                let replaced = self.set_info(id, info.clone());
+                Applied::Registered {
+                    node_id: id,
+                    new: false,
+                    replaced,
+                }
+            }
+            None => {
+                let id = self.allocate_node_id(requested);
+                self.insert_host(id, info.clone(), Admission::Auto);
+                Applied::Registered {
+                    node_id: id,
+                    new: true,
+                    replaced: None,
+                }
+            }
+        }
+    }
+
+    /// Replaces a known host's info; removes another host at the new address.
+    fn set_info(&mut self, id: NodeId, info: HostInfo) -> Option<NodeId> {
+        let replaced = match self.by_addr.get(&info.addr) {
+            Some(other) if *other != id => Some(*other),
+            _ => None,
+        };
+        if let Some(other) = replaced {
+            self.remove_host(other);
+        }
+        if let Some(h) = self.hosts.get_mut(&id) {
+            if h.info.addr != info.addr {
+                self.by_addr.remove(&h.info.addr);
+                self.by_addr.insert(info.addr.clone(), id);
+            }
+            h.info = info;
+        }
+        replaced
+    }
+
+    fn allocate_node_id(&mut self, requested: Option<NodeId>) -> NodeId {
+        match requested {
+            Some(id) if id != 0 && !self.hosts.contains_key(&id) => {
+                self.next_node_id = self.next_node_id.max(id.saturating_add(1));
+                id
+            }
+            _ => {
+                while self.hosts.contains_key(&self.next_node_id) {
+                    self.next_node_id += 1;
+                }
+                let id = self.next_node_id;
+                self.next_node_id += 1;
+                id
+            }
+        }
+    }
+
+    fn insert_host(&mut self, id: NodeId, info: HostInfo, admission: Admission) {
+        self.by_addr.insert(info.addr.clone(), id);
+        self.hosts.insert(
+            id,
+            HostRecord {
+                node_id: id,
+                info,
+                admission,
+            },
+        );
+    }
+
+    fn remove_host(&mut self, id: NodeId) {
+        if let Some(h) = self.hosts.remove(&id) {
+            if self.by_addr.get(&h.info.addr) == Some(&id) {
+                self.by_addr.remove(&h.info.addr);
+            }
+        }
+    }
+}
+
+/// Serialises a map with structured keys as a list of pairs, which every
+/// format (JSON included) can hold.
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boot() -> ClusterState {
+        let mut s = ClusterState::new();
+        s.apply(
+            1,
+            &Command::Bootstrap {
+                cluster_id: 42,
+                token: "t".into(),
+                created_at_ms: 0,
+            },
+        )
+        .unwrap();
+        s
+    }
+
+    fn info(port: u16) -> HostInfo {
+        HostInfo::placeholder(HostAddr::new("127.0.0.1", port as u32).unwrap(), Role::Storage)
+    }
+
+    #[test]
+    fn commands_before_bootstrap_are_refused() {
+        let mut s = ClusterState::new();
+        assert_eq!(
+            s.apply(1, &Command::BumpEpoch),
+            Err(ApplyError::NotBootstrapped)
+        );
+        assert_eq!(s.epoch(), 0);
+    }
+
+    #[test]
+    fn bootstrap_is_once_and_checks_the_id() {
+        let mut s = ClusterState::new();
+        let bad = Command::Bootstrap {
+            cluster_id: 0,
+            token: String::new(),
+            created_at_ms: 0,
+        };
+        assert_eq!(s.apply(1, &bad), Err(ApplyError::BadClusterId(0)));
+        let mut s = boot();
+        let again = Command::Bootstrap {
+            cluster_id: 7,
+            token: String::new(),
+            created_at_ms: 0,
+        };
+        assert_eq!(s.apply(2, &again), Err(ApplyError::AlreadyBootstrapped(42)));
+        assert_eq!(s.cluster_id(), 42);
+    }
+
+    #[test]
+    fn register_assigns_ids_and_resolves_identity() {
+        let mut s = boot();
+        let r = s.apply(
+            2,
+            &Command::RegisterHost {
+                requested_node_id: None,
+                info: info(1000),
+            },
+        );
+        assert_eq!(
+            r,
+            Ok(Applied::Registered {
+                node_id: 1,
+                new: true,
+                replaced: None
+            })
+        );
+        // The same address without a node id is the same host.
+        let r = s.apply(
+            3,
+            &Command::RegisterHost {
+                requested_node_id: None,
+                info: info(1000),
+            },
+        );
+        assert_eq!(
+            r,
+            Ok(Applied::Registered {
+                node_id: 1,
+                new: false,
+                replaced: None
+            })
+        );
+        // A host with a node id from an earlier life keeps it.
+        let r = s.apply(
+            4,
+            &Command::RegisterHost {
+                requested_node_id: Some(9),
+                info: info(1001),
+            },
+        );
+        assert_eq!(
+            r,
+            Ok(Applied::Registered {
+                node_id: 9,
+                new: true,
+                replaced: None
+            })
+        );
+        assert_eq!(s.hosts().len(), 2);
+        // Next allocation does not collide with 9.
+        let r = s.apply(
+            5,
+            &Command::RegisterHost {
+                requested_node_id: None,
+                info: info(1002),
+            },
+        );
+        assert_eq!(
+            r,
+            Ok(Applied::Registered {
+                node_id: 10,
+                new: true,
+                replaced: None
+            })
+        );
+    }
+
+    #[test]
+    fn moving_to_a_new_port_keeps_one_host() {
+        let mut s = boot();
+        s.apply(
+            2,
+            &Command::RegisterHost {
+                requested_node_id: None,
+                info: info(1000),
+            },
+        )
+        .unwrap();
+        s.apply(
+            3,
+            &Command::UpdateHost {
+                node_id: 1,
+                info: info(2000),
+            },
+        )
+        .unwrap();
+        assert_eq!(s.hosts().len(), 1);
+        assert_eq!(s.host(1).unwrap().info.addr.port, 2000);
+        assert!(s
+            .host_by_addr(&HostAddr::new("127.0.0.1", 1000).unwrap())
+            .is_none());
+        assert_eq!(
+            s.host_by_addr(&HostAddr::new("127.0.0.1", 2000).unwrap())
+                .unwrap()
+                .node_id,
+            1
+        );
+    }
+
+    #[test]
+    fn taking_over_an_address_replaces_the_old_holder() {
+        let mut s = boot();
+        for (i, p) in [1000u16, 2000].iter().enumerate() {
+            s.apply(
+                2 + i as u64,
+                &Command::RegisterHost {
+                    requested_node_id: None,
+                    info: info(*p),
+                },
+            )
+            .unwrap();
+        }
+        let r = s.apply(
+            4,
+            &Command::UpdateHost {
+                node_id: 1,
+                info: info(2000),
+            },
+        );
+        assert_eq!(r, Ok(Applied::Updated { replaced: Some(2) }));
+        assert_eq!(s.hosts().len(), 1);
+    }
+
+    #[test]
+    fn add_and_drop_hosts() {
+        let mut s = boot();
+        let a = HostAddr::new("h", 1).unwrap();
+        let r = s.apply(
+            2,
+            &Command::AddHosts {
+                hosts: vec![(a.clone(), Role::Graph)],
+            },
+        );
+        assert_eq!(r, Ok(Applied::Added(vec![1])));
+        assert_eq!(s.host(1).unwrap().admission, Admission::Added);
+        assert_eq!(
+            s.apply(3, &Command::DropHosts { node_ids: vec![1, 5] }),
+            Err(ApplyError::UnknownNode(5))
+        );
+        assert_eq!(s.hosts().len(), 1, "a refused drop changes nothing");
+        assert_eq!(
+            s.apply(4, &Command::DropHosts { node_ids: vec![1] }),
+            Ok(Applied::Dropped(vec![1]))
+        );
+        assert!(s.host_by_addr(&a).is_none());
+    }
+
+    #[test]
+    fn configs_bump_the_metadata_version_and_deltas_hold_only_changes() {
+        let mut s = boot();
+        for (i, k) in ["a", "b", "c"].iter().enumerate() {
+            s.apply(
+                2 + i as u64,
+                &Command::SetConfig {
+                    key: k.to_string(),
+                    role: None,
+                    value: "v".into(),
+                },
+            )
+            .unwrap();
+        }
+        assert_eq!(s.metadata_version(), 3);
+        let d = s.metadata_delta(2);
+        assert!(!d.full);
+        assert_eq!(d.configs.len(), 1);
+        assert_eq!(d.configs[0].0.key, "c");
+        assert!(s.metadata_delta(0).full);
+        assert!(s.metadata_delta(99).full);
+        assert_eq!(s.metadata_delta(99).configs.len(), 3);
+    }
+
+    #[test]
+    fn snapshot_round_trip_rebuilds_the_address_index() {
+        let mut s = boot();
+        s.apply(
+            2,
+            &Command::RegisterHost {
+                requested_node_id: None,
+                info: info(1000),
+            },
+        )
+        .unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        let mut back: ClusterState = serde_json::from_str(&json).unwrap();
+        back.rebuild_indexes();
+        assert_eq!(back, s);
+    }
+}

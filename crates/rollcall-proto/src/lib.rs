@@ -1,0 +1,14 @@
+//! Generated gRPC messages and services of rollcall (`proto/rollcall.proto`).
+//!
+//! Built by `build.rs` with protox, so no `protoc` is needed. Everything of
+//! the wire format lives here; the rest of rollcall converts to and from the
+//! pure types of `rollcall-core` at its edges.
+
+#![allow(clippy::all, missing_docs)]
+
+/// Version 1 of the protocol.
+pub mod v1 {
+    tonic::include_proto!("rollcall.v1");
+}
+
+pub use v1::*;
