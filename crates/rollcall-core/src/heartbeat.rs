@@ -217,7 +217,7 @@ pub fn plan(
 }
 
 /// The message for a host of another cluster.
-pub(crate) fn wrong_cluster_message(theirs: ClusterId, ours: ClusterId) -> String {
+pub fn wrong_cluster_message(theirs: ClusterId, ours: ClusterId) -> String {
     format!(
         "the host belongs to cluster {theirs} but this meta service is cluster {ours}; \
          if the host should join this cluster, stop it and remove its cluster.id file"

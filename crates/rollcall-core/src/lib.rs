@@ -33,7 +33,7 @@ pub use command::{Applied, Command};
 pub use detector::{DetectorConfig, DetectorKind, FailureDetector};
 pub use error::{AddrError, ApplyError, Code};
 pub use events::{Event, EventKind, EventLog, RejectFilter};
-pub use heartbeat::{plan, HeartbeatInput, HeartbeatPlan, Limits};
+pub use heartbeat::{plan, wrong_cluster_message, HeartbeatInput, HeartbeatPlan, Limits};
 pub use liveness::{HostLiveness, Liveness, Status, Transition};
 pub use metadata::{MetadataChange, MetadataDelta, MetadataSnapshot};
 pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord};

@@ -1,0 +1,58 @@
+//! Settings of a meta server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rollcall_core::{AdmissionPolicy, DetectorConfig, DetectorKind, Limits};
+
+/// How a meta server runs.
+#[derive(Clone, Debug)]
+pub struct MetaConfig {
+    /// Where the durable state lives; `None` keeps it in memory (tests, demo).
+    pub data_dir: Option<PathBuf>,
+    /// gRPC listen address (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// The heartbeat interval told to every agent.
+    pub heartbeat_interval: Duration,
+    /// OFFLINE after `interval × expired_factor` of silence (threshold
+    /// detector) and the grace for hosts not heard since start.
+    pub expired_factor: u32,
+    /// Which failure detector.
+    pub detector: DetectorKind,
+    /// Auto or explicit admission.
+    pub admission: AdmissionPolicy,
+    /// Largest gRPC message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Events kept in memory.
+    pub event_capacity: usize,
+    /// Limits on heartbeat contents.
+    pub limits: Limits,
+}
+
+impl MetaConfig {
+    /// Defaults: 127.0.0.1:9559, 1s interval, factor 5, threshold detector,
+    /// auto admission, 4 MiB messages, 10,000 events, in-memory state.
+    pub fn new(listen: SocketAddr) -> Self {
+        MetaConfig {
+            data_dir: None,
+            listen,
+            heartbeat_interval: Duration::from_secs(1),
+            expired_factor: 5,
+            detector: DetectorKind::Threshold,
+            admission: AdmissionPolicy::Auto,
+            max_message_bytes: 4 * 1024 * 1024,
+            event_capacity: 10_000,
+            limits: Limits::default(),
+        }
+    }
+
+    /// The detector settings derived from this config.
+    pub fn detector_config(&self) -> DetectorConfig {
+        DetectorConfig {
+            interval: self.heartbeat_interval,
+            expired_factor: self.expired_factor,
+            kind: self.detector,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The gRPC services: thin adapters from tonic to [`crate::node::Shared`].
+
+use std::sync::Arc;
+
+use rollcall_proto as pb;
+use rollcall_proto::admin_server::Admin;
+use rollcall_proto::meta_server::Meta;
+use tonic::{Request, Response, Status};
+
+use crate::convert::{role_from_pb, status};
+use crate::node::Shared;
+
+/// `rollcall.v1.Meta`: what agents call.
+pub struct MetaService(pub Arc<Shared>);
+
+#[tonic::async_trait]
+impl Meta for MetaService {
+    async fn heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        Ok(Response::new(self.0.heartbeat(request.into_inner()).await))
+    }
+
+    async fn get_metadata(
+        &self,
+        request: Request<pb::GetMetadataRequest>,
+    ) -> Result<Response<pb::GetMetadataResponse>, Status> {
+        Ok(Response::new(self.0.metadata(&request.into_inner())))
+    }
+}
+
+/// `rollcall.v1.Admin`: what the CLI calls.
+pub struct AdminService(pub Arc<Shared>);
+
+#[tonic::async_trait]
+impl Admin for AdminService {
+    async fn list_hosts(
+        &self,
+        request: Request<pb::ListHostsRequest>,
+    ) -> Result<Response<pb::ListHostsResponse>, Status> {
+        let role = role_from_pb(request.into_inner().role);
+        Ok(Response::new(pb::ListHostsResponse {
+            hosts: self.0.host_views(role),
+        }))
+    }
+
+    async fn add_hosts(
+        &self,
+        request: Request<pb::AddHostsRequest>,
+    ) -> Result<Response<pb::AddHostsResponse>, Status> {
+        let req = request.into_inner();
+        let node_ids = self
+            .0
+            .add_hosts(&req.addresses, role_from_pb(req.role))
+            .await?;
+        Ok(Response::new(pb::AddHostsResponse { node_ids }))
+    }
+
+    async fn drop_hosts(
+        &self,
+        request: Request<pb::DropHostsRequest>,
+    ) -> Result<Response<pb::DropHostsResponse>, Status> {
+        let req = request.into_inner();
+        let node_ids = self.0.drop_hosts(&req.addresses, req.force).await?;
+        Ok(Response::new(pb::DropHostsResponse { node_ids }))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let req = request.into_inner();
+        Ok(Response::new(self.0.events(req.after_seq, req.limit)))
+    }
+
+    async fn set_config(
+        &self,
+        request: Request<pb::SetConfigRequest>,
+    ) -> Result<Response<pb::SetConfigResponse>, Status> {
+        let req = request.into_inner();
+        let metadata_version = self
+            .0
+            .set_config(req.key, req.value, role_from_pb(req.role))
+            .await?;
+        Ok(Response::new(pb::SetConfigResponse { metadata_version }))
+    }
+
+    async fn get_config(
+        &self,
+        request: Request<pb::GetConfigRequest>,
+    ) -> Result<Response<pb::ListConfigsResponse>, Status> {
+        let key = request.into_inner().key;
+        let (configs, metadata_version) = self.0.configs(Some(&key));
+        if configs.is_empty() {
+            return Err(status(
+                rollcall_core::Code::UnknownConfig,
+                format!("no config named {key:?}; `rollcall config list` shows them all"),
+            ));
+        }
+        Ok(Response::new(pb::ListConfigsResponse {
+            configs,
+            metadata_version,
+        }))
+    }
+
+    async fn list_configs(
+        &self,
+        _request: Request<pb::ListConfigsRequest>,
+    ) -> Result<Response<pb::ListConfigsResponse>, Status> {
+        let (configs, metadata_version) = self.0.configs(None);
+        Ok(Response::new(pb::ListConfigsResponse {
+            configs,
+            metadata_version,
+        }))
+    }
+
+    async fn cluster_info(
+        &self,
+        _request: Request<pb::ClusterInfoRequest>,
+    ) -> Result<Response<pb::ClusterInfoResponse>, Status> {
+        Ok(Response::new(self.0.cluster_info()))
+    }
+}

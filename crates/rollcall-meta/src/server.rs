@@ -1,0 +1,220 @@
+//! Starting and stopping a meta server: recover the store, bootstrap the
+//! cluster identity on first start, take office (bump the epoch), then
+//! serve gRPC and sweep liveness until shut down.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rollcall_core::{Applied, ClusterState, Command};
+use rollcall_proto::admin_server::AdminServer;
+use rollcall_proto::meta_server::MetaServer as MetaGrpcServer;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+
+use crate::config::MetaConfig;
+use crate::error::MetaError;
+use crate::grpc::{AdminService, MetaService};
+use crate::node::{wall_ms, Shared};
+use crate::proposer::Proposer;
+use crate::redb_store::RedbStore;
+use crate::store::{LogStore, MemStore};
+
+/// A running meta server.
+pub struct MetaServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    serve: JoinHandle<Result<(), tonic::transport::Error>>,
+    sweeper: JoinHandle<()>,
+}
+
+impl MetaServer {
+    /// Starts a server with the store its config names (redb in
+    /// `data_dir`, or memory).
+    pub async fn start(config: MetaConfig) -> Result<MetaServer, MetaError> {
+        match config.data_dir.clone() {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir).map_err(|e| MetaError::DataDir {
+                    path: dir.clone(),
+                    message: e.to_string(),
+                })?;
+                let store = RedbStore::open(&dir)?;
+                Self::start_with_store(config, store).await
+            }
+            None => Self::start_with_store(config, MemStore::new()).await,
+        }
+    }
+
+    /// Starts a server over the given store.
+    pub async fn start_with_store<S: LogStore>(
+        config: MetaConfig,
+        mut store: S,
+    ) -> Result<MetaServer, MetaError> {
+        let origin = Instant::now();
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| MetaError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| MetaError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+
+        let recovered = store.recover()?;
+        let mut state = recovered.snapshot.unwrap_or_else(ClusterState::new);
+        let replayed = recovered.entries.len();
+        for (index, cmd) in &recovered.entries {
+            let _ = state.apply(*index, cmd);
+        }
+        tracing::info!(
+            replayed,
+            applied_index = state.applied_index(),
+            "recovered durable state"
+        );
+        let writes = store.write_counter();
+        let state = Arc::new(RwLock::new(state));
+        let proposer = Proposer::start(store, state.clone()).map_err(|e| MetaError::DataDir {
+            path: config.data_dir.clone().unwrap_or_default(),
+            message: format!("cannot start the writer thread: {e}"),
+        })?;
+
+        let cluster_id = match state.read().map(|s| s.cluster_id()).unwrap_or(0) {
+            0 => {
+                let mut rng = rand::rng();
+                let cluster_id = rng.random_range(1..=i32::MAX as u32);
+                let token = format!("{:032x}", rng.random::<u128>());
+                proposer
+                    .propose(Command::Bootstrap {
+                        cluster_id,
+                        token,
+                        created_at_ms: wall_ms(),
+                    })
+                    .await?;
+                tracing::info!(cluster_id, "bootstrapped a new cluster");
+                cluster_id
+            }
+            id => id,
+        };
+        let epoch = match proposer.propose(Command::BumpEpoch).await? {
+            Applied::Epoch(e) => e,
+            other => {
+                return Err(MetaError::Internal(format!(
+                    "unexpected result {other:?} for BumpEpoch"
+                )))
+            }
+        };
+
+        let shared = Arc::new(Shared::new(
+            config.clone(),
+            origin,
+            state,
+            cluster_id,
+            epoch,
+            addr.to_string(),
+            proposer,
+            writes,
+        ));
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let limit = config.max_message_bytes;
+        let router = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .http2_adaptive_window(Some(false))
+            .initial_connection_window_size(Some(64 * 1024))
+            .initial_stream_window_size(Some(64 * 1024))
+            .add_service(
+                MetaGrpcServer::new(MetaService(shared.clone()))
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .add_service(
+                AdminServer::new(AdminService(shared.clone()))
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            );
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let serve = tokio::spawn(async move {
+            router
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+
+        let sweep_every = (config.heartbeat_interval / 4).clamp(
+            Duration::from_millis(10),
+            Duration::from_millis(250),
+        );
+        let sweeper = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(sweep_every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    shared.sweep();
+                }
+            })
+        };
+        tracing::info!(%addr, cluster_id, epoch, "meta server ready");
+        Ok(MetaServer {
+            addr,
+            shared,
+            stop: Some(stop),
+            serve,
+            sweeper,
+        })
+    }
+
+    /// The bound gRPC address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The cluster id.
+    pub fn cluster_id(&self) -> u32 {
+        self.shared.cluster_id
+    }
+
+    /// This server's epoch.
+    pub fn epoch(&self) -> u64 {
+        self.shared.epoch
+    }
+
+    /// Store write transactions since start.
+    pub fn store_writes(&self) -> u64 {
+        self.shared.store_writes()
+    }
+
+    /// Runs until the gRPC server stops (error or shutdown).
+    pub async fn wait(mut self) -> Result<(), MetaError> {
+        let r = (&mut self.serve).await;
+        self.sweeper.abort();
+        match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(MetaError::Serve(e.to_string())),
+            Err(e) => Err(MetaError::Serve(e.to_string())),
+        }
+    }
+
+    /// Stops serving and waits for open requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.sweeper.abort();
+        let _ = (&mut self.serve).await;
+    }
+}
+
+impl Drop for MetaServer {
+    fn drop(&mut self) {
+        self.sweeper.abort();
+        self.serve.abort();
+    }
+}
