@@ -1,0 +1,98 @@
+//! The agent's metadata cache: one immutable snapshot, swapped atomically
+//! when a newer version arrives; subscribers get the new snapshot and the
+//! list of changes.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use rollcall_core::{MetadataChange, MetadataDelta, MetadataSnapshot};
+use tokio::sync::broadcast;
+
+/// One update of the cache.
+#[derive(Clone, Debug)]
+pub struct MetadataUpdate {
+    /// The snapshot after the update.
+    pub snapshot: Arc<MetadataSnapshot>,
+    /// What changed.
+    pub changes: Vec<MetadataChange>,
+}
+
+/// The cache; cheap to read from any thread.
+pub struct MetadataCache {
+    current: ArcSwap<MetadataSnapshot>,
+    updates: broadcast::Sender<MetadataUpdate>,
+}
+
+impl Default for MetadataCache {
+    fn default() -> Self {
+        MetadataCache::new()
+    }
+}
+
+impl MetadataCache {
+    /// An empty cache (version 0).
+    pub fn new() -> Self {
+        MetadataCache {
+            current: ArcSwap::from_pointee(MetadataSnapshot::default()),
+            updates: broadcast::channel(64).0,
+        }
+    }
+
+    /// The current snapshot.
+    pub fn load(&self) -> Arc<MetadataSnapshot> {
+        self.current.load_full()
+    }
+
+    /// Subscribes to updates. A subscriber that falls behind by more than
+    /// 64 updates is told it lagged and can re-read [`MetadataCache::load`].
+    pub fn subscribe(&self) -> broadcast::Receiver<MetadataUpdate> {
+        self.updates.subscribe()
+    }
+
+    /// Applies a delta; returns the changes (empty if it was not newer).
+    pub fn apply(&self, delta: &MetadataDelta) -> Vec<MetadataChange> {
+        let old = self.current.load_full();
+        let (next, changes) = old.apply(delta);
+        if next.version() != old.version() || !changes.is_empty() {
+            let snapshot = Arc::new(next);
+            self.current.store(snapshot.clone());
+            let _ = self.updates.send(MetadataUpdate {
+                snapshot,
+                changes: changes.clone(),
+            });
+        }
+        changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rollcall_core::{ConfigKey, ConfigValue, Role};
+
+    #[tokio::test]
+    async fn updates_swap_the_snapshot_and_notify() {
+        let cache = MetadataCache::new();
+        let mut rx = cache.subscribe();
+        let before = cache.load();
+        let changes = cache.apply(&MetadataDelta {
+            version: 3,
+            full: true,
+            configs: vec![(
+                ConfigKey {
+                    key: "k".into(),
+                    role: None,
+                },
+                ConfigValue {
+                    value: "v".into(),
+                    version: 3,
+                },
+            )],
+        });
+        assert_eq!(changes.len(), 1);
+        assert_eq!(before.version(), 0, "old readers keep their snapshot");
+        assert_eq!(cache.load().config("k", Role::Graph), Some("v"));
+        let update = rx.recv().await.unwrap();
+        assert_eq!(update.snapshot.version(), 3);
+    }
+}

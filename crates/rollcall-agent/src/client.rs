@@ -1,0 +1,91 @@
+//! Connections to the meta servers: one lazily connected gRPC channel per
+//! address, a current address, rotation on error and leader following.
+
+use std::time::Duration;
+
+use rollcall_proto::meta_client::MetaClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::AgentError;
+
+/// The agent's view of the meta service's addresses.
+pub struct MetaConn {
+    addrs: Vec<String>,
+    channels: Vec<Option<MetaClient<Channel>>>,
+    current: usize,
+    connect_timeout: Duration,
+}
+
+fn endpoint(addr: &str, connect_timeout: Duration) -> Result<Endpoint, AgentError> {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .map(|e| e.connect_timeout(connect_timeout).tcp_nodelay(true))
+        .map_err(|e| AgentError::Config(format!("meta address {addr:?} is not usable: {e}")))
+}
+
+impl MetaConn {
+    /// Checks every address; connects nothing yet.
+    pub fn new(addrs: Vec<String>, connect_timeout: Duration) -> Result<Self, AgentError> {
+        if addrs.is_empty() {
+            return Err(AgentError::Config(
+                "no meta address given; pass at least one host:port".into(),
+            ));
+        }
+        for a in &addrs {
+            endpoint(a, connect_timeout)?;
+        }
+        Ok(MetaConn {
+            channels: vec![None; addrs.len()],
+            addrs,
+            current: 0,
+            connect_timeout,
+        })
+    }
+
+    /// How many addresses there are.
+    pub fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    /// The address in use.
+    pub fn current(&self) -> &str {
+        &self.addrs[self.current]
+    }
+
+    /// A client for the address in use.
+    pub fn client(&mut self) -> Result<MetaClient<Channel>, AgentError> {
+        if let Some(c) = &self.channels[self.current] {
+            return Ok(c.clone());
+        }
+        let ep = endpoint(&self.addrs[self.current], self.connect_timeout)?;
+        let c = MetaClient::new(ep.connect_lazy())
+            .max_decoding_message_size(16 * 1024 * 1024);
+        self.channels[self.current] = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Moves to the next address.
+    pub fn rotate(&mut self) {
+        self.current = (self.current + 1) % self.addrs.len();
+    }
+
+    /// Drops the channel of the address in use (it will reconnect).
+    pub fn reset(&mut self) {
+        self.channels[self.current] = None;
+    }
+
+    /// Moves to `leader`, adding it to the list if it is new.
+    pub fn follow(&mut self, leader: &str) {
+        if leader.is_empty() || leader == self.current() {
+            return;
+        }
+        match self.addrs.iter().position(|a| a == leader) {
+            Some(i) => self.current = i,
+            None if endpoint(leader, self.connect_timeout).is_ok() => {
+                self.addrs.push(leader.to_string());
+                self.channels.push(None);
+                self.current = self.addrs.len() - 1;
+            }
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! How an agent is configured by its embedding server.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rollcall_core::{HostAddr, Role};
+
+use crate::handler::{NoPartitions, PartitionHandler};
+
+/// Settings of an agent.
+#[derive(Clone)]
+pub struct AgentConfig {
+    /// Meta server addresses (`host:port`), tried in turn.
+    pub meta_addrs: Vec<String>,
+    /// This server's role.
+    pub role: Role,
+    /// The address this server advertises (its main port).
+    pub advertise: HostAddr,
+    /// Other ports by name.
+    pub ports: BTreeMap<String, u16>,
+    /// Software version reported.
+    pub version: String,
+    /// Zone ("" = none).
+    pub zone: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Where `cluster.id` and `node.id` live.
+    pub data_dir: PathBuf,
+    /// Process start time, ms since the epoch (set to now by `new`).
+    pub start_time_ms: i64,
+    /// The interval used until the meta service says otherwise.
+    pub initial_interval: Duration,
+    /// The embedding server's partitions and command sink.
+    pub handler: Arc<dyn PartitionHandler>,
+}
+
+impl AgentConfig {
+    /// A config with defaults: no extra ports, no zone or labels, this
+    /// crate's version, start time now, 1s initial interval, no partitions.
+    pub fn new(meta_addrs: Vec<String>, role: Role, advertise: HostAddr, data_dir: PathBuf) -> Self {
+        AgentConfig {
+            meta_addrs,
+            role,
+            advertise,
+            ports: BTreeMap::new(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            zone: String::new(),
+            labels: BTreeMap::new(),
+            data_dir,
+            start_time_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            initial_interval: Duration::from_secs(1),
+            handler: Arc::new(NoPartitions),
+        }
+    }
+}
