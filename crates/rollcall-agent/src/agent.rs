@@ -279,8 +279,16 @@ fn request(inner: &Inner) -> pb::HeartbeatRequest {
         version: c.version.clone(),
         start_time_ms: c.start_time_ms,
         zone: c.zone.clone(),
-        labels: c.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        ports: c.ports.iter().map(|(k, v)| (k.clone(), *v as u32)).collect(),
+        labels: c
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        ports: c
+            .ports
+            .iter()
+            .map(|(k, v)| (k.clone(), *v as u32))
+            .collect(),
         leaders: c
             .handler
             .leaders()
@@ -344,7 +352,11 @@ async fn handle(
         _ => {
             // Not admitted, store unavailable, starting: the operator or
             // time can fix these, so keep trying.
-            note_failure(inner, addr, &format!("{}: {}", code.as_str_name(), resp.message));
+            note_failure(
+                inner,
+                addr,
+                &format!("{}: {}", code.as_str_name(), resp.message),
+            );
             return Outcome::Continue;
         }
     }
@@ -353,7 +365,9 @@ async fn handle(
         if let Err(e) = inner.identity.set_cluster_id(resp.cluster_id) {
             return Outcome::Fatal(e);
         }
-        inner.cluster_id.store(resp.cluster_id as u64, Ordering::SeqCst);
+        inner
+            .cluster_id
+            .store(resp.cluster_id as u64, Ordering::SeqCst);
         tracing::info!(cluster_id = resp.cluster_id, "joined cluster");
     }
     if resp.node_id != 0 && resp.node_id != inner.node_id.load(Ordering::SeqCst) {

@@ -57,8 +57,7 @@ impl MetaConn {
             return Ok(c.clone());
         }
         let ep = endpoint(&self.addrs[self.current], self.connect_timeout)?;
-        let c = MetaClient::new(ep.connect_lazy())
-            .max_decoding_message_size(16 * 1024 * 1024);
+        let c = MetaClient::new(ep.connect_lazy()).max_decoding_message_size(16 * 1024 * 1024);
         self.channels[self.current] = Some(c.clone());
         Ok(c)
     }

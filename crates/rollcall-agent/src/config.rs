@@ -39,7 +39,12 @@ pub struct AgentConfig {
 impl AgentConfig {
     /// A config with defaults: no extra ports, no zone or labels, this
     /// crate's version, start time now, 1s initial interval, no partitions.
-    pub fn new(meta_addrs: Vec<String>, role: Role, advertise: HostAddr, data_dir: PathBuf) -> Self {
+    pub fn new(
+        meta_addrs: Vec<String>,
+        role: Role,
+        advertise: HostAddr,
+        data_dir: PathBuf,
+    ) -> Self {
         AgentConfig {
             meta_addrs,
             role,

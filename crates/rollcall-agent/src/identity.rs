@@ -74,13 +74,16 @@ impl Identity {
 
 fn read_id(path: &Path) -> Result<u64, AgentError> {
     match fs::read_to_string(path) {
-        Ok(text) => text.trim().parse::<u64>().map_err(|_| AgentError::Identity {
-            path: path.to_path_buf(),
-            message: format!(
-                "holds {:?}, not a decimal number; fix or remove the file",
-                text.chars().take(40).collect::<String>()
-            ),
-        }),
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| AgentError::Identity {
+                path: path.to_path_buf(),
+                message: format!(
+                    "holds {:?}, not a decimal number; fix or remove the file",
+                    text.chars().take(40).collect::<String>()
+                ),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
         Err(e) => Err(AgentError::Identity {
             path: path.to_path_buf(),

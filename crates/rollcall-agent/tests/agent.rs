@@ -76,7 +76,10 @@ async fn config_changes_reach_the_cache_and_subscribers() {
         .expect("an update in time")
         .unwrap();
     assert_eq!(update.changes.len(), 1);
-    assert_eq!(agent.metadata().config("max_edges", Role::Storage), Some("100"));
+    assert_eq!(
+        agent.metadata().config("max_edges", Role::Storage),
+        Some("100")
+    );
     assert_eq!(agent.metadata().config("max_edges", Role::Graph), None);
 }
 
@@ -92,7 +95,9 @@ async fn wrong_cluster_stops_the_agent_naming_the_file() {
         .expect("an answer in time")
         .unwrap_err();
     match &err {
-        AgentError::WrongCluster { ours, theirs, path, .. } => {
+        AgentError::WrongCluster {
+            ours, theirs, path, ..
+        } => {
             assert_eq!(*ours, other);
             assert_eq!(*theirs, meta.cluster_id());
             assert!(path.ends_with("cluster.id"));
@@ -106,7 +111,10 @@ async fn wrong_cluster_stops_the_agent_naming_the_file() {
 async fn rotates_past_a_dead_meta_address() {
     let meta = meta().await;
     // A port nothing listens on: bind then drop.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(&meta, dir.path(), 7004);
     c.meta_addrs = vec![dead.to_string(), meta.local_addr().to_string()];

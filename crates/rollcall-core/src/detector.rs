@@ -167,7 +167,10 @@ mod tests {
     #[test]
     fn threshold_dies_after_interval_times_factor() {
         let mut d = FailureDetector::new(cfg(DetectorKind::Threshold));
-        assert!(!d.is_dead(MonoTime::from_millis(100_000)), "never heard: not judged");
+        assert!(
+            !d.is_dead(MonoTime::from_millis(100_000)),
+            "never heard: not judged"
+        );
         d.heartbeat(MonoTime::from_millis(1000));
         assert!(!d.is_dead(MonoTime::from_millis(6000)));
         assert!(d.is_dead(MonoTime::from_millis(6001)));

@@ -108,7 +108,12 @@ fn validate(input: &HeartbeatInput, limits: &Limits) -> Result<HostInfo, String>
     }
     let long = [("version", &input.version), ("zone", &input.zone)]
         .into_iter()
-        .chain(input.labels.iter().flat_map(|(k, v)| [("label", k), ("label", v)]))
+        .chain(
+            input
+                .labels
+                .iter()
+                .flat_map(|(k, v)| [("label", k), ("label", v)]),
+        )
         .chain(input.ports.keys().map(|k| ("port name", k)))
         .find(|(_, s)| s.len() > limits.max_string);
     if let Some((what, s)) = long {
@@ -176,7 +181,10 @@ pub fn plan(
         );
     }
     if input.cluster_id != 0 && input.cluster_id != ours {
-        return reject(Code::WrongCluster, wrong_cluster_message(input.cluster_id, ours));
+        return reject(
+            Code::WrongCluster,
+            wrong_cluster_message(input.cluster_id, ours),
+        );
     }
     let known = state
         .host(input.node_id)

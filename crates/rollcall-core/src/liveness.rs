@@ -121,7 +121,11 @@ impl Liveness {
 
     /// The status of `node` at `now`.
     pub fn status(&self, node: NodeId, now: MonoTime) -> Status {
-        match self.hosts.get(&node).filter(|h| h.detector.last().is_some()) {
+        match self
+            .hosts
+            .get(&node)
+            .filter(|h| h.detector.last().is_some())
+        {
             Some(h) if h.detector.is_dead(now) => Status::Offline,
             Some(_) => Status::Online,
             None if now.since(self.started) > self.config.threshold() => Status::Offline,
@@ -196,18 +200,27 @@ mod tests {
         assert!(l.sweep(ms(5_000), [1]).is_empty());
         assert_eq!(l.status(1, ms(5_001)), Status::Offline);
         assert_eq!(l.sweep(ms(5_001), [1]), vec![(1, Transition::Offline)]);
-        assert!(l.sweep(ms(6_000), [1]).is_empty(), "one event, not one per sweep");
+        assert!(
+            l.sweep(ms(6_000), [1]).is_empty(),
+            "one event, not one per sweep"
+        );
     }
 
     #[test]
     fn heartbeats_bring_hosts_online_and_silence_takes_them_offline() {
         let mut l = table(DetectorKind::Threshold);
-        assert_eq!(l.observe(1, ms(100), 0, 0, vec![]), Some(Transition::Online));
+        assert_eq!(
+            l.observe(1, ms(100), 0, 0, vec![]),
+            Some(Transition::Online)
+        );
         assert_eq!(l.observe(1, ms(1100), 0, 0, vec![]), None);
         assert_eq!(l.status(1, ms(6100)), Status::Online);
         assert!(l.sweep(ms(6100), [1]).is_empty());
         assert_eq!(l.sweep(ms(6101), [1]), vec![(1, Transition::Offline)]);
-        assert_eq!(l.observe(1, ms(7000), 0, 0, vec![]), Some(Transition::Online));
+        assert_eq!(
+            l.observe(1, ms(7000), 0, 0, vec![]),
+            Some(Transition::Online)
+        );
         assert_eq!(l.get(1).unwrap().heartbeats, 3);
     }
 

@@ -69,7 +69,9 @@ impl MetadataSnapshot {
                 role,
             })
         };
-        get(Some(role)).or_else(|| get(None)).map(|v| v.value.as_str())
+        get(Some(role))
+            .or_else(|| get(None))
+            .map(|v| v.value.as_str())
     }
 
     /// The snapshot after `delta`, and what changed. A delta that is not

@@ -363,7 +363,10 @@ mod tests {
     }
 
     fn info(port: u16) -> HostInfo {
-        HostInfo::placeholder(HostAddr::new("127.0.0.1", port as u32).unwrap(), Role::Storage)
+        HostInfo::placeholder(
+            HostAddr::new("127.0.0.1", port as u32).unwrap(),
+            Role::Storage,
+        )
     }
 
     #[test]
@@ -533,7 +536,12 @@ mod tests {
         assert_eq!(r, Ok(Applied::Added(vec![1])));
         assert_eq!(s.host(1).unwrap().admission, Admission::Added);
         assert_eq!(
-            s.apply(3, &Command::DropHosts { node_ids: vec![1, 5] }),
+            s.apply(
+                3,
+                &Command::DropHosts {
+                    node_ids: vec![1, 5]
+                }
+            ),
             Err(ApplyError::UnknownNode(5))
         );
         assert_eq!(s.hosts().len(), 1, "a refused drop changes nothing");

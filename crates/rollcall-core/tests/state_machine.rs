@@ -27,10 +27,10 @@ fn arb_command() -> impl Strategy<Value = Command> {
                 .map(|(p, r)| (HostAddr::new("10.0.0.1", p).unwrap(), r))
                 .collect()
         }),
-        proptest::collection::vec(1u64..8, 0..3).prop_map(|node_ids| Command::DropHosts { node_ids }),
-        ("[a-c]", proptest::option::of(Just(Role::Graph)), "[x-z]").prop_map(|(key, role, value)| {
-            Command::SetConfig { key, role, value }
-        }),
+        proptest::collection::vec(1u64..8, 0..3)
+            .prop_map(|node_ids| Command::DropHosts { node_ids }),
+        ("[a-c]", proptest::option::of(Just(Role::Graph)), "[x-z]")
+            .prop_map(|(key, role, value)| { Command::SetConfig { key, role, value } }),
     ]
 }
 

@@ -61,7 +61,11 @@ pub fn heartbeat_input(req: &pb::HeartbeatRequest) -> HeartbeatInput {
         version: req.version.clone(),
         start_time_ms: req.start_time_ms,
         zone: req.zone.clone(),
-        labels: req.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        labels: req
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         ports: req.ports.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         leader_count: req.leaders.len(),
     }

@@ -30,5 +30,5 @@ pub use config::MetaConfig;
 pub use error::{MetaError, ProposeError, StoreError};
 pub use proposer::SNAPSHOT_EVERY;
 pub use redb_store::RedbStore;
-pub use server::MetaServer;
+pub use server::{MetaServer, Stopper};
 pub use store::{LogStore, MemStore, Recovered};

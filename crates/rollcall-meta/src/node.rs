@@ -109,7 +109,10 @@ impl Shared {
     }
 
     fn interval_ms(&self) -> u32 {
-        self.config.heartbeat_interval.as_millis().min(u32::MAX as u128) as u32
+        self.config
+            .heartbeat_interval
+            .as_millis()
+            .min(u32::MAX as u128) as u32
     }
 
     fn push_event(
@@ -336,7 +339,12 @@ impl Shared {
                 leader_distribution: leader_distribution.into_iter().collect(),
                 partition_distribution: Default::default(),
                 labels: rec.info.labels.clone().into_iter().collect(),
-                ports: rec.info.ports.iter().map(|(k, v)| (k.clone(), *v as u32)).collect(),
+                ports: rec
+                    .info
+                    .ports
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v as u32))
+                    .collect(),
                 admission: rec.admission.as_str().to_string(),
                 heartbeats: live.map_or(0, |h| h.heartbeats),
                 leader_count,
@@ -393,7 +401,10 @@ impl Shared {
                 }
                 Ok(ids)
             }
-            Ok(other) => Err(status(Code::Internal, format!("unexpected result {other:?}"))),
+            Ok(other) => Err(status(
+                Code::Internal,
+                format!("unexpected result {other:?}"),
+            )),
             Err(e) => {
                 let (code, msg) = propose_error(e);
                 Err(status(code, msg))
@@ -449,7 +460,10 @@ impl Shared {
         let views: Vec<_> = {
             let s = self.read();
             ids.iter()
-                .filter_map(|id| s.host(*id).map(|h| (h.node_id, h.info.addr.clone(), h.info.role)))
+                .filter_map(|id| {
+                    s.host(*id)
+                        .map(|h| (h.node_id, h.info.addr.clone(), h.info.role))
+                })
                 .collect()
         };
         match self
@@ -512,7 +526,10 @@ impl Shared {
             .await
         {
             Ok(Applied::ConfigSet(v)) => Ok(v),
-            Ok(other) => Err(status(Code::Internal, format!("unexpected result {other:?}"))),
+            Ok(other) => Err(status(
+                Code::Internal,
+                format!("unexpected result {other:?}"),
+            )),
             Err(e) => {
                 let (code, msg) = propose_error(e);
                 Err(status(code, msg))

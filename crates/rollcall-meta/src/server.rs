@@ -10,7 +10,7 @@ use rand::Rng;
 use rollcall_core::{Applied, ClusterState, Command};
 use rollcall_proto::admin_server::AdminServer;
 use rollcall_proto::meta_server::MetaServer as MetaGrpcServer;
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
@@ -26,7 +26,7 @@ use crate::store::{LogStore, MemStore};
 pub struct MetaServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: Arc<Notify>,
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
 }
@@ -120,7 +120,8 @@ impl MetaServer {
             writes,
         ));
 
-        let (stop, stopped) = oneshot::channel::<()>();
+        let stop = Arc::new(Notify::new());
+        let stopped = stop.clone();
         let limit = config.max_message_bytes;
         let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
@@ -140,16 +141,14 @@ impl MetaServer {
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let serve = tokio::spawn(async move {
             router
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stopped.await;
+                .serve_with_incoming_shutdown(incoming, async move {
+                    stopped.notified().await;
                 })
                 .await
         });
 
-        let sweep_every = (config.heartbeat_interval / 4).clamp(
-            Duration::from_millis(10),
-            Duration::from_millis(250),
-        );
+        let sweep_every = (config.heartbeat_interval / 4)
+            .clamp(Duration::from_millis(10), Duration::from_millis(250));
         let sweeper = {
             let shared = shared.clone();
             tokio::spawn(async move {
@@ -165,7 +164,7 @@ impl MetaServer {
         Ok(MetaServer {
             addr,
             shared,
-            stop: Some(stop),
+            stop,
             serve,
             sweeper,
         })
@@ -191,7 +190,12 @@ impl MetaServer {
         self.shared.store_writes()
     }
 
-    /// Runs until the gRPC server stops (error or shutdown).
+    /// A handle that stops this server from elsewhere (a signal handler).
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.stop.clone())
+    }
+
+    /// Runs until the gRPC server stops (error or [`Stopper::stop`]).
     pub async fn wait(mut self) -> Result<(), MetaError> {
         let r = (&mut self.serve).await;
         self.sweeper.abort();
@@ -204,11 +208,20 @@ impl MetaServer {
 
     /// Stops serving and waits for open requests to finish.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop.notify_one();
         self.sweeper.abort();
         let _ = (&mut self.serve).await;
+    }
+}
+
+/// Stops a [`MetaServer`] from another task.
+#[derive(Clone)]
+pub struct Stopper(Arc<Notify>);
+
+impl Stopper {
+    /// Asks the server to stop serving.
+    pub fn stop(&self) {
+        self.0.notify_one();
     }
 }
 

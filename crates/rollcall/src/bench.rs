@@ -1,0 +1,399 @@
+//! `rollcall bench`: N simulated hosts, each on its own gRPC connection,
+//! heartbeat a meta server at a fixed rate (open loop) or back-to-back
+//! (closed loop). Reports heartbeats/s, latency percentiles, the meta
+//! server's CPU seconds and peak RSS, and false OFFLINE events.
+//!
+//! Without `--meta` it starts a meta server as a child process (this same
+//! binary, `rollcall meta`, on 127.0.0.1 with a temporary data directory),
+//! so the meta server's CPU and memory are measured apart from the load
+//! generator's.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rollcall_proto as pb;
+use rollcall_proto::meta_client::MetaClient;
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::cli::BenchArgs;
+use crate::error::CliError;
+use crate::procstat;
+
+/// Most hosts one bench run simulates (each gets its own port number).
+const MAX_HOSTS: usize = 60_000;
+
+/// A meta server child process, killed when dropped.
+struct ChildMeta {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ChildMeta {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn io(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+    move |source| CliError::Io {
+        what: what.to_string(),
+        source,
+    }
+}
+
+async fn start_child_meta(interval: Duration) -> Result<(ChildMeta, String), CliError> {
+    let dir = tempfile::tempdir().map_err(io("creating a temporary directory"))?;
+    let exe = std::env::current_exe().map_err(io("finding this executable"))?;
+    let child = Command::new(exe)
+        .arg("meta")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--heartbeat-interval")
+        .arg(format!("{}ms", interval.as_millis()))
+        .env("ROLLCALL_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(io("starting the meta server"))?;
+    let meta = ChildMeta { child, _dir: dir };
+    let addr = wait_for_file(&meta._dir.path().join("meta.addr"), Duration::from_secs(30)).await?;
+    Ok((meta, addr))
+}
+
+async fn wait_for_file(path: &Path, timeout: Duration) -> Result<String, CliError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if s.ends_with('\n') {
+                return Ok(s.trim().to_string());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(CliError::Timeout(format!("{} to appear", path.display())));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn request(i: usize, cluster_id: u32, node_id: u64, start: i64) -> pb::HeartbeatRequest {
+    pb::HeartbeatRequest {
+        cluster_id,
+        node_id,
+        host: "127.0.0.1".into(),
+        port: 1024 + i as u32,
+        role: pb::Role::Storage as i32,
+        version: env!("CARGO_PKG_VERSION").into(),
+        start_time_ms: start,
+        zone: format!("zone-{}", i % 3),
+        metadata_version: 0,
+        ..Default::default()
+    }
+}
+
+/// One simulated host after registration.
+struct SimHost {
+    client: MetaClient<Channel>,
+    req: pb::HeartbeatRequest,
+}
+
+async fn register(addr: &str, i: usize, start: i64) -> Result<SimHost, String> {
+    let ep = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true);
+    let ch = ep.connect().await.map_err(|e| e.to_string())?;
+    let mut client = MetaClient::new(ch);
+    let resp = client
+        .heartbeat(request(i, 0, 0, start))
+        .await
+        .map_err(|e| e.message().to_string())?
+        .into_inner();
+    if resp.code != pb::Code::Ok as i32 {
+        return Err(resp.message);
+    }
+    Ok(SimHost {
+        client,
+        req: request(i, resp.cluster_id, resp.node_id, start),
+    })
+}
+
+fn bar(len: u64, msg: &'static str, json: bool) -> ProgressBar {
+    if json {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(msg);
+    pb
+}
+
+/// Latency percentiles in microseconds.
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Runs the bench.
+pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
+    if args.hosts == 0 || args.hosts > MAX_HOSTS {
+        return Err(CliError::Usage(format!("--hosts must be 1 to {MAX_HOSTS}")));
+    }
+    if args.interval.is_zero() || args.duration.is_zero() {
+        return Err(CliError::Usage(
+            "--interval and --duration must be above 0".into(),
+        ));
+    }
+    let nofile = procstat::raise_nofile_limit();
+    if nofile != 0 && (nofile as usize) < args.hosts + 256 {
+        return Err(CliError::Usage(format!(
+            "the open-file limit is {nofile}; {} hosts need at least {}",
+            args.hosts,
+            args.hosts + 256
+        )));
+    }
+    let (child, addr) = match meta.first() {
+        Some(a) => (None, a.clone()),
+        None => {
+            let (c, a) = start_child_meta(args.interval).await?;
+            (Some(c), a)
+        }
+    };
+    let meta_pid = child.as_ref().map(|c| c.child.id());
+
+    // Phase 1: connect and register every host.
+    let start = now_ms();
+    let reg = bar(args.hosts as u64, "registering", args.json);
+    let gate = Arc::new(Semaphore::new(128));
+    let mut joins = Vec::with_capacity(args.hosts);
+    for i in 0..args.hosts {
+        let gate = gate.clone();
+        let addr = addr.clone();
+        let reg = reg.clone();
+        joins.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await;
+            let r = register(&addr, i, start).await;
+            reg.inc(1);
+            r
+        }));
+    }
+    let mut hosts = Vec::with_capacity(args.hosts);
+    for j in joins {
+        match j.await {
+            Ok(Ok(h)) => hosts.push(h),
+            Ok(Err(e)) => return Err(CliError::Refused(format!("registering a host: {e}"))),
+            Err(e) => return Err(CliError::Refused(format!("registering a host: {e}"))),
+        }
+    }
+    reg.finish();
+
+    let before = meta_pid.and_then(procstat::cpu_and_peak_rss);
+    let run = bar(args.duration.as_secs().max(1), "measuring", args.json);
+    let errors = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    let end = tokio::time::Instant::now() + args.duration;
+    let ticker = {
+        let run = run.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                run.inc(1);
+            }
+        })
+    };
+    let mut tasks = Vec::new();
+    if args.closed_loop {
+        let per = hosts.len().div_ceil(args.concurrency.max(1));
+        let mut it = hosts.into_iter();
+        loop {
+            let group: Vec<SimHost> = it.by_ref().take(per.max(1)).collect();
+            if group.is_empty() {
+                break;
+            }
+            let errors = errors.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut group = group;
+                let len = group.len();
+                let mut k = 0usize;
+                while tokio::time::Instant::now() < end {
+                    let h = &mut group[k % len];
+                    k += 1;
+                    let t = Instant::now();
+                    match h.client.heartbeat(h.req.clone()).await {
+                        Ok(r) if r.get_ref().code == pb::Code::Ok as i32 => {
+                            lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
+                        }
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                lat
+            }));
+        }
+    } else {
+        let n = hosts.len();
+        for (i, mut h) in hosts.into_iter().enumerate() {
+            let errors = errors.clone();
+            let interval = args.interval;
+            // Spread the hosts evenly over one interval.
+            let offset = interval.mul_f64(i as f64 / n as f64);
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::with_capacity((args.duration.as_secs() + 1) as usize);
+                let base = tokio::time::Instant::now() + offset;
+                let mut k = 0u32;
+                loop {
+                    let due = base + interval * k;
+                    if due >= end {
+                        break;
+                    }
+                    tokio::time::sleep_until(due).await;
+                    k += 1;
+                    let t = Instant::now();
+                    match h.client.heartbeat(h.req.clone()).await {
+                        Ok(r) if r.get_ref().code == pb::Code::Ok as i32 => {
+                            lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
+                        }
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                lat
+            }));
+        }
+    }
+    let mut lat: Vec<u32> = Vec::new();
+    for t in tasks {
+        if let Ok(l) = t.await {
+            lat.extend(l);
+        }
+    }
+    let elapsed = t0.elapsed();
+    ticker.abort();
+    run.finish_and_clear();
+    let after = meta_pid.and_then(procstat::cpu_and_peak_rss);
+    lat.sort_unstable();
+
+    // False OFFLINE: every simulated host stayed alive, so any offline
+    // event (or a host not ONLINE now) is false.
+    let mut admin = crate::admin::connect(std::slice::from_ref(&addr)).await?;
+    let mut offline_events = 0u64;
+    let mut after_seq = 0;
+    loop {
+        let r = admin
+            .list_events(pb::ListEventsRequest {
+                after_seq,
+                limit: 10_000,
+            })
+            .await?
+            .into_inner();
+        if r.events.is_empty() {
+            break;
+        }
+        offline_events += r.events.iter().filter(|e| e.kind == "offline").count() as u64;
+        after_seq = r.events.last().map_or(after_seq, |e| e.seq);
+    }
+    let not_online = admin
+        .list_hosts(pb::ListHostsRequest {
+            role: pb::Role::Storage as i32,
+        })
+        .await?
+        .into_inner()
+        .hosts
+        .iter()
+        .filter(|h| h.status != pb::HostStatus::Online as i32)
+        .count();
+
+    let ok = lat.len() as f64;
+    let rate = ok / elapsed.as_secs_f64();
+    let (cpu, rss) = match (before, after) {
+        (Some((c0, _)), Some((c1, r))) => (Some(c1 - c0), Some(r)),
+        _ => (None, None),
+    };
+    let ms = |us: u32| us as f64 / 1000.0;
+    let report = json!({
+        "mode": if args.closed_loop { "closed-loop" } else { "open-loop" },
+        "hosts": args.hosts,
+        "interval_ms": args.interval.as_millis() as u64,
+        "duration_s": elapsed.as_secs_f64(),
+        "concurrency": if args.closed_loop { Some(args.concurrency) } else { None },
+        "heartbeats": lat.len(),
+        "errors": errors.load(Ordering::Relaxed),
+        "heartbeats_per_s": rate,
+        "latency_ms": {
+            "p50": ms(percentile(&lat, 0.50)),
+            "p99": ms(percentile(&lat, 0.99)),
+            "max": ms(lat.last().copied().unwrap_or(0)),
+        },
+        "meta_cpu_s": cpu,
+        "meta_cpu_per_s": cpu.map(|c| c / elapsed.as_secs_f64()),
+        "meta_peak_rss_mb": rss.map(|r| r as f64 / (1024.0 * 1024.0)),
+        "false_offline_events": offline_events,
+        "hosts_not_online_at_end": not_online,
+    });
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{} hosts, {} at {}ms for {:.1}s",
+            args.hosts,
+            if args.closed_loop {
+                "closed loop"
+            } else {
+                "heartbeats"
+            },
+            args.interval.as_millis(),
+            elapsed.as_secs_f64()
+        );
+        println!(
+            "  heartbeats/s      {rate:.0} ({} ok, {} errors)",
+            lat.len(),
+            errors.load(Ordering::Relaxed)
+        );
+        println!(
+            "  latency ms        p50 {:.3}  p99 {:.3}  max {:.3}",
+            ms(percentile(&lat, 0.50)),
+            ms(percentile(&lat, 0.99)),
+            ms(lat.last().copied().unwrap_or(0))
+        );
+        match (cpu, rss) {
+            (Some(c), Some(r)) => println!(
+                "  meta CPU          {c:.2}s ({:.0}% of one core)\n  meta peak RSS     {:.1} MB",
+                100.0 * c / elapsed.as_secs_f64(),
+                r as f64 / (1024.0 * 1024.0)
+            ),
+            _ => println!("  meta CPU/RSS      not measured (external meta server)"),
+        }
+        println!(
+            "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
+        );
+    }
+    drop(child);
+    Ok(())
+}

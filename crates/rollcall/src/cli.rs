@@ -1,0 +1,287 @@
+//! The command line: argument definitions and dispatch.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rollcall_core::Role;
+
+use crate::error::CliError;
+
+/// rollcall: heartbeats, membership and metadata for a distributed database.
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, about)]
+pub struct Cli {
+    /// Meta server addresses (host:port), comma-separated [default: 127.0.0.1:9559;
+    /// for `bench`, an embedded meta server].
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub meta: Vec<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a meta server.
+    Meta(MetaArgs),
+    /// Run a simulated storage or graph server built on the agent.
+    Node(NodeArgs),
+    /// List hosts (like SHOW HOSTS), or add / drop them.
+    Hosts(HostsArgs),
+    /// Set, get or list configs.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Show the cluster id, metadata version, leader, term and members.
+    Cluster {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show host events (registered, online, offline, restarted, dropped, rejected).
+    Events {
+        /// Keep printing new events until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Print JSON (one object per line).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a meta server and simulated servers in one process, with a tour.
+    Demo(DemoArgs),
+    /// Load a meta server with simulated hosts and report latency and cost.
+    Bench(BenchArgs),
+}
+
+/// The meta address used when `--meta` is not given.
+pub const DEFAULT_META: &str = "127.0.0.1:9559";
+
+/// Parses `500ms`, `2s`, `1m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like 500ms or 2s: {e}"))
+}
+
+/// Failure detector choice.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DetectorArg {
+    /// OFFLINE after interval × expired-factor.
+    Threshold,
+    /// Phi accrual.
+    Phi,
+}
+
+/// Admission choice.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AdmissionArg {
+    /// Hosts register with their first heartbeat.
+    Auto,
+    /// Hosts must be added first (`rollcall hosts add`).
+    Explicit,
+}
+
+/// Host roles on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum RoleArg {
+    /// Storage server.
+    Storage,
+    /// Graph (query) server.
+    Graph,
+    /// Meta server.
+    Meta,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Storage => Role::Storage,
+            RoleArg::Graph => Role::Graph,
+            RoleArg::Meta => Role::Meta,
+        }
+    }
+}
+
+/// `rollcall meta`.
+#[derive(Debug, Args)]
+pub struct MetaArgs {
+    /// Directory of the durable state (created if missing).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// gRPC listen address.
+    #[arg(long, default_value = "127.0.0.1:9559")]
+    pub listen: SocketAddr,
+    /// Heartbeat interval told to every agent.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+    /// OFFLINE after interval × this without a heartbeat.
+    #[arg(long, default_value_t = 5)]
+    pub expired_factor: u32,
+    /// Failure detector.
+    #[arg(long, value_enum, default_value = "threshold")]
+    pub detector: DetectorArg,
+    /// Phi level that means OFFLINE (phi detector).
+    #[arg(long, default_value_t = 8.0)]
+    pub phi_threshold: f64,
+    /// Admission policy.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub admission: AdmissionArg,
+}
+
+/// `rollcall node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Role of the simulated server.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// Address the server listens on and advertises (port 0 picks one).
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// Directory for cluster.id and node.id.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Zone.
+    #[arg(long, default_value = "")]
+    pub zone: String,
+    /// Labels, key=value, repeatable.
+    #[arg(long = "label", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Version string to report.
+    #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
+    pub server_version: String,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?} is not key=value"))
+}
+
+/// `rollcall hosts`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HostsArgs {
+    /// Only hosts of this role.
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub action: Option<HostsCmd>,
+}
+
+/// `rollcall hosts add|drop`.
+#[derive(Debug, Subcommand)]
+pub enum HostsCmd {
+    /// Admit hosts by address (needed with --admission explicit).
+    Add {
+        /// host:port addresses.
+        #[arg(required = true)]
+        addrs: Vec<String>,
+        /// Role of the added hosts.
+        #[arg(long, value_enum, default_value = "storage")]
+        role: RoleArg,
+    },
+    /// Remove hosts (refuses ONLINE ones unless --force).
+    Drop {
+        /// host:port addresses.
+        #[arg(required = true)]
+        addrs: Vec<String>,
+        /// Drop even if ONLINE.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `rollcall config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Set a config value (for all roles, or one with --role).
+    Set {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+        /// Only for this role.
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+    },
+    /// Show a config's values.
+    Get {
+        /// Key.
+        key: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List all configs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `rollcall demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the durable state here instead of a temporary directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Keep running (refreshing the table) until Ctrl-C after the tour.
+    #[arg(long)]
+    pub forever: bool,
+    /// Heartbeat interval.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+    /// OFFLINE after interval × this.
+    #[arg(long, default_value_t = 4)]
+    pub expired_factor: u32,
+}
+
+/// `rollcall bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Simulated hosts, each on its own connection.
+    #[arg(long, default_value_t = 1000)]
+    pub hosts: usize,
+    /// Heartbeat interval.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// How long to measure after all hosts registered.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Send heartbeats back-to-back to find the maximum rate.
+    #[arg(long)]
+    pub closed_loop: bool,
+    /// Requests in flight in closed-loop mode.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Bench(args) = cli.command {
+        // Without --meta the bench starts its own meta server.
+        return crate::bench::run(args, cli.meta).await;
+    }
+    let meta = if cli.meta.is_empty() {
+        vec![DEFAULT_META.to_string()]
+    } else {
+        cli.meta
+    };
+    match cli.command {
+        Command::Meta(args) => crate::meta_cmd::run(args).await,
+        Command::Node(args) => crate::node_cmd::run(meta, args).await,
+        Command::Hosts(args) => crate::admin::hosts(&meta, args).await,
+        Command::Config(cmd) => crate::admin::config(&meta, cmd).await,
+        Command::Cluster { json } => crate::admin::cluster(&meta, json).await,
+        Command::Events { follow, json } => crate::admin::events(&meta, follow, json).await,
+        Command::Demo(args) => crate::demo::run(args).await,
+        Command::Bench(_) => Ok(()),
+    }
+}

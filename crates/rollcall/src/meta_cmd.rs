@@ -1,0 +1,83 @@
+//! `rollcall meta`: runs a meta server until Ctrl-C or SIGTERM. Writes its
+//! bound address to `DATA_DIR/meta.addr` so scripts (and tests using port
+//! 0) can find it.
+
+use rollcall_core::{AdmissionPolicy, DetectorKind};
+use rollcall_meta::{MetaConfig, MetaServer};
+
+use crate::cli::{AdmissionArg, DetectorArg, MetaArgs};
+use crate::error::CliError;
+
+/// The file holding a running meta server's address.
+pub const ADDR_FILE: &str = "meta.addr";
+
+/// Builds the server config from the arguments.
+pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
+    if args.heartbeat_interval.is_zero() {
+        return Err(CliError::Usage(
+            "--heartbeat-interval must be above 0".into(),
+        ));
+    }
+    if args.expired_factor == 0 {
+        return Err(CliError::Usage(
+            "--expired-factor must be at least 1".into(),
+        ));
+    }
+    if !(args.phi_threshold > 0.0) {
+        return Err(CliError::Usage("--phi-threshold must be above 0".into()));
+    }
+    let mut c = MetaConfig::new(args.listen);
+    c.data_dir = Some(args.data_dir.clone());
+    c.heartbeat_interval = args.heartbeat_interval;
+    c.expired_factor = args.expired_factor;
+    c.detector = match args.detector {
+        DetectorArg::Threshold => DetectorKind::Threshold,
+        DetectorArg::Phi => DetectorKind::Phi {
+            threshold: args.phi_threshold,
+        },
+    };
+    c.admission = match args.admission {
+        AdmissionArg::Auto => AdmissionPolicy::Auto,
+        AdmissionArg::Explicit => AdmissionPolicy::Explicit,
+    };
+    Ok(c)
+}
+
+/// Runs the server.
+pub async fn run(args: MetaArgs) -> Result<(), CliError> {
+    let config = config(&args)?;
+    let server = MetaServer::start(config).await?;
+    let addr = server.local_addr();
+    let addr_file = args.data_dir.join(ADDR_FILE);
+    std::fs::write(&addr_file, format!("{addr}\n")).map_err(|source| CliError::Io {
+        what: format!("writing {}", addr_file.display()),
+        source,
+    })?;
+    println!(
+        "rollcall meta listening on {addr}, cluster id {}, epoch {}",
+        server.cluster_id(),
+        server.epoch()
+    );
+    let stopper = server.stopper();
+    tokio::spawn(async move {
+        if shutdown_signal().await.is_ok() {
+            tracing::info!("shutting down");
+            stopper.stop();
+        }
+    });
+    server.wait().await.map_err(CliError::from)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() -> Result<(), CliError> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|source| CliError::Io {
+            what: "installing the SIGTERM handler".into(),
+            source,
+        })?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

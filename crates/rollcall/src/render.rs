@@ -1,0 +1,229 @@
+//! How hosts, configs, events and cluster facts are shown: tables for
+//! people, JSON with stable keys for scripts.
+
+use std::collections::BTreeMap;
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use rollcall_proto as pb;
+use serde_json::{json, Value};
+
+/// RFC 3339 UTC for ms since the epoch; `None` for 0 (never).
+pub fn rfc3339(ms: i64) -> Option<String> {
+    if ms <= 0 {
+        return None;
+    }
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
+    Some(humantime::format_rfc3339_seconds(t).to_string())
+}
+
+/// `storage`, `graph`, `meta` (or `unknown`).
+pub fn role_name(r: i32) -> &'static str {
+    match pb::Role::try_from(r) {
+        Ok(pb::Role::Storage) => "storage",
+        Ok(pb::Role::Graph) => "graph",
+        Ok(pb::Role::Meta) => "meta",
+        _ => "unknown",
+    }
+}
+
+/// `ONLINE`, `OFFLINE`, `UNKNOWN`.
+pub fn status_name(s: i32) -> &'static str {
+    match pb::HostStatus::try_from(s) {
+        Ok(pb::HostStatus::Online) => "ONLINE",
+        Ok(pb::HostStatus::Offline) => "OFFLINE",
+        _ => "UNKNOWN",
+    }
+}
+
+fn distribution(m: &std::collections::HashMap<String, u32>) -> String {
+    let sorted: BTreeMap<_, _> = m.iter().collect();
+    sorted
+        .iter()
+        .map(|(k, v)| format!("{k}:{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The SHOW HOSTS-style table.
+pub fn hosts_table(hosts: &[pb::HostView]) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "Host",
+            "Port",
+            "Role",
+            "Status",
+            "Node id",
+            "Zone",
+            "Version",
+            "Start time",
+            "Last heartbeat",
+            "Leader count",
+            "Leader distribution",
+            "Partition distribution",
+            "Metadata version",
+        ]);
+    for h in hosts {
+        let has_parts = !h.leader_distribution.is_empty() || !h.partition_distribution.is_empty();
+        t.add_row(vec![
+            h.host.clone(),
+            h.port.to_string(),
+            role_name(h.role).to_string(),
+            status_name(h.status).to_string(),
+            if h.node_id == 0 {
+                String::new()
+            } else {
+                h.node_id.to_string()
+            },
+            h.zone.clone(),
+            h.version.clone(),
+            rfc3339(h.start_time_ms).unwrap_or_default(),
+            rfc3339(h.last_heartbeat_ms).unwrap_or_default(),
+            if has_parts {
+                h.leader_count.to_string()
+            } else {
+                String::new()
+            },
+            distribution(&h.leader_distribution),
+            distribution(&h.partition_distribution),
+            h.metadata_version.to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// One host as a JSON object with the stable keys.
+pub fn host_json(h: &pb::HostView) -> Value {
+    let dist = |m: &std::collections::HashMap<String, u32>| -> Value {
+        let sorted: BTreeMap<_, _> = m.iter().collect();
+        json!(sorted)
+    };
+    json!({
+        "host": h.host,
+        "port": h.port,
+        "role": role_name(h.role),
+        "status": status_name(h.status),
+        "node_id": h.node_id,
+        "zone": h.zone,
+        "version": h.version,
+        "start_time": rfc3339(h.start_time_ms),
+        "last_heartbeat": rfc3339(h.last_heartbeat_ms),
+        "leader_count": h.leader_count,
+        "leader_distribution": dist(&h.leader_distribution),
+        "partition_distribution": dist(&h.partition_distribution),
+        "metadata_version": h.metadata_version,
+        "heartbeats": h.heartbeats,
+        "admission": h.admission,
+    })
+}
+
+/// The hosts as a JSON array.
+pub fn hosts_json(hosts: &[pb::HostView]) -> String {
+    let arr: Vec<Value> = hosts.iter().map(host_json).collect();
+    serde_json::to_string_pretty(&arr).unwrap_or_else(|_| "[]".into())
+}
+
+/// Configs as a table or JSON.
+pub fn print_configs(configs: &[pb::ConfigEntry], json: bool) {
+    if json {
+        let arr: Vec<Value> = configs
+            .iter()
+            .map(|c| {
+                json!({
+                    "key": c.key,
+                    "value": c.value,
+                    "role": if c.role == 0 { "all" } else { role_name(c.role) },
+                    "version": c.version,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&arr).unwrap_or_else(|_| "[]".into())
+        );
+        return;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["Key", "Role", "Value", "Version"]);
+    for c in configs {
+        t.add_row(vec![
+            c.key.clone(),
+            if c.role == 0 {
+                "all".into()
+            } else {
+                role_name(c.role).to_string()
+            },
+            c.value.clone(),
+            c.version.to_string(),
+        ]);
+    }
+    println!("{t}");
+}
+
+/// One event as a line of text or JSON.
+pub fn event_line(e: &pb::Event, json: bool) -> String {
+    let time = rfc3339(e.time_ms).unwrap_or_default();
+    if json {
+        return json!({
+            "seq": e.seq,
+            "time": time,
+            "kind": e.kind,
+            "host": e.host,
+            "port": e.port,
+            "node_id": e.node_id,
+            "role": if e.role == 0 { Value::Null } else { json!(role_name(e.role)) },
+            "detail": e.detail,
+        })
+        .to_string();
+    }
+    let role = if e.role == 0 { "-" } else { role_name(e.role) };
+    format!(
+        "{time}  {:<10} {}:{} node={} role={} {}",
+        e.kind, e.host, e.port, e.node_id, role, e.detail
+    )
+}
+
+/// `rollcall cluster --json`.
+pub fn cluster_json(c: &pb::ClusterInfoResponse) -> String {
+    let members: Vec<Value> = c
+        .members
+        .iter()
+        .map(|m| json!({"id": m.id, "address": m.address, "role": m.role}))
+        .collect();
+    serde_json::to_string_pretty(&json!({
+        "cluster_id": c.cluster_id,
+        "metadata_version": c.metadata_version,
+        "leader": c.leader,
+        "term": c.term,
+        "members": members,
+        "applied_index": c.applied_index,
+        "store_writes": c.store_writes,
+        "heartbeat_interval_ms": c.heartbeat_interval_ms,
+        "detector": c.detector,
+        "admission": c.admission,
+    }))
+    .unwrap_or_else(|_| "{}".into())
+}
+
+/// `rollcall cluster`.
+pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
+    let members: Vec<String> = c
+        .members
+        .iter()
+        .map(|m| format!("{}={} ({})", m.id, m.address, m.role))
+        .collect();
+    format!(
+        "cluster id:         {}\nmetadata version:   {}\nleader:             {}\nterm:               {}\nmembers:            {}\napplied index:      {}\nheartbeat interval: {}ms\ndetector:           {}\nadmission:          {}",
+        c.cluster_id,
+        c.metadata_version,
+        c.leader,
+        c.term,
+        members.join(", "),
+        c.applied_index,
+        c.heartbeat_interval_ms,
+        c.detector,
+        c.admission
+    )
+}

@@ -1,0 +1,161 @@
+//! A simulated storage or graph server built on the agent, used by
+//! `rollcall node` and the demo. It listens on its address from the start
+//! but refuses to serve (one line saying why, then close) until the agent
+//! is ready; then each connection gets one status line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rollcall_agent::{Agent, AgentConfig};
+use rollcall_core::{HostAddr, MetadataChange, Role};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::error::CliError;
+
+/// The file holding a running node's bound address.
+pub const ADDR_FILE: &str = "node.addr";
+
+/// How to start a simulated server.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Meta addresses.
+    pub meta: Vec<String>,
+    /// Role.
+    pub role: Role,
+    /// Listen (and advertised) address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Zone.
+    pub zone: String,
+    /// Labels.
+    pub labels: Vec<(String, String)>,
+    /// Version reported.
+    pub version: String,
+}
+
+/// A running simulated server.
+pub struct SimNode {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// Its agent.
+    pub agent: Arc<Agent>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SimNode {
+    /// Binds the address, starts the agent and the acceptor.
+    pub async fn start(opts: SimOptions) -> Result<SimNode, CliError> {
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| CliError::Io {
+                what: format!("listening on {}", opts.listen),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| CliError::Io {
+            what: "reading the bound address".into(),
+            source,
+        })?;
+        std::fs::create_dir_all(&opts.data_dir).map_err(|source| CliError::Io {
+            what: format!("creating {}", opts.data_dir.display()),
+            source,
+        })?;
+        let addr_file = opts.data_dir.join(ADDR_FILE);
+        std::fs::write(&addr_file, format!("{addr}\n")).map_err(|source| CliError::Io {
+            what: format!("writing {}", addr_file.display()),
+            source,
+        })?;
+        let advertise = HostAddr::new(&addr.ip().to_string(), addr.port() as u32)
+            .map_err(|e| CliError::Usage(format!("listen address {addr}: {e}")))?;
+        let mut config = AgentConfig::new(opts.meta.clone(), opts.role, advertise, opts.data_dir);
+        config.zone = opts.zone;
+        config.labels = opts.labels.into_iter().collect();
+        config.version = opts.version;
+        let agent = Arc::new(Agent::start(config).await?);
+        let ready = Arc::new(AtomicBool::new(false));
+
+        let mut tasks = Vec::new();
+        {
+            let agent = agent.clone();
+            let ready = ready.clone();
+            tasks.push(tokio::spawn(async move {
+                if agent.ready().await.is_ok() {
+                    ready.store(true, Ordering::SeqCst);
+                }
+            }));
+        }
+        {
+            let agent = agent.clone();
+            let role = opts.role;
+            let meta = opts.meta.join(",");
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let Ok((mut sock, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let line = if ready.load(Ordering::SeqCst) {
+                        format!(
+                            "OK rollcall {role} server, node {}, cluster {}, metadata version {}\n",
+                            agent.node_id(),
+                            agent.cluster_id(),
+                            agent.metadata().version()
+                        )
+                    } else {
+                        format!(
+                            "ERROR not serving yet: waiting for the meta service at {meta} \
+                             to accept this server's first heartbeat\n"
+                        )
+                    };
+                    tokio::spawn(async move {
+                        let _ = sock.write_all(line.as_bytes()).await;
+                        let _ = sock.shutdown().await;
+                    });
+                }
+            }));
+        }
+        {
+            let mut updates = agent.subscribe();
+            tasks.push(tokio::spawn(async move {
+                while let Ok(u) = updates.recv().await {
+                    for c in &u.changes {
+                        match c {
+                            MetadataChange::ConfigSet { key, old, new } => tracing::info!(
+                                version = u.snapshot.version(),
+                                key = %key.key,
+                                role = key.role.map_or("all", |r| r.as_str()),
+                                old = old.as_deref().unwrap_or("-"),
+                                new = %new,
+                                "metadata changed: config set"
+                            ),
+                            MetadataChange::ConfigRemoved { key } => tracing::info!(
+                                version = u.snapshot.version(),
+                                key = %key.key,
+                                "metadata changed: config removed"
+                            ),
+                        }
+                    }
+                }
+            }));
+        }
+        Ok(SimNode { addr, agent, tasks })
+    }
+
+    /// Stops the server as a crash would: heartbeats stop, the port closes.
+    pub fn stop(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for SimNode {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
