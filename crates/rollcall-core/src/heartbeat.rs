@@ -382,7 +382,8 @@ mod tests {
     #[test]
     fn malformed_heartbeats_are_invalid_arguments() {
         let s = state();
-        let cases: Vec<Box<dyn Fn(&mut HeartbeatInput)>> = vec![
+        type Mutation = Box<dyn Fn(&mut HeartbeatInput)>;
+        let cases: Vec<Mutation> = vec![
             Box::new(|i| i.host.clear()),
             Box::new(|i| i.host = "not a host".into()),
             Box::new(|i| i.port = 0),

@@ -88,7 +88,10 @@ impl Liveness {
         &self.config
     }
 
-    /// Records an accepted heartbeat from `node` at `now`.
+    /// Records an accepted heartbeat from `node` at `now`. Returns the
+    /// status changes it causes, in order: a host that went silent past
+    /// the limit since the last sweep gives `[Offline, Online]`, so events
+    /// never skip a state that a reader could have seen.
     pub fn observe(
         &mut self,
         node: NodeId,
@@ -96,8 +99,9 @@ impl Liveness {
         wall_ms: i64,
         metadata_version: u64,
         leaders: Vec<PartLeader>,
-    ) -> Option<Transition> {
+    ) -> Vec<Transition> {
         let config = self.config;
+        let mut out = Vec::new();
         let h = self.hosts.entry(node).or_insert_with(|| HostLiveness {
             detector: FailureDetector::new(config),
             recorded: Status::Unknown,
@@ -106,17 +110,20 @@ impl Liveness {
             metadata_version: 0,
             leaders: Vec::new(),
         });
+        if h.recorded == Status::Online && h.detector.is_dead(now) {
+            out.push(Transition::Offline);
+            h.recorded = Status::Offline;
+        }
         h.detector.heartbeat(now);
         h.last_wall_ms = wall_ms;
         h.heartbeats += 1;
         h.metadata_version = metadata_version;
         h.leaders = leaders;
-        if h.recorded == Status::Online {
-            None
-        } else {
+        if h.recorded != Status::Online {
             h.recorded = Status::Online;
-            Some(Transition::Online)
+            out.push(Transition::Online);
         }
+        out
     }
 
     /// The status of `node` at `now`.
@@ -211,17 +218,28 @@ mod tests {
         let mut l = table(DetectorKind::Threshold);
         assert_eq!(
             l.observe(1, ms(100), 0, 0, vec![]),
-            Some(Transition::Online)
+            vec![Transition::Online]
         );
-        assert_eq!(l.observe(1, ms(1100), 0, 0, vec![]), None);
+        assert!(l.observe(1, ms(1100), 0, 0, vec![]).is_empty());
         assert_eq!(l.status(1, ms(6100)), Status::Online);
         assert!(l.sweep(ms(6100), [1]).is_empty());
         assert_eq!(l.sweep(ms(6101), [1]), vec![(1, Transition::Offline)]);
         assert_eq!(
             l.observe(1, ms(7000), 0, 0, vec![]),
-            Some(Transition::Online)
+            vec![Transition::Online]
         );
         assert_eq!(l.get(1).unwrap().heartbeats, 3);
+    }
+
+    #[test]
+    fn a_silence_no_sweep_saw_still_gives_offline_then_online() {
+        let mut l = table(DetectorKind::Threshold);
+        l.observe(1, ms(0), 0, 0, vec![]);
+        assert_eq!(l.status(1, ms(6000)), Status::Offline);
+        assert_eq!(
+            l.observe(1, ms(6000), 0, 0, vec![]),
+            vec![Transition::Offline, Transition::Online]
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub struct ConfigValue {
 }
 
 /// Everything durable about a cluster.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterState {
     identity: Option<ClusterIdentity>,
     epoch: u64,
@@ -67,12 +67,24 @@ pub struct ClusterState {
     by_addr: HashMap<HostAddr, NodeId>,
 }
 
+impl Default for ClusterState {
+    fn default() -> Self {
+        ClusterState::new()
+    }
+}
+
 impl ClusterState {
     /// An empty, not yet bootstrapped state.
     pub fn new() -> Self {
         ClusterState {
+            identity: None,
+            epoch: 0,
+            hosts: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            metadata_version: 0,
             next_node_id: 1,
-            ..Default::default()
+            applied_index: 0,
+            by_addr: HashMap::new(),
         }
     }
 

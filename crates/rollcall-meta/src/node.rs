@@ -259,15 +259,22 @@ impl Shared {
                 node_id
             }
         };
-        let transition = lock(&self.liveness).observe(
+        let transitions = lock(&self.liveness).observe(
             node_id,
             self.now(),
             wall_ms(),
             req.metadata_version,
             convert::leaders(&req),
         );
-        if transition == Some(Transition::Online) {
-            self.host_event(EventKind::Online, node_id, String::new());
+        for t in transitions {
+            match t {
+                Transition::Online => self.host_event(EventKind::Online, node_id, String::new()),
+                Transition::Offline => self.host_event(
+                    EventKind::Offline,
+                    node_id,
+                    format!("{} (seen when it came back)", self.offline_detail()),
+                ),
+            }
         }
         resp.node_id = node_id;
         resp
@@ -294,23 +301,25 @@ impl Shared {
         let changed = lock(&self.liveness).sweep(now, ids);
         for (node, t) in changed {
             if t == Transition::Offline {
-                let threshold = self.config.detector_config().threshold();
-                let detail = match self.config.detector {
-                    rollcall_core::DetectorKind::Threshold => format!(
-                        "no heartbeat for more than {}",
-                        humantime::format_duration(threshold)
-                    ),
-                    rollcall_core::DetectorKind::Phi { threshold } => {
-                        format!("phi above {threshold}")
-                    }
-                };
-                self.host_event(EventKind::Offline, node, detail);
+                self.host_event(EventKind::Offline, node, self.offline_detail());
             }
+        }
+    }
+
+    fn offline_detail(&self) -> String {
+        match self.config.detector {
+            rollcall_core::DetectorKind::Threshold => format!(
+                "no heartbeat for more than {}",
+                humantime::format_duration(self.config.detector_config().threshold())
+            ),
+            rollcall_core::DetectorKind::Phi { threshold } => format!("phi above {threshold}"),
         }
     }
 
     /// The hosts table (and this meta server as a `meta` row).
     pub fn host_views(&self, role: Option<Role>) -> Vec<pb::HostView> {
+        // Record every change first, so the events agree with the table.
+        self.sweep();
         let now = self.now();
         let s = self.read();
         let l = lock(&self.liveness);

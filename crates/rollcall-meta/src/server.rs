@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use rollcall_core::{Applied, ClusterState, Command};
+use rollcall_core::{Applied, Command};
 use rollcall_proto::admin_server::AdminServer;
 use rollcall_proto::meta_server::MetaServer as MetaGrpcServer;
 use tokio::sync::Notify;
@@ -66,7 +66,7 @@ impl MetaServer {
         })?;
 
         let recovered = store.recover()?;
-        let mut state = recovered.snapshot.unwrap_or_else(ClusterState::new);
+        let mut state: rollcall_core::ClusterState = recovered.snapshot.unwrap_or_default();
         let replayed = recovered.entries.len();
         for (index, cmd) in &recovered.entries {
             let _ = state.apply(*index, cmd);

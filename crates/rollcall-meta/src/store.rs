@@ -145,7 +145,7 @@ pub(crate) mod suite {
     }
 
     fn replay(r: Recovered) -> ClusterState {
-        let mut s = r.snapshot.unwrap_or_else(ClusterState::new);
+        let mut s = r.snapshot.unwrap_or_default();
         for (i, c) in r.entries {
             let _ = s.apply(i, &c);
         }

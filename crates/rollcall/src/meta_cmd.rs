@@ -23,7 +23,7 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
             "--expired-factor must be at least 1".into(),
         ));
     }
-    if !(args.phi_threshold > 0.0) {
+    if args.phi_threshold.is_nan() || args.phi_threshold <= 0.0 {
         return Err(CliError::Usage("--phi-threshold must be above 0".into()));
     }
     let mut c = MetaConfig::new(args.listen);

@@ -1,0 +1,270 @@
+//! Test harness: real `rollcall` processes on 127.0.0.1 with ephemeral
+//! ports, each killed when its guard drops (so a failed test leaves
+//! nothing running), and polling with a deadline instead of sleeping.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rollcall")
+}
+
+/// How long any wait may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Polls `f` every 25ms until it returns `Some`, or panics naming `what`.
+pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A child process killed (SIGKILL) when dropped.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    pub log: PathBuf,
+}
+
+fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) with a pid we spawned.
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+impl Proc {
+    /// Spawns `rollcall ARGS`, stdout and stderr into `log`.
+    pub fn spawn(name: &str, args: &[&str], log: PathBuf) -> Proc {
+        let out = fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(bin())
+            .args(args)
+            .env("ROLLCALL_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn rollcall");
+        Proc {
+            name: name.to_string(),
+            child,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill9(&mut self) {
+        signal(self.pid(), libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// SIGSTOP: the process freezes, sockets stay open.
+    pub fn pause(&self) {
+        signal(self.pid(), libc::SIGSTOP);
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self) {
+        signal(self.pid(), libc::SIGCONT);
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let name = self.name.clone();
+        poll(&format!("{name} to exit"), timeout, || {
+            self.child.try_wait().ok().flatten()
+        })
+    }
+
+    /// Everything the process printed so far.
+    pub fn output(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        signal(self.pid(), libc::SIGCONT);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads an address file written by a starting process.
+fn wait_addr(proc: &mut Proc, file: &Path) -> String {
+    let name = proc.name.clone();
+    poll(&format!("{name} to write {}", file.display()), DEADLINE, || {
+        let addr = fs::read_to_string(file)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+            .map(|s| s.trim().to_string());
+        if addr.is_none() {
+            if let Ok(Some(status)) = proc.child.try_wait() {
+                panic!("{name} exited early ({status}):\n{}", proc.output());
+            }
+        }
+        addr
+    })
+}
+
+/// A meta server process.
+pub struct Meta {
+    pub proc: Proc,
+    pub addr: String,
+    pub dir: PathBuf,
+}
+
+/// Starts `rollcall meta` on `listen` (use `127.0.0.1:0` for a free port)
+/// with a 200ms interval and the extra arguments.
+pub fn start_meta(dir: &Path, listen: &str, extra: &[&str]) -> Meta {
+    fs::create_dir_all(dir).expect("meta dir");
+    let addr_file = dir.join("meta.addr");
+    let _ = fs::remove_file(&addr_file);
+    let d = dir.to_str().expect("utf-8 path");
+    let mut args = vec![
+        "meta",
+        "--data-dir",
+        d,
+        "--listen",
+        listen,
+        "--heartbeat-interval",
+        "200ms",
+    ];
+    args.extend_from_slice(extra);
+    let mut proc = Proc::spawn("meta", &args, dir.with_extension("log"));
+    let addr = wait_addr(&mut proc, &addr_file);
+    Meta {
+        proc,
+        addr,
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// A simulated node process.
+pub struct Node {
+    pub proc: Proc,
+    pub addr: String,
+    pub dir: PathBuf,
+}
+
+impl Node {
+    pub fn port(&self) -> u64 {
+        self.addr
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .expect("port")
+    }
+
+    /// The one line the node answers a connection with.
+    pub fn greeting(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut c) = TcpStream::connect(&self.addr) {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = c.write_all(b"");
+            let _ = c.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+/// Starts `rollcall node` against `meta`.
+pub fn start_node(meta: &str, role: &str, dir: &Path, listen: &str) -> Node {
+    fs::create_dir_all(dir).expect("node dir");
+    let addr_file = dir.join("node.addr");
+    let _ = fs::remove_file(&addr_file);
+    let d = dir.to_str().expect("utf-8 path");
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("node")
+        .to_string();
+    let args = [
+        "node", "--meta", meta, "--role", role, "--listen", listen, "--data-dir", d,
+    ];
+    let mut proc = Proc::spawn(&name, &args, dir.with_extension("log"));
+    let addr = wait_addr(&mut proc, &addr_file);
+    Node {
+        proc,
+        addr,
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// Runs `rollcall ARGS --meta META` to completion.
+pub fn cli(meta: &str, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .arg("--meta")
+        .arg(meta)
+        .output()
+        .expect("run rollcall")
+}
+
+/// Runs a CLI command that must succeed; returns stdout.
+pub fn cli_ok(meta: &str, args: &[&str]) -> String {
+    let out = cli(meta, args);
+    assert!(
+        out.status.success(),
+        "rollcall {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `rollcall hosts --json`, or `None` if the meta server did not answer.
+pub fn hosts(meta: &str) -> Option<Vec<Value>> {
+    let out = cli(meta, &["hosts", "--json"]);
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// The non-meta host rows whose port is `port`.
+pub fn host_at(hosts: &[Value], port: u64) -> Option<Value> {
+    hosts
+        .iter()
+        .find(|h| h["port"] == port && h["role"] != "meta")
+        .cloned()
+}
+
+/// Waits until the host at `port` has `status`; returns its row.
+pub fn wait_status(meta: &str, port: u64, status: &str) -> Value {
+    poll(&format!("host :{port} to be {status}"), DEADLINE, || {
+        hosts(meta)
+            .and_then(|h| host_at(&h, port))
+            .filter(|h| h["status"] == status)
+    })
+}
+
+/// `rollcall events --json` as values.
+pub fn events(meta: &str) -> Vec<Value> {
+    cli_ok(meta, &["events", "--json"])
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// `rollcall cluster --json`.
+pub fn cluster(meta: &str) -> Value {
+    serde_json::from_str(&cli_ok(meta, &["cluster", "--json"])).expect("cluster json")
+}

@@ -1,0 +1,12 @@
+//! Cluster tests with real processes: one meta server and simulated
+//! storage/graph servers on 127.0.0.1, killed with SIGKILL, paused with
+//! SIGSTOP, restarted from their data directories.
+
+mod harness;
+
+mod admission;
+mod cli_errors;
+mod durability;
+mod identity;
+mod liveness;
+mod metadata;
