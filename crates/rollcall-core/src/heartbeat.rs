@@ -95,7 +95,7 @@ fn reject(code: Code, message: String) -> HeartbeatPlan {
 /// Checks the input's shape and turns it into host info.
 fn validate(input: &HeartbeatInput, limits: &Limits) -> Result<HostInfo, String> {
     let role = match input.role {
-        None => return Err("role is missing: set it to storage or graph".into()),
+        None => return Err("role is missing or unknown: set it to storage or graph".into()),
         Some(Role::Meta) => {
             return Err("role meta cannot push heartbeats: only storage and graph hosts do".into())
         }

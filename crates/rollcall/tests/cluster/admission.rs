@@ -18,7 +18,11 @@ fn explicit_admission_needs_hosts_add_and_the_node_waits_until_then() {
             .any(|e| e["kind"] == "rejected" && e["port"] == node.port())
             .then_some(())
     });
-    assert!(node.greeting().starts_with("ERROR not serving yet"), "{}", node.greeting());
+    assert!(
+        node.greeting().starts_with("ERROR not serving yet"),
+        "{}",
+        node.greeting()
+    );
     assert!(host_at(&hosts(&meta.addr).unwrap(), node.port()).is_none());
 
     let out = cli_ok(&meta.addr, &["hosts", "add", &node.addr]);
@@ -44,7 +48,10 @@ fn drop_refuses_an_online_host_unless_forced() {
     let out = cli(&meta.addr, &["hosts", "drop", &node.addr]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("HOST_ONLINE") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("HOST_ONLINE") && err.contains("--force"),
+        "{err}"
+    );
 
     let out = cli(&meta.addr, &["hosts", "drop", "127.0.0.1:1"]);
     assert!(!out.status.success());

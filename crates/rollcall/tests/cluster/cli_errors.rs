@@ -21,7 +21,10 @@ fn an_unreachable_meta_server_is_one_line_and_a_non_zero_exit() {
         assert!(!out.status.success(), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
-        assert!(err.starts_with("error: cannot reach any meta server at"), "{err}");
+        assert!(
+            err.starts_with("error: cannot reach any meta server at"),
+            "{err}"
+        );
     }
 }
 
@@ -32,7 +35,10 @@ fn bad_arguments_are_refused_clearly() {
     let out = cli(&meta.addr, &["hosts", "add", "not-an-address"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("INVALID_ARGUMENT") && err.contains("host:port"), "{err}");
+    assert!(
+        err.contains("INVALID_ARGUMENT") && err.contains("host:port"),
+        "{err}"
+    );
     let out = cli(&meta.addr, &["config", "set", "", "v"]);
     assert!(!out.status.success());
     // The server is still fine.

@@ -10,7 +10,12 @@ fn meta_kill_and_restart_keeps_state_and_node_ids() {
     // A long grace (200ms × 25 = 5s) so UNKNOWN can be observed.
     let extra = ["--expired-factor", "25"];
     let mut meta = start_meta(&meta_dir, "127.0.0.1:0", &extra);
-    let live = start_node(&meta.addr, "storage", &tmp.path().join("live"), "127.0.0.1:0");
+    let live = start_node(
+        &meta.addr,
+        "storage",
+        &tmp.path().join("live"),
+        "127.0.0.1:0",
+    );
     let mut dead = start_node(&meta.addr, "graph", &tmp.path().join("dead"), "127.0.0.1:0");
     let live_id = wait_status(&meta.addr, live.port(), "ONLINE")["node_id"].clone();
     let dead_id = wait_status(&meta.addr, dead.port(), "ONLINE")["node_id"].clone();
@@ -27,7 +32,10 @@ fn meta_kill_and_restart_keeps_state_and_node_ids() {
     let after = cluster(&meta.addr);
     assert_eq!(after["cluster_id"], before["cluster_id"]);
     assert_eq!(after["metadata_version"], before["metadata_version"]);
-    assert!(after["term"].as_u64() > before["term"].as_u64(), "epoch bumped");
+    assert!(
+        after["term"].as_u64() > before["term"].as_u64(),
+        "epoch bumped"
+    );
     let rows = hosts(&meta.addr).unwrap();
     let d = host_at(&rows, dead.port()).expect("dead host still known");
     assert_eq!(d["node_id"], dead_id);

@@ -112,18 +112,22 @@ impl Drop for Proc {
 /// Reads an address file written by a starting process.
 fn wait_addr(proc: &mut Proc, file: &Path) -> String {
     let name = proc.name.clone();
-    poll(&format!("{name} to write {}", file.display()), DEADLINE, || {
-        let addr = fs::read_to_string(file)
-            .ok()
-            .filter(|s| s.ends_with('\n'))
-            .map(|s| s.trim().to_string());
-        if addr.is_none() {
-            if let Ok(Some(status)) = proc.child.try_wait() {
-                panic!("{name} exited early ({status}):\n{}", proc.output());
+    poll(
+        &format!("{name} to write {}", file.display()),
+        DEADLINE,
+        || {
+            let addr = fs::read_to_string(file)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+                .map(|s| s.trim().to_string());
+            if addr.is_none() {
+                if let Ok(Some(status)) = proc.child.try_wait() {
+                    panic!("{name} exited early ({status}):\n{}", proc.output());
+                }
             }
-        }
-        addr
-    })
+            addr
+        },
+    )
 }
 
 /// A meta server process.
@@ -198,7 +202,15 @@ pub fn start_node(meta: &str, role: &str, dir: &Path, listen: &str) -> Node {
         .unwrap_or("node")
         .to_string();
     let args = [
-        "node", "--meta", meta, "--role", role, "--listen", listen, "--data-dir", d,
+        "node",
+        "--meta",
+        meta,
+        "--role",
+        role,
+        "--listen",
+        listen,
+        "--data-dir",
+        d,
     ];
     let mut proc = Proc::spawn(&name, &args, dir.with_extension("log"));
     let addr = wait_addr(&mut proc, &addr_file);

@@ -16,8 +16,14 @@ fn a_node_of_another_cluster_is_rejected_and_exits_naming_the_file() {
     let status = node.proc.wait_exit(DEADLINE);
     assert!(!status.success(), "must exit non-zero");
     let out = node.proc.output();
-    assert!(out.contains("cluster.id") && out.contains("remove"), "{out}");
-    assert!(out.contains(&other.to_string()) && out.contains(&ours.to_string()), "{out}");
+    assert!(
+        out.contains("cluster.id") && out.contains("remove"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&other.to_string()) && out.contains(&ours.to_string()),
+        "{out}"
+    );
 
     let rows = hosts(&meta.addr).unwrap();
     assert!(host_at(&rows, node.port()).is_none(), "not recorded");

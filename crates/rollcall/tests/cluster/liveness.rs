@@ -10,7 +10,12 @@ fn three_storage_and_one_graph_register_and_failures_are_seen() {
         .iter()
         .map(|n| start_node(&meta.addr, "storage", &tmp.path().join(n), "127.0.0.1:0"))
         .collect();
-    nodes.push(start_node(&meta.addr, "graph", &tmp.path().join("g1"), "127.0.0.1:0"));
+    nodes.push(start_node(
+        &meta.addr,
+        "graph",
+        &tmp.path().join("g1"),
+        "127.0.0.1:0",
+    ));
 
     let mut ids = Vec::new();
     for n in &nodes {

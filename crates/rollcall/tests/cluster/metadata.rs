@@ -15,7 +15,10 @@ fn config_changes_reach_every_live_node() {
     }
     let v0 = cluster(&meta.addr)["metadata_version"].as_u64().unwrap();
     cli_ok(&meta.addr, &["config", "set", "query_timeout", "30s"]);
-    let out = cli_ok(&meta.addr, &["config", "set", "cache_mb", "512", "--role", "storage"]);
+    let out = cli_ok(
+        &meta.addr,
+        &["config", "set", "cache_mb", "512", "--role", "storage"],
+    );
     assert!(out.contains("metadata version"), "{out}");
     let v = cluster(&meta.addr)["metadata_version"].as_u64().unwrap();
     assert_eq!(v, v0 + 2);
@@ -38,8 +41,11 @@ fn config_changes_reach_every_live_node() {
     let list: Vec<serde_json::Value> =
         serde_json::from_str(&cli_ok(&meta.addr, &["config", "list", "--json"])).unwrap();
     assert_eq!(list.len(), 2);
-    let get: Vec<serde_json::Value> =
-        serde_json::from_str(&cli_ok(&meta.addr, &["config", "get", "cache_mb", "--json"])).unwrap();
+    let get: Vec<serde_json::Value> = serde_json::from_str(&cli_ok(
+        &meta.addr,
+        &["config", "get", "cache_mb", "--json"],
+    ))
+    .unwrap();
     assert_eq!(get[0]["role"], "storage");
     assert_eq!(get[0]["value"], "512");
     let missing = cli(&meta.addr, &["config", "get", "nope"]);

@@ -1,0 +1,263 @@
+//! Bad input against a real meta server on 127.0.0.1: malformed bytes,
+//! oversized messages, invalid heartbeats, a full disk. Each gets a clear
+//! error, nothing is lost, and the server keeps serving.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rollcall_meta::{MemStore, MetaConfig, MetaServer};
+use rollcall_proto as pb;
+use rollcall_proto::admin_client::AdminClient;
+use rollcall_proto::meta_client::MetaClient;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::transport::Channel;
+
+fn config() -> MetaConfig {
+    let mut c = MetaConfig::new("127.0.0.1:0".parse().unwrap());
+    c.heartbeat_interval = Duration::from_millis(100);
+    c.max_message_bytes = 64 * 1024;
+    c
+}
+
+async fn clients(meta: &MetaServer) -> (MetaClient<Channel>, AdminClient<Channel>) {
+    let url = format!("http://{}", meta.local_addr());
+    let ch = Channel::from_shared(url).unwrap().connect().await.unwrap();
+    (MetaClient::new(ch.clone()), AdminClient::new(ch))
+}
+
+fn hb(port: u32) -> pb::HeartbeatRequest {
+    pb::HeartbeatRequest {
+        host: "127.0.0.1".into(),
+        port,
+        role: pb::Role::Storage as i32,
+        version: "1".into(),
+        start_time_ms: 1_700_000_000_000,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn invalid_heartbeats_get_distinct_codes_and_record_nothing() {
+    let meta = MetaServer::start(config()).await.unwrap();
+    let (mut m, mut a) = clients(&meta).await;
+    let cases: Vec<(pb::HeartbeatRequest, pb::Code)> = vec![
+        (
+            pb::HeartbeatRequest {
+                host: String::new(),
+                ..hb(1)
+            },
+            pb::Code::InvalidArgument,
+        ),
+        (
+            pb::HeartbeatRequest {
+                host: "bad host!".into(),
+                ..hb(1)
+            },
+            pb::Code::InvalidArgument,
+        ),
+        (hb(0), pb::Code::InvalidArgument),
+        (hb(99_999), pb::Code::InvalidArgument),
+        (
+            pb::HeartbeatRequest { role: 0, ..hb(1) },
+            pb::Code::InvalidArgument,
+        ),
+        (
+            pb::HeartbeatRequest { role: 42, ..hb(1) },
+            pb::Code::InvalidArgument,
+        ),
+        (
+            pb::HeartbeatRequest {
+                role: pb::Role::Meta as i32,
+                ..hb(1)
+            },
+            pb::Code::InvalidArgument,
+        ),
+        (
+            pb::HeartbeatRequest {
+                start_time_ms: -5,
+                ..hb(1)
+            },
+            pb::Code::InvalidArgument,
+        ),
+        (
+            pb::HeartbeatRequest {
+                cluster_id: meta.cluster_id() ^ 1,
+                ..hb(1)
+            },
+            pb::Code::WrongCluster,
+        ),
+    ];
+    for (i, (req, code)) in cases.into_iter().enumerate() {
+        let r = m.heartbeat(req).await.unwrap().into_inner();
+        assert_eq!(r.code, code as i32, "case {i}: {}", r.message);
+        assert!(!r.message.is_empty(), "case {i} explains itself");
+    }
+    let hosts = a
+        .list_hosts(pb::ListHostsRequest { role: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(hosts.hosts.is_empty());
+    // Still serving.
+    let r = m.heartbeat(hb(1)).await.unwrap().into_inner();
+    assert_eq!(r.code, pb::Code::Ok as i32);
+}
+
+#[tokio::test]
+async fn oversized_messages_are_refused_and_the_server_goes_on() {
+    let meta = MetaServer::start(config()).await.unwrap();
+    let (mut m, _) = clients(&meta).await;
+    let mut big = hb(1);
+    big.labels.insert("blob".into(), "x".repeat(200 * 1024));
+    let err = m.heartbeat(big).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::OutOfRange, "{err}");
+    let r = m.heartbeat(hb(1)).await.unwrap().into_inner();
+    assert_eq!(r.code, pb::Code::Ok as i32);
+}
+
+#[tokio::test]
+async fn garbage_bytes_do_not_hurt_the_server() {
+    let meta = MetaServer::start(config()).await.unwrap();
+    let inputs: Vec<Vec<u8>> = vec![
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        vec![0u8; 4096],
+        (0..=255u8).cycle().take(10_000).collect(),
+        // An HTTP/2 preface followed by a frame header claiming 16 MiB.
+        [
+            &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+            &[0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1],
+        ]
+        .concat(),
+    ];
+    for bytes in inputs {
+        let mut s = tokio::net::TcpStream::connect(meta.local_addr())
+            .await
+            .unwrap();
+        let _ = s.write_all(&bytes).await;
+        let mut sink = vec![0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(2), s.read(&mut sink)).await;
+    }
+    let (mut m, _) = clients(&meta).await;
+    let r = m.heartbeat(hb(1)).await.unwrap().into_inner();
+    assert_eq!(r.code, pb::Code::Ok as i32);
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_changes_and_loses_nothing() {
+    let store = MemStore::new();
+    let fail = store.fail_switch();
+    let meta = MetaServer::start_with_store(config(), store).await.unwrap();
+    let (mut m, mut a) = clients(&meta).await;
+    let first = m.heartbeat(hb(1)).await.unwrap().into_inner();
+    assert_eq!(first.code, pb::Code::Ok as i32);
+    a.set_config(pb::SetConfigRequest {
+        key: "k".into(),
+        value: "1".into(),
+        role: 0,
+    })
+    .await
+    .unwrap();
+
+    fail.store(true, Ordering::SeqCst);
+    let err = a
+        .set_config(pb::SetConfigRequest {
+            key: "k".into(),
+            value: "2".into(),
+            role: 0,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message().starts_with("STORE_UNAVAILABLE"), "{err}");
+    let r = m.heartbeat(hb(2)).await.unwrap().into_inner();
+    assert_eq!(
+        r.code,
+        pb::Code::StoreUnavailable as i32,
+        "a new host cannot be recorded"
+    );
+    // A known, steady host is still accepted: it needs no write.
+    let steady = pb::HeartbeatRequest {
+        cluster_id: first.cluster_id,
+        node_id: first.node_id,
+        ..hb(1)
+    };
+    let r = m.heartbeat(steady).await.unwrap().into_inner();
+    assert_eq!(r.code, pb::Code::Ok as i32);
+    let cfg = a
+        .get_config(pb::GetConfigRequest { key: "k".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        cfg.configs[0].value, "1",
+        "the refused write changed nothing"
+    );
+
+    fail.store(false, Ordering::SeqCst);
+    a.set_config(pb::SetConfigRequest {
+        key: "k".into(),
+        value: "3".into(),
+        role: 0,
+    })
+    .await
+    .unwrap();
+    let hosts = a
+        .list_hosts(pb::ListHostsRequest { role: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hosts.hosts.len(), 1);
+}
+
+#[tokio::test]
+async fn steady_heartbeats_do_not_touch_the_store() {
+    let meta = MetaServer::start(config()).await.unwrap();
+    let (mut m, _) = clients(&meta).await;
+    let first = m.heartbeat(hb(1)).await.unwrap().into_inner();
+    let steady = pb::HeartbeatRequest {
+        cluster_id: first.cluster_id,
+        node_id: first.node_id,
+        ..hb(1)
+    };
+    let writes = meta.store_writes();
+    for _ in 0..500 {
+        let r = m.heartbeat(steady.clone()).await.unwrap().into_inner();
+        assert_eq!(r.code, pb::Code::Ok as i32);
+    }
+    assert_eq!(meta.store_writes(), writes);
+    // A changed version is one write, then steady again.
+    let upgraded = pb::HeartbeatRequest {
+        version: "2".into(),
+        ..steady
+    };
+    for _ in 0..10 {
+        m.heartbeat(upgraded.clone()).await.unwrap();
+    }
+    assert_eq!(meta.store_writes(), writes + 1);
+}
+
+#[tokio::test]
+async fn a_flood_of_wrong_cluster_heartbeats_gives_one_event_per_sender() {
+    let meta = MetaServer::start(config()).await.unwrap();
+    let (mut m, mut a) = clients(&meta).await;
+    for _ in 0..200 {
+        let r = m
+            .heartbeat(pb::HeartbeatRequest {
+                cluster_id: meta.cluster_id() ^ 1,
+                ..hb(7)
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.code, pb::Code::WrongCluster as i32);
+    }
+    let ev = a
+        .list_events(pb::ListEventsRequest {
+            after_seq: 0,
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(ev.iter().filter(|e| e.kind == "rejected").count(), 1);
+}
