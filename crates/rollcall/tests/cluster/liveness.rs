@@ -60,3 +60,24 @@ fn three_storage_and_one_graph_register_and_failures_are_seen() {
     assert_eq!(count("online", nodes[1].port()), 2, "{ev:#?}");
     assert_eq!(count("registered", nodes[3].port()), 1);
 }
+
+#[test]
+fn the_phi_detector_marks_a_killed_host_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = start_meta(
+        &tmp.path().join("meta"),
+        "127.0.0.1:0",
+        &["--detector", "phi", "--phi-threshold", "8"],
+    );
+    assert_eq!(cluster(&meta.addr)["detector"], "phi");
+    let mut node = start_node(&meta.addr, "storage", &tmp.path().join("n"), "127.0.0.1:0");
+    wait_status(&meta.addr, node.port(), "ONLINE");
+    node.proc.kill9();
+    let ev = poll("an offline event naming phi", DEADLINE, || {
+        events(&meta.addr)
+            .into_iter()
+            .find(|e| e["kind"] == "offline" && e["port"] == node.port())
+    });
+    assert!(ev["detail"].as_str().unwrap().contains("phi"), "{ev}");
+    wait_status(&meta.addr, node.port(), "OFFLINE");
+}
