@@ -206,20 +206,12 @@ async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
         let mut answered = None;
         for attempt in 0..conn.len() {
             let addr = conn.current().to_string();
-            let result = match conn.client() {
-                Ok(mut c) => tokio::time::timeout(rpc_timeout, c.heartbeat(req.clone())).await,
-                Err(e) => {
-                    finish(&inner, Some(e));
-                    return;
-                }
-            };
-            match result {
-                Ok(Ok(resp)) => {
-                    answered = Some((addr, resp.into_inner()));
+            match conn.heartbeat(&req, rpc_timeout).await {
+                Ok(resp) => {
+                    answered = Some((addr, resp));
                     break;
                 }
-                Ok(Err(status)) => note_failure(&inner, &addr, status.message()),
-                Err(_) => note_failure(&inner, &addr, "timed out"),
+                Err(e) => note_failure(&inner, &addr, &e),
             }
             conn.reset();
             conn.rotate();

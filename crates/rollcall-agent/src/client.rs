@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use rollcall_proto as pb;
 use rollcall_proto::meta_client::MetaClient;
+use rollcall_proto::stream::HeartbeatClient;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::AgentError;
@@ -12,6 +14,7 @@ use crate::error::AgentError;
 pub struct MetaConn {
     addrs: Vec<String>,
     channels: Vec<Option<MetaClient<Channel>>>,
+    streams: Vec<Option<HeartbeatClient>>,
     current: usize,
     connect_timeout: Duration,
 }
@@ -35,6 +38,7 @@ impl MetaConn {
         }
         Ok(MetaConn {
             channels: vec![None; addrs.len()],
+            streams: addrs.iter().map(|_| None).collect(),
             addrs,
             current: 0,
             connect_timeout,
@@ -62,14 +66,49 @@ impl MetaConn {
         Ok(c)
     }
 
+    /// Sends one heartbeat to the address in use over its heartbeat
+    /// stream (connecting first if needed), within `timeout`. On any error
+    /// the stream is dropped, so the next call reconnects.
+    pub async fn heartbeat(
+        &mut self,
+        req: &pb::HeartbeatRequest,
+        timeout: Duration,
+    ) -> Result<pb::HeartbeatResponse, String> {
+        let addr = self.addrs[self.current].clone();
+        let slot = &mut self.streams[self.current];
+        let result = tokio::time::timeout(timeout, async {
+            if slot.is_none() {
+                *slot = Some(
+                    HeartbeatClient::connect(&addr)
+                        .await
+                        .map_err(|e| format!("connect: {e}"))?,
+                );
+            }
+            match slot.as_mut() {
+                Some(c) => c.heartbeat(req).await.map_err(|e| e.to_string()),
+                None => Err("not connected".to_string()),
+            }
+        })
+        .await;
+        let result = match result {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within {timeout:?}")),
+        };
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    }
+
     /// Moves to the next address.
     pub fn rotate(&mut self) {
         self.current = (self.current + 1) % self.addrs.len();
     }
 
-    /// Drops the channel of the address in use (it will reconnect).
+    /// Drops the connections of the address in use (they will reconnect).
     pub fn reset(&mut self) {
         self.channels[self.current] = None;
+        self.streams[self.current] = None;
     }
 
     /// Moves to `leader`, adding it to the list if it is new.
@@ -82,6 +121,7 @@ impl MetaConn {
             None if endpoint(leader, self.connect_timeout).is_ok() => {
                 self.addrs.push(leader.to_string());
                 self.channels.push(None);
+                self.streams.push(None);
                 self.current = self.addrs.len() - 1;
             }
             None => {}

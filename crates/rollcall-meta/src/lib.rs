@@ -20,6 +20,7 @@ mod config;
 mod convert;
 mod error;
 mod grpc;
+mod listener;
 mod node;
 mod proposer;
 mod redb_store;

@@ -155,9 +155,16 @@ impl Shared {
         }
     }
 
-    /// Handles one push heartbeat.
-    pub async fn heartbeat(&self, req: pb::HeartbeatRequest) -> pb::HeartbeatResponse {
-        let mut resp = pb::HeartbeatResponse {
+    /// A heartbeat response refusing with `code`.
+    pub fn refusal(&self, code: Code, message: String) -> pb::HeartbeatResponse {
+        let mut resp = self.ok_response();
+        resp.code = convert::code_to_pb(code) as i32;
+        resp.message = message;
+        resp
+    }
+
+    fn ok_response(&self) -> pb::HeartbeatResponse {
+        pb::HeartbeatResponse {
             code: pb::Code::Ok as i32,
             message: String::new(),
             cluster_id: self.cluster_id,
@@ -167,7 +174,12 @@ impl Shared {
             epoch: self.epoch,
             heartbeat_interval_ms: self.interval_ms(),
             commands: Vec::new(),
-        };
+        }
+    }
+
+    /// Handles one push heartbeat.
+    pub async fn heartbeat(&self, req: pb::HeartbeatRequest) -> pb::HeartbeatResponse {
+        let mut resp = self.ok_response();
         let fail = |mut resp: pb::HeartbeatResponse, code: Code, message: String| {
             resp.code = convert::code_to_pb(code) as i32;
             resp.message = message;

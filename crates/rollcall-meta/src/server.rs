@@ -11,8 +11,11 @@ use rollcall_core::{Applied, Command};
 use rollcall_proto::admin_server::AdminServer;
 use rollcall_proto::meta_server::MetaServer as MetaGrpcServer;
 use tokio::sync::Notify;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::listener::accept_loop;
 
 use crate::config::MetaConfig;
 use crate::error::MetaError;
@@ -29,6 +32,7 @@ pub struct MetaServer {
     stop: Arc<Notify>,
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
+    acceptor: JoinHandle<()>,
 }
 
 impl MetaServer {
@@ -138,13 +142,19 @@ impl MetaServer {
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             );
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        // One port: heartbeat streams are served by the accept loop, gRPC
+        // connections are handed to tonic.
+        let (grpc_tx, grpc_rx) = mpsc::channel(1024);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let acceptor = tokio::spawn(accept_loop(listener, shared.clone(), grpc_tx, stop_rx));
         let serve = tokio::spawn(async move {
-            router
-                .serve_with_incoming_shutdown(incoming, async move {
+            let r = router
+                .serve_with_incoming_shutdown(ReceiverStream::new(grpc_rx), async move {
                     stopped.notified().await;
                 })
-                .await
+                .await;
+            let _ = stop_tx.send(true);
+            r
         });
 
         let sweep_every = (config.heartbeat_interval / 4)
@@ -167,6 +177,7 @@ impl MetaServer {
             stop,
             serve,
             sweeper,
+            acceptor,
         })
     }
 
@@ -199,6 +210,7 @@ impl MetaServer {
     pub async fn wait(mut self) -> Result<(), MetaError> {
         let r = (&mut self.serve).await;
         self.sweeper.abort();
+        self.acceptor.abort();
         match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(MetaError::Serve(e.to_string())),
@@ -210,6 +222,7 @@ impl MetaServer {
     pub async fn shutdown(mut self) {
         self.stop.notify_one();
         self.sweeper.abort();
+        self.acceptor.abort();
         let _ = (&mut self.serve).await;
     }
 }
@@ -228,6 +241,7 @@ impl Stopper {
 impl Drop for MetaServer {
     fn drop(&mut self) {
         self.sweeper.abort();
+        self.acceptor.abort();
         self.serve.abort();
     }
 }

@@ -261,3 +261,59 @@ async fn a_flood_of_wrong_cluster_heartbeats_gives_one_event_per_sender() {
         .events;
     assert_eq!(ev.iter().filter(|e| e.kind == "rejected").count(), 1);
 }
+
+#[tokio::test]
+async fn heartbeat_streams_refuse_bad_frames_clearly_and_serve_good_ones() {
+    use rollcall_proto::stream::{read_frame, HeartbeatClient, MAGIC};
+
+    let meta = MetaServer::start(config()).await.unwrap();
+    // A huge length prefix: answered INVALID_ARGUMENT without reading it.
+    let mut s = tokio::net::TcpStream::connect(meta.local_addr())
+        .await
+        .unwrap();
+    s.write_all(MAGIC).await.unwrap();
+    s.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+    let resp: pb::HeartbeatResponse = read_frame(&mut s, &mut Vec::new(), 1 << 20).await.unwrap();
+    assert_eq!(resp.code, pb::Code::InvalidArgument as i32);
+    assert!(
+        resp.message.contains("exceeds the limit"),
+        "{}",
+        resp.message
+    );
+
+    // Bytes that are not a heartbeat.
+    let mut s = tokio::net::TcpStream::connect(meta.local_addr())
+        .await
+        .unwrap();
+    s.write_all(MAGIC).await.unwrap();
+    s.write_all(&4u32.to_be_bytes()).await.unwrap();
+    s.write_all(&[0xff, 0xff, 0xff, 0xff]).await.unwrap();
+    let resp: pb::HeartbeatResponse = read_frame(&mut s, &mut Vec::new(), 1 << 20).await.unwrap();
+    assert_eq!(resp.code, pb::Code::InvalidArgument as i32);
+    assert!(resp.message.contains("malformed"), "{}", resp.message);
+
+    // A truncated frame followed by a hang-up.
+    let mut s = tokio::net::TcpStream::connect(meta.local_addr())
+        .await
+        .unwrap();
+    s.write_all(MAGIC).await.unwrap();
+    s.write_all(&100u32.to_be_bytes()).await.unwrap();
+    s.write_all(&[1, 2, 3]).await.unwrap();
+    drop(s);
+
+    // A good stream works, on the same port as gRPC.
+    let mut c = HeartbeatClient::connect(&meta.local_addr().to_string())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let r = c.heartbeat(&hb(1)).await.unwrap();
+        assert_eq!(r.code, pb::Code::Ok as i32, "{}", r.message);
+    }
+    let (_, mut a) = clients(&meta).await;
+    let hosts = a
+        .list_hosts(pb::ListHostsRequest { role: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hosts.hosts.len(), 1);
+}

@@ -11,4 +11,6 @@ pub mod v1 {
     tonic::include_proto!("rollcall.v1");
 }
 
+pub mod stream;
+
 pub use v1::*;

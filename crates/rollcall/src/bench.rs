@@ -16,10 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rollcall_proto as pb;
-use rollcall_proto::meta_client::MetaClient;
+use rollcall_proto::stream::HeartbeatClient;
 use serde_json::json;
 use tokio::sync::Semaphore;
-use tonic::transport::{Channel, Endpoint};
 
 use crate::cli::BenchArgs;
 use crate::error::CliError;
@@ -105,29 +104,48 @@ fn request(i: usize, cluster_id: u32, node_id: u64, start: i64) -> pb::Heartbeat
     }
 }
 
-/// One simulated host after registration.
+/// One simulated host after registration: its own heartbeat stream, as
+/// the agent uses.
 struct SimHost {
-    client: MetaClient<Channel>,
+    addr: String,
+    client: Option<HeartbeatClient>,
     req: pb::HeartbeatRequest,
 }
 
+impl SimHost {
+    /// One heartbeat; reconnects once after an error. Returns whether it
+    /// was accepted.
+    async fn beat(&mut self) -> bool {
+        if self.client.is_none() {
+            self.client = HeartbeatClient::connect(&self.addr).await.ok();
+        }
+        let Some(c) = self.client.as_mut() else {
+            return false;
+        };
+        match c.heartbeat(&self.req).await {
+            Ok(r) => r.code == pb::Code::Ok as i32,
+            Err(_) => {
+                self.client = None;
+                false
+            }
+        }
+    }
+}
+
 async fn register(addr: &str, i: usize, start: i64) -> Result<SimHost, String> {
-    let ep = Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| e.to_string())?
-        .connect_timeout(Duration::from_secs(10))
-        .tcp_nodelay(true);
-    let ch = ep.connect().await.map_err(|e| e.to_string())?;
-    let mut client = MetaClient::new(ch);
-    let resp = client
-        .heartbeat(request(i, 0, 0, start))
+    let mut client = HeartbeatClient::connect(addr)
         .await
-        .map_err(|e| e.message().to_string())?
-        .into_inner();
+        .map_err(|e| format!("connecting to {addr}: {e}"))?;
+    let resp = client
+        .heartbeat(&request(i, 0, 0, start))
+        .await
+        .map_err(|e| e.to_string())?;
     if resp.code != pb::Code::Ok as i32 {
         return Err(resp.message);
     }
     Ok(SimHost {
-        client,
+        addr: addr.to_string(),
+        client: Some(client),
         req: request(i, resp.cluster_id, resp.node_id, start),
     })
 }
@@ -241,13 +259,10 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
                     let h = &mut group[k % len];
                     k += 1;
                     let t = Instant::now();
-                    match h.client.heartbeat(h.req.clone()).await {
-                        Ok(r) if r.get_ref().code == pb::Code::Ok as i32 => {
-                            lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
-                        }
-                        _ => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
+                    if h.beat().await {
+                        lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 lat
@@ -272,13 +287,10 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
                     tokio::time::sleep_until(due).await;
                     k += 1;
                     let t = Instant::now();
-                    match h.client.heartbeat(h.req.clone()).await {
-                        Ok(r) if r.get_ref().code == pb::Code::Ok as i32 => {
-                            lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
-                        }
-                        _ => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
+                    if h.beat().await {
+                        lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 lat
