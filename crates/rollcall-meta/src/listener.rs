@@ -59,7 +59,7 @@ pub async fn accept_loop(
 /// `None` if the peer sent nothing in time or closed.
 async fn sniff(sock: &TcpStream) -> Option<bool> {
     let mut head = [0u8; 4];
-    let peeked = tokio::time::timeout(SNIFF_TIMEOUT, async {
+    tokio::time::timeout(SNIFF_TIMEOUT, async {
         loop {
             match sock.peek(&mut head).await {
                 Ok(0) | Err(_) => return None,
@@ -71,7 +71,6 @@ async fn sniff(sock: &TcpStream) -> Option<bool> {
     })
     .await
     .ok()??;
-    let _ = peeked;
     Some(&head == MAGIC)
 }
 
