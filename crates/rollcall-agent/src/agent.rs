@@ -23,6 +23,7 @@ use crate::client::MetaConn;
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::identity::Identity;
+use crate::schedule::next_due;
 
 /// Where the agent is in its life.
 #[derive(Clone, Debug)]
@@ -188,13 +189,9 @@ async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
     let mut max_epoch = 0u64;
     loop {
         // Fixed rate: the k-th beat is due at base + k × interval (+ jitter).
-        let now = Instant::now();
-        let mut due = base + interval * k;
-        if due + interval < now {
-            // Fell behind (a long outage): skip the missed beats.
-            k = ((now - base).as_nanos() / interval.as_nanos().max(1)) as u32;
-            due = base + interval * k;
-        }
+        let (kk, offset) = next_due(k, interval, base.elapsed());
+        k = kk;
+        let due = base + offset;
         let jitter_max = (interval / 20).as_micros().max(1) as u64;
         let jitter = Duration::from_micros(rand::rng().random_range(0..jitter_max));
         tokio::time::sleep_until(due + jitter).await;
@@ -395,13 +392,13 @@ async fn handle(
 }
 
 /// Fetches only what changed since the cached version.
-async fn fetch_metadata(inner: &Inner, conn: &mut MetaConn, addr: &str) {
+async fn fetch_metadata(inner: &Inner, conn: &MetaConn, addr: &str) {
     let since = inner.cache.load().version();
     let req = pb::GetMetadataRequest {
         cluster_id: inner.cluster_id.load(Ordering::SeqCst) as u32,
         since_version: since,
     };
-    let mut client = match conn.client() {
+    let mut client = match conn.grpc_client() {
         Ok(c) => c,
         Err(_) => return,
     };

@@ -13,7 +13,6 @@ use crate::error::AgentError;
 /// The agent's view of the meta service's addresses.
 pub struct MetaConn {
     addrs: Vec<String>,
-    channels: Vec<Option<MetaClient<Channel>>>,
     streams: Vec<Option<HeartbeatClient>>,
     current: usize,
     connect_timeout: Duration,
@@ -37,7 +36,6 @@ impl MetaConn {
             endpoint(a, connect_timeout)?;
         }
         Ok(MetaConn {
-            channels: vec![None; addrs.len()],
             streams: addrs.iter().map(|_| None).collect(),
             addrs,
             current: 0,
@@ -55,15 +53,11 @@ impl MetaConn {
         &self.addrs[self.current]
     }
 
-    /// A client for the address in use.
-    pub fn client(&mut self) -> Result<MetaClient<Channel>, AgentError> {
-        if let Some(c) = &self.channels[self.current] {
-            return Ok(c.clone());
-        }
+    /// A new gRPC client for the address in use; its connection closes
+    /// when the client is dropped.
+    pub fn grpc_client(&self) -> Result<MetaClient<Channel>, AgentError> {
         let ep = endpoint(&self.addrs[self.current], self.connect_timeout)?;
-        let c = MetaClient::new(ep.connect_lazy()).max_decoding_message_size(16 * 1024 * 1024);
-        self.channels[self.current] = Some(c.clone());
-        Ok(c)
+        Ok(MetaClient::new(ep.connect_lazy()).max_decoding_message_size(16 * 1024 * 1024))
     }
 
     /// Sends one heartbeat to the address in use over its heartbeat
@@ -107,7 +101,6 @@ impl MetaConn {
 
     /// Drops the connections of the address in use (they will reconnect).
     pub fn reset(&mut self) {
-        self.channels[self.current] = None;
         self.streams[self.current] = None;
     }
 
@@ -120,7 +113,6 @@ impl MetaConn {
             Some(i) => self.current = i,
             None if endpoint(leader, self.connect_timeout).is_ok() => {
                 self.addrs.push(leader.to_string());
-                self.channels.push(None);
                 self.streams.push(None);
                 self.current = self.addrs.len() - 1;
             }

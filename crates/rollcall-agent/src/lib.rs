@@ -30,6 +30,7 @@ mod config;
 mod error;
 mod handler;
 mod identity;
+mod schedule;
 
 pub use agent::{Agent, AgentStatus};
 pub use cache::{MetadataCache, MetadataUpdate};

@@ -125,3 +125,17 @@ async fn rotates_past_a_dead_meta_address() {
         .unwrap();
     assert!(until(5, || agent.status().meta == meta.local_addr().to_string()).await);
 }
+
+#[tokio::test]
+async fn the_meta_server_sets_the_cadence() {
+    let meta = meta().await; // tells agents 100ms
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&meta, dir.path(), 7005);
+    c.initial_interval = Duration::from_secs(3);
+    let agent = Agent::start(c).await.unwrap();
+    agent.ready().await.unwrap();
+    assert_eq!(agent.status().interval, Duration::from_millis(100));
+    // At 100ms, 10 more heartbeats arrive long before a 3s beat would.
+    let start = agent.status().accepted;
+    assert!(until(10, || agent.status().accepted >= start + 10).await);
+}

@@ -372,17 +372,21 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
-        println!(
-            "{} hosts, {} at {}ms for {:.1}s",
-            args.hosts,
-            if args.closed_loop {
-                "closed loop"
-            } else {
-                "heartbeats"
-            },
-            args.interval.as_millis(),
-            elapsed.as_secs_f64()
-        );
+        if args.closed_loop {
+            println!(
+                "{} hosts, closed loop with {} in flight, for {:.1}s",
+                args.hosts,
+                args.concurrency,
+                elapsed.as_secs_f64()
+            );
+        } else {
+            println!(
+                "{} hosts, a heartbeat every {}ms each, for {:.1}s",
+                args.hosts,
+                args.interval.as_millis(),
+                elapsed.as_secs_f64()
+            );
+        }
         println!(
             "  heartbeats/s      {rate:.0} ({} ok, {} errors)",
             lat.len(),

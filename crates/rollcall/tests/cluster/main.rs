@@ -10,3 +10,4 @@ mod durability;
 mod identity;
 mod liveness;
 mod metadata;
+mod tools;
