@@ -91,14 +91,12 @@ fn events_follow_prints_new_events_as_they_happen() {
         tmp.path().join("events.log"),
     );
     let node = start_node(&meta.addr, "graph", &tmp.path().join("g"), "127.0.0.1:0");
-    let port = node.port().to_string();
+    let port = node.port();
     poll("the follower to print the registration", DEADLINE, || {
         let out = follower.output();
         out.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .any(|e| {
-                e["kind"] == "registered" && e["port"].to_string() == port && e["role"] == "graph"
-            })
+            .any(|e| e["kind"] == "registered" && e["port"] == port && e["role"] == "graph")
             .then_some(())
     });
 }
