@@ -1,0 +1,118 @@
+//! Cost of the core's hot paths at 10,000 hosts: planning a steady
+//! heartbeat, stamping liveness, sweeping every host, and registering a
+//! host. Run: `cargo bench -p rollcall-core`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rollcall_core::{
+    plan, AdmissionPolicy, ClusterState, Command, DetectorConfig, DetectorKind, HeartbeatInput,
+    HostAddr, HostInfo, Limits, Liveness, MonoTime, Role,
+};
+
+const HOSTS: u64 = 10_000;
+
+fn input(i: u64) -> HeartbeatInput {
+    HeartbeatInput {
+        cluster_id: 7,
+        node_id: i + 1,
+        host: "10.0.0.1".into(),
+        port: 1024 + i as u32,
+        role: Some(Role::Storage),
+        version: "1.0".into(),
+        start_time_ms: 1_700_000_000_000,
+        zone: "z1".into(),
+        ..Default::default()
+    }
+}
+
+fn state() -> ClusterState {
+    let mut s = ClusterState::new();
+    let boot = Command::Bootstrap {
+        cluster_id: 7,
+        token: "t".into(),
+        created_at_ms: 0,
+    };
+    s.apply(1, &boot).expect("bootstrap");
+    for i in 0..HOSTS {
+        let mut info = HostInfo::placeholder(
+            HostAddr::new("10.0.0.1", 1024 + i as u32).expect("addr"),
+            Role::Storage,
+        );
+        info.version = "1.0".into();
+        info.start_time_ms = 1_700_000_000_000;
+        info.zone = "z1".into();
+        let cmd = Command::RegisterHost {
+            requested_node_id: Some(i + 1),
+            info,
+        };
+        s.apply(i + 2, &cmd).expect("register");
+    }
+    s
+}
+
+fn config(kind: DetectorKind) -> DetectorConfig {
+    DetectorConfig {
+        interval: Duration::from_secs(1),
+        expired_factor: 5,
+        kind,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let s = state();
+    let limits = Limits::default();
+    let inputs: Vec<_> = (0..HOSTS).map(input).collect();
+    let mut i = 0usize;
+    c.bench_function("plan steady heartbeat (10k hosts)", |b| {
+        b.iter(|| {
+            i = (i + 1) % inputs.len();
+            black_box(plan(&s, &inputs[i], AdmissionPolicy::Auto, &limits))
+        })
+    });
+
+    for (name, kind) in [
+        ("threshold", DetectorKind::Threshold),
+        ("phi", DetectorKind::Phi { threshold: 8.0 }),
+    ] {
+        let mut l = Liveness::new(config(kind), MonoTime::ZERO);
+        let mut t = 0u64;
+        c.bench_function(&format!("liveness observe ({name})"), |b| {
+            b.iter(|| {
+                t += 1;
+                black_box(l.observe(
+                    t % HOSTS + 1,
+                    MonoTime::from_millis(t / 10),
+                    0,
+                    0,
+                    Vec::new(),
+                ))
+            })
+        });
+        c.bench_function(&format!("liveness sweep 10k hosts ({name})"), |b| {
+            b.iter(|| black_box(l.sweep(MonoTime::from_millis(t / 10), 1..=HOSTS)))
+        });
+    }
+
+    c.bench_function("apply RegisterHost into 10k hosts", |b| {
+        b.iter_batched(
+            || s.clone(),
+            |mut s| {
+                let info =
+                    HostInfo::placeholder(HostAddr::new("10.0.0.2", 1).expect("addr"), Role::Graph);
+                let cmd = Command::RegisterHost {
+                    requested_node_id: None,
+                    info,
+                };
+                let r = s.apply(HOSTS + 10, &cmd);
+                // Returned so that dropping the state is not timed.
+                (s, r)
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+}
+
+criterion_group!(core, benches);
+criterion_main!(core);
