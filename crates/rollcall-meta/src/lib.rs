@@ -23,6 +23,7 @@ mod grpc;
 mod listener;
 mod node;
 mod proposer;
+pub mod raft;
 mod redb_store;
 mod server;
 mod store;
