@@ -1,5 +1,6 @@
 //! Settings of a meta server.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +29,15 @@ pub struct MetaConfig {
     pub event_capacity: usize,
     /// Limits on heartbeat contents.
     pub limits: Limits,
+    /// This server's id in the Raft group.
+    pub node_id: u64,
+    /// Every voter of the Raft group, id → address (including this one).
+    /// Empty: a one-voter group of this server alone.
+    pub peers: BTreeMap<u64, String>,
+    /// Raft heartbeat between meta servers.
+    pub raft_heartbeat: Duration,
+    /// Raft election timeout: a random value in [this, 2 × this).
+    pub election_timeout: Duration,
 }
 
 impl MetaConfig {
@@ -44,6 +54,10 @@ impl MetaConfig {
             max_message_bytes: 4 * 1024 * 1024,
             event_capacity: 10_000,
             limits: Limits::default(),
+            node_id: 1,
+            peers: BTreeMap::new(),
+            raft_heartbeat: Duration::from_millis(150),
+            election_timeout: Duration::from_millis(600),
         }
     }
 

@@ -33,15 +33,22 @@ pub enum StoreError {
 /// A proposed command was not applied.
 #[derive(Debug, Error)]
 pub enum ProposeError {
-    /// The store refused the write: nothing was applied.
-    #[error("the change was not made: {0}")]
-    Store(#[from] StoreError),
     /// The state machine refused the command: nothing was changed.
     #[error("{0}")]
     Rejected(#[from] ApplyError),
-    /// The server is shutting down.
-    #[error("the meta server is shutting down; retry against another meta server")]
-    Stopped,
+    /// This meta server is not the Raft leader.
+    #[error("this meta server is not the leader{}", match leader { Some(l) => format!("; the leader is {l}"), None => "; no leader is known yet, retry shortly".to_string() })]
+    NotLeader {
+        /// The leader's address, when known.
+        leader: Option<String>,
+    },
+    /// Raft stopped on this server (its store failed, or it is shutting
+    /// down); nothing acknowledged is lost.
+    #[error("this meta server stopped replicating ({0}); fix the cause (a full or failing disk?) and restart it")]
+    Unavailable(String),
+    /// Raft refused the write for another reason.
+    #[error("the write was not committed: {0}")]
+    Raft(String),
 }
 
 /// The meta server could not start or run.
@@ -66,9 +73,6 @@ pub enum MetaError {
     /// The store failed while starting.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Bootstrapping the cluster identity failed.
-    #[error("cannot bootstrap the cluster: {0}")]
-    Bootstrap(#[from] ProposeError),
     /// A result the server did not expect (a bug).
     #[error("internal error: {0}")]
     Internal(String),

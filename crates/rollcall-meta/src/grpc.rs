@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert::{role_from_pb, status};
 use crate::node::Shared;
+use crate::raft::Raft;
 
 /// `rollcall.v1.Meta`: what agents call.
 pub struct MetaService(pub Arc<Shared>);
@@ -39,6 +40,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::ListHostsRequest>,
     ) -> Result<Response<pb::ListHostsResponse>, Status> {
+        self.0.require_leader()?;
         let role = role_from_pb(request.into_inner().role);
         Ok(Response::new(pb::ListHostsResponse {
             hosts: self.0.host_views(role),
@@ -49,6 +51,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::AddHostsRequest>,
     ) -> Result<Response<pb::AddHostsResponse>, Status> {
+        self.0.require_leader()?;
         let req = request.into_inner();
         let node_ids = self
             .0
@@ -61,6 +64,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::DropHostsRequest>,
     ) -> Result<Response<pb::DropHostsResponse>, Status> {
+        self.0.require_leader()?;
         let req = request.into_inner();
         let node_ids = self.0.drop_hosts(&req.addresses, req.force).await?;
         Ok(Response::new(pb::DropHostsResponse { node_ids }))
@@ -70,6 +74,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        self.0.require_leader()?;
         let req = request.into_inner();
         Ok(Response::new(self.0.events(req.after_seq, req.limit)))
     }
@@ -78,6 +83,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::SetConfigRequest>,
     ) -> Result<Response<pb::SetConfigResponse>, Status> {
+        self.0.require_leader()?;
         let req = request.into_inner();
         let metadata_version = self
             .0
@@ -90,6 +96,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::GetConfigRequest>,
     ) -> Result<Response<pb::ListConfigsResponse>, Status> {
+        self.0.require_leader()?;
         let key = request.into_inner().key;
         let (configs, metadata_version) = self.0.configs(Some(&key));
         if configs.is_empty() {
@@ -108,6 +115,7 @@ impl Admin for AdminService {
         &self,
         _request: Request<pb::ListConfigsRequest>,
     ) -> Result<Response<pb::ListConfigsResponse>, Status> {
+        self.0.require_leader()?;
         let (configs, metadata_version) = self.0.configs(None);
         Ok(Response::new(pb::ListConfigsResponse {
             configs,
@@ -120,5 +128,47 @@ impl Admin for AdminService {
         _request: Request<pb::ClusterInfoRequest>,
     ) -> Result<Response<pb::ClusterInfoResponse>, Status> {
         Ok(Response::new(self.0.cluster_info()))
+    }
+}
+
+/// `rollcall.v1.Raft`: Raft RPCs from the other meta servers.
+pub struct RaftService(pub Raft);
+
+fn decode<T: serde::de::DeserializeOwned>(p: &pb::RaftPayload) -> Result<T, Status> {
+    serde_json::from_slice(&p.json).map_err(|e| {
+        Status::invalid_argument(format!("INVALID_ARGUMENT: undecodable Raft message: {e}"))
+    })
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<Response<pb::RaftPayload>, Status> {
+    serde_json::to_vec(v)
+        .map(|json| Response::new(pb::RaftPayload { json }))
+        .map_err(|e| Status::internal(format!("INTERNAL: cannot encode a Raft reply: {e}")))
+}
+
+#[tonic::async_trait]
+impl pb::raft_server::Raft for RaftService {
+    async fn append_entries(
+        &self,
+        request: Request<pb::RaftPayload>,
+    ) -> Result<Response<pb::RaftPayload>, Status> {
+        let req = decode(request.get_ref())?;
+        encode(&self.0.append_entries(req).await)
+    }
+
+    async fn vote(
+        &self,
+        request: Request<pb::RaftPayload>,
+    ) -> Result<Response<pb::RaftPayload>, Status> {
+        let req = decode(request.get_ref())?;
+        encode(&self.0.vote(req).await)
+    }
+
+    async fn install_snapshot(
+        &self,
+        request: Request<pb::RaftPayload>,
+    ) -> Result<Response<pb::RaftPayload>, Status> {
+        let req = decode(request.get_ref())?;
+        encode(&self.0.install_snapshot(req).await)
     }
 }

@@ -1,10 +1,11 @@
 //! The meta server's shared state and request logic, independent of gRPC:
-//! durable state behind the proposer, liveness and events in memory.
+//! durable state replicated through Raft, liveness and events in memory
+//! (on the leader).
 //! Lock order: state, then liveness, then events; no lock is held across
 //! an await.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +18,8 @@ use rollcall_proto as pb;
 use crate::config::MetaConfig;
 use crate::convert::{self, status};
 use crate::error::ProposeError;
-use crate::proposer::Proposer;
+use crate::raft::Raft;
+use crate::writer::Writer;
 
 /// Senders of rejected heartbeats remembered for de-duplicating events.
 const REJECT_MEMORY: usize = 4096;
@@ -28,16 +30,22 @@ pub struct Shared {
     origin: Instant,
     started_wall_ms: i64,
     state: Arc<RwLock<ClusterState>>,
-    /// Fixed after bootstrap, so the wrong-cluster check takes no lock.
-    pub cluster_id: u32,
-    /// This server's term of office.
-    pub epoch: u64,
+    /// Fixed once bootstrapped (0 before), so the wrong-cluster check
+    /// takes no lock.
+    cluster_id: AtomicU32,
+    /// The Raft term in which this server leads (0 when not leading).
+    epoch: AtomicU64,
+    /// Whether this server is the Raft leader (kept by the metrics watcher).
+    leading: AtomicBool,
+    /// This server's Raft node id.
+    pub node_id: u64,
     /// This server's advertised gRPC address.
-    pub leader: String,
+    pub addr: String,
+    raft: Raft,
     liveness: Mutex<Liveness>,
     events: Mutex<EventLog>,
     rejects: Mutex<RejectFilter>,
-    proposer: Proposer,
+    writer: Writer,
     writes: Arc<AtomicU64>,
 }
 
@@ -57,22 +65,22 @@ pub fn wall_ms() -> i64 {
 
 fn propose_error(e: ProposeError) -> (Code, String) {
     match e {
-        ProposeError::Store(_) => (Code::StoreUnavailable, e.to_string()),
+        ProposeError::Unavailable(_) => (Code::StoreUnavailable, e.to_string()),
         ProposeError::Rejected(_) => (Code::InvalidArgument, e.to_string()),
-        ProposeError::Stopped => (Code::Unavailable, e.to_string()),
+        ProposeError::NotLeader { .. } => (Code::NotLeader, e.to_string()),
+        ProposeError::Raft(_) => (Code::Unavailable, e.to_string()),
     }
 }
 
 impl Shared {
-    #[allow(clippy::too_many_arguments)]
+    /// Shared state over a started Raft node.
     pub fn new(
         config: MetaConfig,
         origin: Instant,
         state: Arc<RwLock<ClusterState>>,
-        cluster_id: u32,
-        epoch: u64,
-        leader: String,
-        proposer: Proposer,
+        node_id: u64,
+        addr: String,
+        raft: Raft,
         writes: Arc<AtomicU64>,
     ) -> Self {
         let now = MonoTime::from_duration(origin.elapsed());
@@ -84,12 +92,129 @@ impl Shared {
             origin,
             started_wall_ms: wall_ms(),
             state,
-            cluster_id,
-            epoch,
-            leader,
-            proposer,
+            cluster_id: AtomicU32::new(0),
+            epoch: AtomicU64::new(0),
+            leading: AtomicBool::new(false),
+            node_id,
+            addr,
+            writer: Writer::new(raft.clone()),
+            raft,
             writes,
         }
+    }
+
+    /// The cluster id (0 until the bootstrap command is applied here).
+    pub fn cluster_id(&self) -> u32 {
+        match self.cluster_id.load(Ordering::Acquire) {
+            0 => {
+                let id = self.read().cluster_id();
+                if id != 0 {
+                    self.cluster_id.store(id, Ordering::Release);
+                }
+                id
+            }
+            id => id,
+        }
+    }
+
+    /// The term in which this server leads (0 when it does not).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether this server leads the meta service.
+    pub fn is_leader(&self) -> bool {
+        self.leading.load(Ordering::Acquire)
+    }
+
+    /// The leader's address, as this server knows it.
+    pub fn leader_addr(&self) -> Option<String> {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let leader = m.current_leader?;
+        m.membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone())
+    }
+
+    /// Called with every change of this server's Raft metrics: follows
+    /// leadership. On taking office the liveness table starts afresh, so
+    /// every host gets one full threshold of grace (UNKNOWN, never a false
+    /// OFFLINE because the leader changed). Returns true when this server
+    /// just became leader.
+    pub fn on_metrics(&self, leader: Option<u64>, term: u64, is_leader_state: bool) -> bool {
+        let leading = is_leader_state && leader == Some(self.node_id);
+        let was = self.leading.load(Ordering::Acquire);
+        let took_office = leading && (!was || self.epoch() != term);
+        if took_office {
+            let now = self.now();
+            *lock(&self.liveness) = Liveness::new(self.config.detector_config(), now);
+            self.epoch.store(term, Ordering::Release);
+            tracing::info!(term, "this meta server is now the leader");
+        }
+        if !leading {
+            if was {
+                tracing::info!(term, ?leader, "this meta server is no longer the leader");
+            }
+            self.epoch.store(0, Ordering::Release);
+        }
+        self.leading.store(leading, Ordering::Release);
+        let _ = self.cluster_id();
+        took_office
+    }
+
+    /// Proposes a cluster identity if none is committed yet (the first
+    /// leader of a new cluster does this).
+    pub async fn bootstrap_if_needed(&self) -> Result<(), ProposeError> {
+        if self.cluster_id() != 0 {
+            return Ok(());
+        }
+        let (cluster_id, token) = {
+            use rand::Rng;
+            let mut rng = rand::rng();
+            (
+                rng.random_range(1..=i32::MAX as u32),
+                format!("{:032x}", rng.random::<u128>()),
+            )
+        };
+        match self
+            .writer
+            .propose(Command::Bootstrap {
+                cluster_id,
+                token,
+                created_at_ms: wall_ms(),
+            })
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(cluster_id = self.cluster_id(), "bootstrapped a new cluster");
+                Ok(())
+            }
+            // Another leader bootstrapped first: fine.
+            Err(ProposeError::Rejected(rollcall_core::ApplyError::AlreadyBootstrapped(_))) => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `Err(NOT_LEADER ...)` unless this server leads; the status carries
+    /// the leader's address in the `rollcall-leader` metadata.
+    pub fn require_leader(&self) -> Result<(), tonic::Status> {
+        if self.is_leader() {
+            return Ok(());
+        }
+        let leader = self.leader_addr();
+        let msg = match &leader {
+            Some(l) => format!("this meta server is a follower; the leader is {l}"),
+            None => "no meta leader is known yet; retry shortly".to_string(),
+        };
+        let mut st = status(Code::NotLeader, msg);
+        if let Some(l) = leader.and_then(|l| l.parse().ok()) {
+            st.metadata_mut().insert("rollcall-leader", l);
+        }
+        Err(st)
     }
 
     fn now(&self) -> MonoTime {
@@ -167,11 +292,11 @@ impl Shared {
         pb::HeartbeatResponse {
             code: pb::Code::Ok as i32,
             message: String::new(),
-            cluster_id: self.cluster_id,
+            cluster_id: self.cluster_id(),
             node_id: 0,
             metadata_version: 0,
-            leader: self.leader.clone(),
-            epoch: self.epoch,
+            leader: self.addr.clone(),
+            epoch: self.epoch(),
             heartbeat_interval_ms: self.interval_ms(),
             commands: Vec::new(),
         }
@@ -185,10 +310,23 @@ impl Shared {
             resp.message = message;
             resp
         };
+        // Only the leader judges liveness; followers point to it.
+        if !self.is_leader() {
+            let leader = self.leader_addr();
+            resp.leader = leader.clone().unwrap_or_default();
+            let msg = match leader {
+                Some(l) => {
+                    format!("this meta server is a follower; send heartbeats to the leader at {l}")
+                }
+                None => "no meta leader is known yet; retry shortly".to_string(),
+            };
+            return fail(resp, Code::NotLeader, msg);
+        }
         // Wrong cluster first, without taking any shared lock but the
         // reject filter's: a flood of strangers cannot starve real hosts.
-        if req.cluster_id != 0 && req.cluster_id != self.cluster_id {
-            let msg = wrong_cluster_message(req.cluster_id, self.cluster_id);
+        let ours = resp.cluster_id;
+        if req.cluster_id != 0 && ours != 0 && req.cluster_id != ours {
+            let msg = wrong_cluster_message(req.cluster_id, ours);
             if lock(&self.rejects).first_time(&req.host, req.port, req.cluster_id) {
                 self.push_event(
                     EventKind::Rejected,
@@ -197,8 +335,8 @@ impl Shared {
                     req.node_id,
                     convert::role_from_pb(req.role),
                     format!(
-                        "wrong cluster id {} (this is cluster {})",
-                        req.cluster_id, self.cluster_id
+                        "wrong cluster id {} (this is cluster {ours})",
+                        req.cluster_id
                     ),
                 );
             }
@@ -232,7 +370,7 @@ impl Shared {
                     Command::UpdateHost { node_id, .. } => Some(*node_id),
                     _ => None,
                 };
-                let node_id = match self.proposer.propose(command).await {
+                let node_id = match self.writer.propose(command).await {
                     Ok(Applied::Registered {
                         node_id,
                         new,
@@ -369,24 +507,76 @@ impl Shared {
                 admission: rec.admission.as_str().to_string(),
                 heartbeats: live.map_or(0, |h| h.heartbeats),
                 leader_count,
+                ..Default::default()
             });
         }
         if role.is_none_or(|r| r == Role::Meta) {
-            if let Ok(addr) = HostAddr::parse(&self.leader) {
-                out.push(pb::HostView {
-                    host: addr.host,
-                    port: addr.port as u32,
-                    role: pb::Role::Meta as i32,
-                    status: pb::HostStatus::Online as i32,
-                    node_id: 0,
-                    version: env!("CARGO_PKG_VERSION").to_string(),
-                    start_time_ms: self.started_wall_ms,
-                    last_heartbeat_ms: wall_ms(),
-                    metadata_version: s.metadata_version(),
-                    admission: "meta".into(),
-                    ..Default::default()
-                });
-            }
+            out.extend(self.meta_views(s.metadata_version()));
+        }
+        out
+    }
+
+    /// One row per meta server in the Raft membership.
+    fn meta_views(&self, metadata_version: u64) -> Vec<pb::HostView> {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        let last_index = m.last_log_index.unwrap_or(0);
+        let mut out = Vec::new();
+        for (id, node) in membership.nodes() {
+            let Ok(addr) = HostAddr::parse(&node.addr) else {
+                continue;
+            };
+            let me = *id == self.node_id;
+            let raft_role = if m.current_leader == Some(*id) {
+                "leader"
+            } else if voters.contains(id) {
+                "follower"
+            } else {
+                "learner"
+            };
+            // The leader sees how far each follower's log matches its own.
+            let matched = match &m.replication {
+                Some(r) if !me => r.get(id).map(|l| l.map_or(0, |l| l.index)),
+                _ => None,
+            };
+            let (status, applied, lag) = if me {
+                let applied = m.last_applied.map_or(0, |l| l.index);
+                (
+                    pb::HostStatus::Online,
+                    applied,
+                    last_index.saturating_sub(applied),
+                )
+            } else {
+                match matched {
+                    Some(idx) => {
+                        let lag = last_index.saturating_sub(idx);
+                        let status = if lag <= 100 {
+                            pb::HostStatus::Online
+                        } else {
+                            pb::HostStatus::Offline
+                        };
+                        (status, idx, lag)
+                    }
+                    None => (pb::HostStatus::Unknown, 0, 0),
+                }
+            };
+            out.push(pb::HostView {
+                host: addr.host,
+                port: addr.port as u32,
+                role: pb::Role::Meta as i32,
+                status: status as i32,
+                node_id: *id,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                start_time_ms: if me { self.started_wall_ms } else { 0 },
+                last_heartbeat_ms: if me { wall_ms() } else { 0 },
+                metadata_version,
+                admission: "meta".into(),
+                raft_role: raft_role.into(),
+                applied_index: applied,
+                lag,
+                ..Default::default()
+            });
         }
         out
     }
@@ -413,7 +603,7 @@ impl Shared {
             addrs.iter().map(|a| s.host_by_addr(a).is_none()).collect()
         };
         let hosts = addrs.into_iter().map(|a| (a, role)).collect();
-        match self.proposer.propose(Command::AddHosts { hosts }).await {
+        match self.writer.propose(Command::AddHosts { hosts }).await {
             Ok(Applied::Added(ids)) => {
                 for (id, is_new) in ids.iter().zip(new) {
                     if is_new {
@@ -488,7 +678,7 @@ impl Shared {
                 .collect()
         };
         match self
-            .proposer
+            .writer
             .propose(Command::DropHosts {
                 node_ids: ids.clone(),
             })
@@ -542,7 +732,7 @@ impl Shared {
             ));
         }
         match self
-            .proposer
+            .writer
             .propose(Command::SetConfig { key, role, value })
             .await
         {
@@ -575,15 +765,17 @@ impl Shared {
         (entries, s.metadata_version())
     }
 
-    /// Metadata changes after `since` for an agent.
+    /// Metadata changes after `since` for an agent. Any replica answers:
+    /// metadata is replicated state, and the version tells its age.
     pub fn metadata(&self, req: &pb::GetMetadataRequest) -> pb::GetMetadataResponse {
         let mut resp = pb::GetMetadataResponse {
-            epoch: self.epoch,
+            epoch: self.epoch(),
             ..Default::default()
         };
-        if req.cluster_id != self.cluster_id {
+        let ours = self.cluster_id();
+        if req.cluster_id != ours {
             resp.code = pb::Code::WrongCluster as i32;
-            resp.message = wrong_cluster_message(req.cluster_id, self.cluster_id);
+            resp.message = wrong_cluster_message(req.cluster_id, ours);
             return resp;
         }
         let delta = self.read().metadata_delta(req.since_version);
@@ -612,21 +804,35 @@ impl Shared {
         }
     }
 
-    /// Cluster facts for `rollcall cluster`.
+    /// Cluster facts for `rollcall cluster`, as this server knows them.
     pub fn cluster_info(&self) -> pb::ClusterInfoResponse {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        let members = membership
+            .nodes()
+            .map(|(id, node)| pb::MetaMember {
+                id: *id,
+                address: node.addr.clone(),
+                role: if m.current_leader == Some(*id) {
+                    "leader"
+                } else if voters.contains(id) {
+                    "follower"
+                } else {
+                    "learner"
+                }
+                .into(),
+            })
+            .collect();
         let s = self.read();
         pb::ClusterInfoResponse {
-            cluster_id: self.cluster_id,
+            cluster_id: self.cluster_id(),
             metadata_version: s.metadata_version(),
-            leader: self.leader.clone(),
-            term: self.epoch,
-            members: vec![pb::MetaMember {
-                id: 1,
-                address: self.leader.clone(),
-                role: "leader".into(),
-            }],
+            leader: self.leader_addr().unwrap_or_default(),
+            term: m.current_term,
+            members,
             store_writes: self.store_writes(),
-            applied_index: s.applied_index(),
+            applied_index: m.last_applied.map_or(0, |l| l.index),
             heartbeat_interval_ms: self.interval_ms(),
             detector: self.config.detector_config().name().into(),
             admission: match self.config.admission {

@@ -1,61 +1,78 @@
-//! Starting and stopping a meta server: recover the store, bootstrap the
-//! cluster identity on first start, take office (bump the epoch), then
-//! serve gRPC and sweep liveness until shut down.
+//! Starting and stopping a meta server: open the store, start the Raft
+//! node (forming the group on first start), serve gRPC and heartbeat
+//! streams on one port, follow leadership, and sweep liveness while
+//! leading.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
-use rollcall_core::{Applied, Command};
+use openraft::{BasicNode, ServerState, SnapshotPolicy};
 use rollcall_proto::admin_server::AdminServer;
 use rollcall_proto::meta_server::MetaServer as MetaGrpcServer;
-use tokio::sync::Notify;
-use tokio::sync::{mpsc, watch};
+use rollcall_proto::raft_server::RaftServer;
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::listener::accept_loop;
-
 use crate::config::MetaConfig;
 use crate::error::MetaError;
-use crate::grpc::{AdminService, MetaService};
-use crate::node::{wall_ms, Shared};
-use crate::proposer::Proposer;
-use crate::redb_store::RedbStore;
-use crate::store::{LogStore, MemStore};
+use crate::grpc::{AdminService, MetaService, RaftService};
+use crate::listener::accept_loop;
+use crate::node::Shared;
+use crate::raft::{Network, Raft, RaftStore};
 
 /// A running meta server.
 pub struct MetaServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    raft: Raft,
     stop: Arc<Notify>,
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
-    sweeper: JoinHandle<()>,
-    acceptor: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn raft_config(config: &MetaConfig) -> Result<openraft::Config, MetaError> {
+    let ms = |d: Duration| d.as_millis().max(1) as u64;
+    openraft::Config {
+        cluster_name: "rollcall-meta".into(),
+        heartbeat_interval: ms(config.raft_heartbeat),
+        election_timeout_min: ms(config.election_timeout),
+        election_timeout_max: ms(config.election_timeout) * 2,
+        install_snapshot_timeout: 5_000,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(1000),
+        max_in_snapshot_log_to_keep: 100,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| MetaError::Internal(format!("Raft settings: {e}")))
 }
 
 impl MetaServer {
     /// Starts a server with the store its config names (redb in
     /// `data_dir`, or memory).
     pub async fn start(config: MetaConfig) -> Result<MetaServer, MetaError> {
-        match config.data_dir.clone() {
+        let store = match &config.data_dir {
             Some(dir) => {
-                std::fs::create_dir_all(&dir).map_err(|e| MetaError::DataDir {
+                std::fs::create_dir_all(dir).map_err(|e| MetaError::DataDir {
                     path: dir.clone(),
                     message: e.to_string(),
                 })?;
-                let store = RedbStore::open(&dir)?;
-                Self::start_with_store(config, store).await
+                RaftStore::open(dir)?
             }
-            None => Self::start_with_store(config, MemStore::new()).await,
-        }
+            None => RaftStore::memory()?,
+        };
+        Self::start_with_store(config, store).await
     }
 
-    /// Starts a server over the given store.
-    pub async fn start_with_store<S: LogStore>(
+    /// Starts a server over the given store. With no peers configured it
+    /// is a one-voter group and this returns once the cluster has an
+    /// identity; with peers it returns at once (the group elects when a
+    /// majority is up).
+    pub async fn start_with_store(
         config: MetaConfig,
-        mut store: S,
+        store: RaftStore,
     ) -> Result<MetaServer, MetaError> {
         let origin = Instant::now();
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -68,60 +85,54 @@ impl MetaServer {
             addr: config.listen,
             source,
         })?;
+        let advertised = config
+            .peers
+            .get(&config.node_id)
+            .cloned()
+            .unwrap_or_else(|| addr.to_string());
 
-        let recovered = store.recover()?;
-        let mut state: rollcall_core::ClusterState = recovered.snapshot.unwrap_or_default();
-        let replayed = recovered.entries.len();
-        for (index, cmd) in &recovered.entries {
-            let _ = state.apply(*index, cmd);
+        let (log, sm) = store.split()?;
+        let state = sm.state();
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config(&config)?),
+            Network,
+            log,
+            sm,
+        )
+        .await
+        .map_err(|e| MetaError::Internal(format!("starting Raft: {e}")))?;
+
+        // Form the group on first start. Every server started with the
+        // same peers proposes the same membership, so the order of starts
+        // does not matter; an initialised server never re-initialises.
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| MetaError::Internal(format!("reading Raft state: {e}")))?;
+        if !initialized {
+            let members: BTreeMap<u64, BasicNode> = if config.peers.is_empty() {
+                BTreeMap::from([(config.node_id, BasicNode::new(advertised.clone()))])
+            } else {
+                config
+                    .peers
+                    .iter()
+                    .map(|(id, a)| (*id, BasicNode::new(a.clone())))
+                    .collect()
+            };
+            if let Err(e) = raft.initialize(members).await {
+                tracing::info!(error = %e, "not initialising the Raft group (already formed)");
+            }
         }
-        tracing::info!(
-            replayed,
-            applied_index = state.applied_index(),
-            "recovered durable state"
-        );
-        let writes = store.write_counter();
-        let state = Arc::new(RwLock::new(state));
-        let proposer = Proposer::start(store, state.clone()).map_err(|e| MetaError::DataDir {
-            path: config.data_dir.clone().unwrap_or_default(),
-            message: format!("cannot start the writer thread: {e}"),
-        })?;
-
-        let cluster_id = match state.read().map(|s| s.cluster_id()).unwrap_or(0) {
-            0 => {
-                let mut rng = rand::rng();
-                let cluster_id = rng.random_range(1..=i32::MAX as u32);
-                let token = format!("{:032x}", rng.random::<u128>());
-                proposer
-                    .propose(Command::Bootstrap {
-                        cluster_id,
-                        token,
-                        created_at_ms: wall_ms(),
-                    })
-                    .await?;
-                tracing::info!(cluster_id, "bootstrapped a new cluster");
-                cluster_id
-            }
-            id => id,
-        };
-        let epoch = match proposer.propose(Command::BumpEpoch).await? {
-            Applied::Epoch(e) => e,
-            other => {
-                return Err(MetaError::Internal(format!(
-                    "unexpected result {other:?} for BumpEpoch"
-                )))
-            }
-        };
 
         let shared = Arc::new(Shared::new(
             config.clone(),
             origin,
             state,
-            cluster_id,
-            epoch,
-            addr.to_string(),
-            proposer,
-            writes,
+            config.node_id,
+            advertised,
+            raft.clone(),
+            store.write_counter(),
         ));
 
         let stop = Arc::new(Notify::new());
@@ -129,9 +140,6 @@ impl MetaServer {
         let limit = config.max_message_bytes;
         let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
-            .http2_adaptive_window(Some(false))
-            .initial_connection_window_size(Some(64 * 1024))
-            .initial_stream_window_size(Some(64 * 1024))
             .add_service(
                 MetaGrpcServer::new(MetaService(shared.clone()))
                     .max_decoding_message_size(limit)
@@ -141,12 +149,22 @@ impl MetaServer {
                 AdminServer::new(AdminService(shared.clone()))
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
+            )
+            .add_service(
+                RaftServer::new(RaftService(raft.clone()))
+                    .max_decoding_message_size(256 * 1024 * 1024)
+                    .max_encoding_message_size(256 * 1024 * 1024),
             );
         // One port: heartbeat streams are served by the accept loop, gRPC
         // connections are handed to tonic.
         let (grpc_tx, grpc_rx) = mpsc::channel(1024);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let acceptor = tokio::spawn(accept_loop(listener, shared.clone(), grpc_tx, stop_rx));
+        let mut tasks = vec![tokio::spawn(accept_loop(
+            listener,
+            shared.clone(),
+            grpc_tx,
+            stop_rx,
+        ))];
         let serve = tokio::spawn(async move {
             let r = router
                 .serve_with_incoming_shutdown(ReceiverStream::new(grpc_rx), async move {
@@ -157,48 +175,107 @@ impl MetaServer {
             r
         });
 
+        // Follow leadership.
+        tasks.push({
+            let shared = shared.clone();
+            let mut metrics = raft.metrics();
+            tokio::spawn(async move {
+                loop {
+                    let (leader, term, state) = {
+                        let m = metrics.borrow_and_update();
+                        (m.current_leader, m.current_term, m.state)
+                    };
+                    if shared.on_metrics(leader, term, state == ServerState::Leader) {
+                        let shared = shared.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = shared.bootstrap_if_needed().await {
+                                tracing::warn!(error = %e, "could not bootstrap the cluster identity");
+                            }
+                        });
+                    }
+                    if metrics.changed().await.is_err() {
+                        return;
+                    }
+                }
+            })
+        });
+
+        // Judge liveness while leading.
         let sweep_every = (config.heartbeat_interval / 4)
             .clamp(Duration::from_millis(10), Duration::from_millis(250));
-        let sweeper = {
+        tasks.push({
             let shared = shared.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(sweep_every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    shared.sweep();
+                    if shared.is_leader() {
+                        shared.sweep();
+                    }
                 }
             })
-        };
-        tracing::info!(%addr, cluster_id, epoch, "meta server ready");
-        Ok(MetaServer {
+        });
+
+        let server = MetaServer {
             addr,
             shared,
+            raft,
             stop,
             serve,
-            sweeper,
-            acceptor,
-        })
+            tasks,
+        };
+        if config.peers.len() <= 1 {
+            server.wait_ready(Duration::from_secs(30)).await?;
+        }
+        tracing::info!(%addr, node_id = config.node_id, cluster_id = server.cluster_id(), "meta server ready");
+        Ok(server)
     }
 
-    /// The bound gRPC address.
+    /// Waits until a leader is known and the cluster has its identity.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), MetaError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.shared.cluster_id() != 0 && self.shared.leader_addr().is_some() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(MetaError::Internal(format!(
+                    "no leader with a cluster identity within {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The cluster id.
+    /// The cluster id (0 until known here).
     pub fn cluster_id(&self) -> u32 {
-        self.shared.cluster_id
+        self.shared.cluster_id()
     }
 
-    /// This server's epoch.
+    /// The current Raft term.
     pub fn epoch(&self) -> u64 {
-        self.shared.epoch
+        self.raft.metrics().borrow().current_term
+    }
+
+    /// Whether this server leads.
+    pub fn is_leader(&self) -> bool {
+        self.shared.is_leader()
     }
 
     /// Store write transactions since start.
     pub fn store_writes(&self) -> u64 {
         self.shared.store_writes()
+    }
+
+    /// This server's Raft node (membership changes, metrics).
+    pub fn raft(&self) -> &Raft {
+        &self.raft
     }
 
     /// A handle that stops this server from elsewhere (a signal handler).
@@ -209,8 +286,7 @@ impl MetaServer {
     /// Runs until the gRPC server stops (error or [`Stopper::stop`]).
     pub async fn wait(mut self) -> Result<(), MetaError> {
         let r = (&mut self.serve).await;
-        self.sweeper.abort();
-        self.acceptor.abort();
+        self.halt().await;
         match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(MetaError::Serve(e.to_string())),
@@ -218,12 +294,18 @@ impl MetaServer {
         }
     }
 
-    /// Stops serving and waits for open requests to finish.
+    /// Stops serving and shuts Raft down.
     pub async fn shutdown(mut self) {
         self.stop.notify_one();
-        self.sweeper.abort();
-        self.acceptor.abort();
         let _ = (&mut self.serve).await;
+        self.halt().await;
+    }
+
+    async fn halt(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = self.raft.shutdown().await;
     }
 }
 
@@ -240,8 +322,15 @@ impl Stopper {
 
 impl Drop for MetaServer {
     fn drop(&mut self) {
-        self.sweeper.abort();
-        self.acceptor.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
         self.serve.abort();
+        let raft = self.raft.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ = raft.shutdown().await;
+            });
+        }
     }
 }

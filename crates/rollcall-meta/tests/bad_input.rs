@@ -2,10 +2,9 @@
 //! oversized messages, invalid heartbeats, a full disk. Each gets a clear
 //! error, nothing is lost, and the server keeps serving.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rollcall_meta::{MemStore, MetaConfig, MetaServer};
+use rollcall_meta::{FailSwitch, MetaConfig, MetaServer, RaftStore};
 use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
 use rollcall_proto::meta_client::MetaClient;
@@ -144,9 +143,11 @@ async fn garbage_bytes_do_not_hurt_the_server() {
 
 #[tokio::test]
 async fn a_full_disk_refuses_changes_and_loses_nothing() {
-    let store = MemStore::new();
-    let fail = store.fail_switch();
+    let dir = tempfile::tempdir().unwrap();
+    let switch = FailSwitch::new();
+    let store = RaftStore::open_failing(dir.path(), switch.clone()).unwrap();
     let meta = MetaServer::start_with_store(config(), store).await.unwrap();
+    let cluster_id = meta.cluster_id();
     let (mut m, mut a) = clients(&meta).await;
     let first = m.heartbeat(hb(1)).await.unwrap().into_inner();
     assert_eq!(first.code, pb::Code::Ok as i32);
@@ -158,7 +159,8 @@ async fn a_full_disk_refuses_changes_and_loses_nothing() {
     .await
     .unwrap();
 
-    fail.store(true, Ordering::SeqCst);
+    // The disk fills: the write is refused with a message naming the cause.
+    switch.set(true);
     let err = a
         .set_config(pb::SetConfigRequest {
             key: "k".into(),
@@ -168,20 +170,19 @@ async fn a_full_disk_refuses_changes_and_loses_nothing() {
         .await
         .unwrap_err();
     assert!(err.message().starts_with("STORE_UNAVAILABLE"), "{err}");
+    assert!(err.message().contains("disk"), "{err}");
+    // This server stops leading rather than pretend: heartbeats are told so.
     let r = m.heartbeat(hb(2)).await.unwrap().into_inner();
-    assert_eq!(
-        r.code,
-        pb::Code::StoreUnavailable as i32,
-        "a new host cannot be recorded"
-    );
-    // A known, steady host is still accepted: it needs no write.
-    let steady = pb::HeartbeatRequest {
-        cluster_id: first.cluster_id,
-        node_id: first.node_id,
-        ..hb(1)
-    };
-    let r = m.heartbeat(steady).await.unwrap().into_inner();
-    assert_eq!(r.code, pb::Code::Ok as i32);
+    assert_ne!(r.code, pb::Code::Ok as i32, "{}", r.message);
+    meta.shutdown().await;
+    drop((m, a));
+
+    // Space is freed and the server restarts: everything acknowledged is there.
+    switch.set(false);
+    let store = RaftStore::open(dir.path()).unwrap();
+    let meta = MetaServer::start_with_store(config(), store).await.unwrap();
+    assert_eq!(meta.cluster_id(), cluster_id);
+    let (_, mut a) = clients(&meta).await;
     let cfg = a
         .get_config(pb::GetConfigRequest { key: "k".into() })
         .await
@@ -191,15 +192,6 @@ async fn a_full_disk_refuses_changes_and_loses_nothing() {
         cfg.configs[0].value, "1",
         "the refused write changed nothing"
     );
-
-    fail.store(false, Ordering::SeqCst);
-    a.set_config(pb::SetConfigRequest {
-        key: "k".into(),
-        value: "3".into(),
-        role: 0,
-    })
-    .await
-    .unwrap();
     let hosts = a
         .list_hosts(pb::ListHostsRequest { role: 1 })
         .await
@@ -219,6 +211,14 @@ async fn steady_heartbeats_do_not_touch_the_store() {
         ..hb(1)
     };
     let writes = meta.store_writes();
+    let applied = || {
+        meta.raft()
+            .metrics()
+            .borrow()
+            .last_applied
+            .map_or(0, |l| l.index)
+    };
+    let before = applied();
     for _ in 0..500 {
         let r = m.heartbeat(steady.clone()).await.unwrap().into_inner();
         assert_eq!(r.code, pb::Code::Ok as i32);
@@ -232,7 +232,8 @@ async fn steady_heartbeats_do_not_touch_the_store() {
     for _ in 0..10 {
         m.heartbeat(upgraded.clone()).await.unwrap();
     }
-    assert_eq!(meta.store_writes(), writes + 1);
+    assert_eq!(applied(), before + 1, "one command for the change");
+    assert!(meta.store_writes() > writes);
 }
 
 #[tokio::test]

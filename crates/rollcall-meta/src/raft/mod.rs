@@ -18,6 +18,7 @@
 
 mod backend;
 mod log_store;
+mod network;
 mod state_machine;
 mod store;
 
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backend::FailSwitch;
 pub use log_store::LogStore;
+pub use network::Network;
 pub use state_machine::StateMachine;
 pub use store::RaftStore;
 

@@ -45,6 +45,25 @@ impl RaftStore {
         RaftStore::with_backend(backend, "memory".into())
     }
 
+    /// Opens `DIR/meta.redb` with writes failing while `switch` is on (a
+    /// full disk, for tests).
+    pub fn open_failing(dir: &Path, switch: FailSwitch) -> Result<RaftStore, StoreError> {
+        let path = dir.join(DB_FILE);
+        let err = |e: &dyn std::fmt::Display| StoreError::Storage {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| err(&e))?;
+        let backend = redb::backends::FileBackend::new(file).map_err(|e| err(&e))?;
+        RaftStore::with_backend(Failing::new(backend, switch), path.clone())
+    }
+
     fn with_backend(backend: impl StorageBackend, path: PathBuf) -> Result<RaftStore, StoreError> {
         let db = Database::builder()
             .create_with_backend(backend)

@@ -1,0 +1,141 @@
+//! Raft RPCs between meta servers over gRPC (`rollcall.v1.Raft`), with
+//! openraft's messages JSON-encoded in a bytes field. One lazily
+//! connected channel per peer.
+
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::BasicNode;
+use rollcall_proto as pb;
+use rollcall_proto::raft_client::RaftClient;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::transport::{Channel, Endpoint};
+
+use super::{MetaNodeId, TypeConfig};
+
+/// Makes connections to peers.
+#[derive(Clone, Debug, Default)]
+pub struct Network;
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Peer;
+
+    async fn new_client(&mut self, target: MetaNodeId, node: &BasicNode) -> Peer {
+        Peer {
+            target,
+            addr: node.addr.clone(),
+            client: None,
+        }
+    }
+}
+
+/// The connection to one peer.
+pub struct Peer {
+    target: MetaNodeId,
+    addr: String,
+    client: Option<RaftClient<Channel>>,
+}
+
+/// Which RPC.
+#[derive(Clone, Copy)]
+enum Rpc {
+    Append,
+    Vote,
+    Snapshot,
+}
+
+impl Peer {
+    fn client(&mut self) -> Result<RaftClient<Channel>, Unreachable> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let ep = Endpoint::from_shared(format!("http://{}", self.addr))
+            .map_err(|e| Unreachable::new(&e))?
+            .connect_timeout(Duration::from_millis(500))
+            .tcp_nodelay(true);
+        let c = RaftClient::new(ep.connect_lazy())
+            .max_decoding_message_size(256 * 1024 * 1024)
+            .max_encoding_message_size(256 * 1024 * 1024);
+        self.client = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn call<Req, Resp, E>(
+        &mut self,
+        rpc: Rpc,
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<MetaNodeId, BasicNode, E>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let json = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut client = self.client().map_err(RPCError::Unreachable)?;
+        let payload = pb::RaftPayload { json };
+        let call = async {
+            match rpc {
+                Rpc::Append => client.append_entries(payload).await,
+                Rpc::Vote => client.vote(payload).await,
+                Rpc::Snapshot => client.install_snapshot(payload).await,
+            }
+        };
+        let resp = match tokio::time::timeout(option.hard_ttl(), call).await {
+            Ok(Ok(r)) => r.into_inner(),
+            Ok(Err(status)) => {
+                // Drop the channel so the next call reconnects.
+                self.client = None;
+                return Err(RPCError::Unreachable(Unreachable::new(&status)));
+            }
+            Err(elapsed) => {
+                self.client = None;
+                return Err(RPCError::Network(NetworkError::new(&elapsed)));
+            }
+        };
+        let result: Result<Resp, E> = serde_json::from_slice(&resp.json)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Peer {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        AppendEntriesResponse<MetaNodeId>,
+        RPCError<MetaNodeId, BasicNode, RaftError<MetaNodeId>>,
+    > {
+        self.call(Rpc::Append, &rpc, &option).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<MetaNodeId>,
+        RPCError<MetaNodeId, BasicNode, RaftError<MetaNodeId, InstallSnapshotError>>,
+    > {
+        self.call(Rpc::Snapshot, &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<MetaNodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<MetaNodeId>, RPCError<MetaNodeId, BasicNode, RaftError<MetaNodeId>>>
+    {
+        self.call(Rpc::Vote, &rpc, &option).await
+    }
+}
