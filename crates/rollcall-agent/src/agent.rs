@@ -52,6 +52,8 @@ pub struct AgentStatus {
     pub interval: Duration,
     /// The last refusal or error message, if any.
     pub last_error: Option<String>,
+    /// Responses ignored because their epoch was below one already seen.
+    pub stale_responses: u64,
 }
 
 struct Inner {
@@ -201,19 +203,35 @@ async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
         let req = request(&inner);
         let rpc_timeout = (interval * 3 / 4).max(Duration::from_millis(50));
         let mut answered = None;
-        for attempt in 0..conn.len() {
+        // Try the current address; on an error move on (with a short
+        // backoff); a follower's NOT_LEADER names the leader: go there at once.
+        let mut attempt = 0u32;
+        let mut hops = 0usize;
+        while hops <= conn.len() {
+            hops += 1;
             let addr = conn.current().to_string();
             match conn.heartbeat(&req, rpc_timeout).await {
+                Ok(resp) if resp.code == pb::Code::NotLeader as i32 => {
+                    note_failure(&inner, &addr, &resp.message);
+                    if !resp.leader.is_empty() && resp.leader != addr {
+                        conn.follow(&resp.leader);
+                        continue;
+                    }
+                    conn.rotate();
+                }
                 Ok(resp) => {
                     answered = Some((addr, resp));
                     break;
                 }
-                Err(e) => note_failure(&inner, &addr, &e),
+                Err(e) => {
+                    note_failure(&inner, &addr, &e);
+                    conn.reset();
+                    conn.rotate();
+                }
             }
-            conn.reset();
-            conn.rotate();
             // Back off a little before the next address, within this period.
             let backoff = Duration::from_millis(25u64 << attempt.min(5));
+            attempt += 1;
             if Instant::now() + backoff >= period_end {
                 break;
             }
@@ -222,17 +240,19 @@ async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
         let Some((addr, resp)) = answered else {
             continue;
         };
-        if resp.epoch < max_epoch {
+        // Epochs fence stale leaders: never accept one older than seen.
+        if resp.code == pb::Code::Ok as i32 && resp.epoch < max_epoch {
             tracing::warn!(
                 epoch = resp.epoch,
                 max_epoch,
                 meta = %addr,
                 "ignoring a response from a stale meta leader"
             );
+            lock(&inner.status).stale_responses += 1;
             conn.rotate();
             continue;
         }
-        max_epoch = resp.epoch;
+        max_epoch = max_epoch.max(resp.epoch);
         match handle(&inner, &mut conn, &addr, &resp, max_epoch).await {
             Outcome::Continue => {}
             Outcome::Fatal(e) => {

@@ -11,8 +11,26 @@ use crate::cli::{ConfigCmd, HostsArgs, HostsCmd, RoleArg};
 use crate::error::CliError;
 use crate::render;
 
-/// Connects to the first meta server in `addrs` that accepts a connection.
+/// Connects to the meta leader: the first server in `addrs` that answers
+/// says who leads; liveness and writes are the leader's.
 pub async fn connect(addrs: &[String]) -> Result<AdminClient<Channel>, CliError> {
+    let (mut client, at) = connect_any(addrs).await?;
+    let leader = client
+        .cluster_info(pb::ClusterInfoRequest {})
+        .await
+        .map(|r| r.into_inner().leader)
+        .unwrap_or_default();
+    if leader.is_empty() || leader == at {
+        return Ok(client);
+    }
+    match connect_any(std::slice::from_ref(&leader)).await {
+        Ok((c, _)) => Ok(c),
+        Err(_) => Ok(client),
+    }
+}
+
+/// Connects to the first meta server in `addrs` that accepts a connection.
+async fn connect_any(addrs: &[String]) -> Result<(AdminClient<Channel>, String), CliError> {
     let mut last = String::from("no address given");
     for addr in addrs {
         let ep = match Endpoint::from_shared(format!("http://{addr}")) {
@@ -25,7 +43,10 @@ pub async fn connect(addrs: &[String]) -> Result<AdminClient<Channel>, CliError>
             }
         };
         match ep.connect().await {
-            Ok(ch) => return Ok(AdminClient::new(ch).max_decoding_message_size(256 * 1024 * 1024)),
+            Ok(ch) => {
+                let c = AdminClient::new(ch).max_decoding_message_size(256 * 1024 * 1024);
+                return Ok((c, addr.clone()));
+            }
             Err(e) => {
                 last = match std::error::Error::source(&e) {
                     Some(src) => format!("{e}: {src}"),

@@ -126,6 +126,28 @@ pub struct MetaArgs {
     /// Admission policy.
     #[arg(long, value_enum, default_value = "auto")]
     pub admission: AdmissionArg,
+    /// This server's id in the meta group.
+    #[arg(long, default_value_t = 1)]
+    pub id: u64,
+    /// Every voter of the meta group, `ID=HOST:PORT,...` (this one
+    /// included). Servers started with the same peers form the group by
+    /// themselves. Without it: a group of one.
+    #[arg(long, value_delimiter = ',', value_parser = parse_peer)]
+    pub peers: Vec<(u64, String)>,
+}
+
+fn parse_peer(s: &str) -> Result<(u64, String), String> {
+    let (id, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not ID=HOST:PORT"))?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| format!("{id:?} in {s:?} is not a number"))?;
+    if id == 0 {
+        return Err("meta server ids start at 1".into());
+    }
+    rollcall_core::HostAddr::parse(addr).map_err(|e| format!("{s:?}: {e}"))?;
+    Ok((id, addr.to_string()))
 }
 
 /// `rollcall node`.

@@ -40,6 +40,17 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
         AdmissionArg::Auto => AdmissionPolicy::Auto,
         AdmissionArg::Explicit => AdmissionPolicy::Explicit,
     };
+    c.node_id = args.id;
+    c.peers = args.peers.iter().cloned().collect();
+    if c.peers.len() != args.peers.len() {
+        return Err(CliError::Usage("--peers names an id twice".into()));
+    }
+    if !c.peers.is_empty() && !c.peers.contains_key(&args.id) {
+        return Err(CliError::Usage(format!(
+            "--peers must include this server's own id {} (ID=HOST:PORT)",
+            args.id
+        )));
+    }
     Ok(c)
 }
 
@@ -53,11 +64,20 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
         what: format!("writing {}", addr_file.display()),
         source,
     })?;
-    println!(
-        "rollcall meta listening on {addr}, cluster id {}, epoch {}",
-        server.cluster_id(),
-        server.epoch()
-    );
+    if args.peers.is_empty() {
+        println!(
+            "rollcall meta {} listening on {addr}, cluster id {}, term {}",
+            args.id,
+            server.cluster_id(),
+            server.epoch()
+        );
+    } else {
+        println!(
+            "rollcall meta {} listening on {addr}, one of {} voters; the group elects once a majority is up",
+            args.id,
+            args.peers.len()
+        );
+    }
     let stopper = server.stopper();
     tokio::spawn(async move {
         if shutdown_signal().await.is_ok() {

@@ -93,13 +93,14 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
     t.to_string()
 }
 
-/// One host as a JSON object with the stable keys.
+/// One host as a JSON object with the stable keys (meta rows add
+/// `raft_role`, `applied_index` and `lag`).
 pub fn host_json(h: &pb::HostView) -> Value {
     let dist = |m: &std::collections::HashMap<String, u32>| -> Value {
         let sorted: BTreeMap<_, _> = m.iter().collect();
         json!(sorted)
     };
-    json!({
+    let mut v = json!({
         "host": h.host,
         "port": h.port,
         "role": role_name(h.role),
@@ -115,7 +116,13 @@ pub fn host_json(h: &pb::HostView) -> Value {
         "metadata_version": h.metadata_version,
         "heartbeats": h.heartbeats,
         "admission": h.admission,
-    })
+    });
+    if h.role == pb::Role::Meta as i32 {
+        v["raft_role"] = json!(h.raft_role);
+        v["applied_index"] = json!(h.applied_index);
+        v["lag"] = json!(h.lag);
+    }
+    v
 }
 
 /// The hosts as a JSON array.

@@ -280,3 +280,91 @@ pub fn events(meta: &str) -> Vec<Value> {
 pub fn cluster(meta: &str) -> Value {
     serde_json::from_str(&cli_ok(meta, &["cluster", "--json"])).expect("cluster json")
 }
+
+/// A port that was free a moment ago (for configurations that must name
+/// ports before the servers start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A meta group of `n` servers on 127.0.0.1, started in order.
+pub struct MetaGroup {
+    pub servers: Vec<Option<Meta>>,
+    pub ports: Vec<u16>,
+    pub dirs: Vec<PathBuf>,
+    pub peers: String,
+    /// All addresses, comma-separated, for `--meta`.
+    pub all: String,
+    extra: Vec<String>,
+}
+
+impl MetaGroup {
+    pub fn start(base: &Path, n: usize, extra: &[&str]) -> MetaGroup {
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let peers = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1))
+            .collect::<Vec<_>>()
+            .join(",");
+        let all = ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let dirs: Vec<PathBuf> = (0..n)
+            .map(|i| base.join(format!("meta{}", i + 1)))
+            .collect();
+        let mut g = MetaGroup {
+            servers: Vec::new(),
+            ports,
+            dirs,
+            peers,
+            all,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        for i in 0..n {
+            let m = g.launch(i);
+            g.servers.push(Some(m));
+        }
+        g
+    }
+
+    fn launch(&self, i: usize) -> Meta {
+        let id = (i + 1).to_string();
+        let listen = format!("127.0.0.1:{}", self.ports[i]);
+        let mut args: Vec<&str> = vec!["--id", &id, "--peers", &self.peers];
+        args.extend(self.extra.iter().map(|s| s.as_str()));
+        start_meta(&self.dirs[i], &listen, &args)
+    }
+
+    /// Restarts server `i` from its data directory.
+    pub fn restart(&mut self, i: usize) {
+        let m = self.launch(i);
+        self.servers[i] = Some(m);
+    }
+
+    /// SIGKILLs server `i`.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut m) = self.servers[i].take() {
+            m.proc.kill9();
+        }
+    }
+
+    /// Which server (index) leads, as the live ones agree.
+    pub fn leader(&self) -> usize {
+        poll("a meta leader", DEADLINE, || {
+            let c = serde_json::from_str::<Value>(&String::from_utf8_lossy(
+                &cli(&self.all, &["cluster", "--json"]).stdout,
+            ))
+            .ok()?;
+            let leader = c["leader"].as_str()?.to_string();
+            let port: u16 = leader.rsplit_once(':')?.1.parse().ok()?;
+            let i = self.ports.iter().position(|p| *p == port)?;
+            self.servers[i].as_ref().map(|_| i)
+        })
+    }
+}

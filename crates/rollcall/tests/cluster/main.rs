@@ -7,6 +7,7 @@ mod harness;
 mod admission;
 mod cli_errors;
 mod durability;
+mod failover;
 mod identity;
 mod liveness;
 mod metadata;
