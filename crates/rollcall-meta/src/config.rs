@@ -34,6 +34,9 @@ pub struct MetaConfig {
     /// Every voter of the Raft group, id → address (including this one).
     /// Empty: a one-voter group of this server alone.
     pub peers: BTreeMap<u64, String>,
+    /// Join an existing group (`rollcall meta-cluster add`) instead of
+    /// forming one: the server waits to be added.
+    pub join: bool,
     /// Raft heartbeat between meta servers.
     pub raft_heartbeat: Duration,
     /// Raft election timeout: a random value in [this, 2 × this).
@@ -56,6 +59,7 @@ impl MetaConfig {
             limits: Limits::default(),
             node_id: 1,
             peers: BTreeMap::new(),
+            join: false,
             raft_heartbeat: Duration::from_millis(150),
             election_timeout: Duration::from_millis(600),
         }

@@ -123,6 +123,27 @@ impl Admin for AdminService {
         }))
     }
 
+    async fn add_meta_server(
+        &self,
+        request: Request<pb::AddMetaServerRequest>,
+    ) -> Result<Response<pb::MetaMembershipResponse>, Status> {
+        let req = request.into_inner();
+        self.0.add_meta_server(req.id, &req.address).await?;
+        Ok(Response::new(pb::MetaMembershipResponse {
+            members: self.0.cluster_info().members,
+        }))
+    }
+
+    async fn remove_meta_server(
+        &self,
+        request: Request<pb::RemoveMetaServerRequest>,
+    ) -> Result<Response<pb::MetaMembershipResponse>, Status> {
+        self.0.remove_meta_server(request.into_inner().id).await?;
+        Ok(Response::new(pb::MetaMembershipResponse {
+            members: self.0.cluster_info().members,
+        }))
+    }
+
     async fn cluster_info(
         &self,
         _request: Request<pb::ClusterInfoRequest>,

@@ -804,6 +804,69 @@ impl Shared {
         }
     }
 
+    /// Adds meta server `id` at `addr`: first a learner (this waits until
+    /// it has caught up), then a voter.
+    pub async fn add_meta_server(&self, id: u64, addr: &str) -> Result<(), tonic::Status> {
+        self.require_leader()?;
+        HostAddr::parse(addr).map_err(|e| status(Code::InvalidArgument, e))?;
+        if id == 0 {
+            return Err(status(Code::InvalidArgument, "meta server ids start at 1"));
+        }
+        let voters: std::collections::BTreeSet<u64> = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            m.membership_config.membership().voter_ids().collect()
+        };
+        if voters.contains(&id) {
+            return Err(status(
+                Code::InvalidArgument,
+                format!("meta server {id} is already a voter"),
+            ));
+        }
+        self.raft
+            .add_learner(id, openraft::BasicNode::new(addr), true)
+            .await
+            .map_err(membership_error)?;
+        let mut next = voters;
+        next.insert(id);
+        self.raft
+            .change_membership(next, false)
+            .await
+            .map_err(membership_error)?;
+        tracing::info!(id, addr, "meta server added");
+        Ok(())
+    }
+
+    /// Removes meta server `id` from the group.
+    pub async fn remove_meta_server(&self, id: u64) -> Result<(), tonic::Status> {
+        self.require_leader()?;
+        let voters: std::collections::BTreeSet<u64> = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            m.membership_config.membership().voter_ids().collect()
+        };
+        if !voters.contains(&id) {
+            return Err(status(
+                Code::UnknownHost,
+                format!("meta server {id} is not a voter; `rollcall cluster` lists the members"),
+            ));
+        }
+        if voters.len() == 1 {
+            return Err(status(
+                Code::InvalidArgument,
+                "cannot remove the last meta server",
+            ));
+        }
+        let mut next = voters;
+        next.remove(&id);
+        self.raft
+            .change_membership(next, false)
+            .await
+            .map_err(membership_error)?;
+        tracing::info!(id, "meta server removed");
+        Ok(())
+    }
+
     /// Cluster facts for `rollcall cluster`, as this server knows them.
     pub fn cluster_info(&self) -> pb::ClusterInfoResponse {
         let m = self.raft.metrics().borrow().clone();
@@ -840,6 +903,27 @@ impl Shared {
                 rollcall_core::AdmissionPolicy::Explicit => "explicit".into(),
             },
         }
+    }
+}
+
+/// A failed membership change as a status: NOT_LEADER when leadership
+/// moved meanwhile (the caller retries at the leader).
+fn membership_error(
+    e: openraft::error::RaftError<u64, openraft::error::ClientWriteError<u64, openraft::BasicNode>>,
+) -> tonic::Status {
+    use openraft::error::{ClientWriteError, RaftError};
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => status(
+            Code::NotLeader,
+            match f.leader_node {
+                Some(n) => format!("leadership moved; the leader is {}", n.addr),
+                None => "leadership is changing; retry shortly".to_string(),
+            },
+        ),
+        other => status(
+            Code::Unavailable,
+            format!("membership change failed: {other}"),
+        ),
     }
 }
 

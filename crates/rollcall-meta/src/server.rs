@@ -110,7 +110,7 @@ impl MetaServer {
             .is_initialized()
             .await
             .map_err(|e| MetaError::Internal(format!("reading Raft state: {e}")))?;
-        if !initialized {
+        if !initialized && !config.join {
             let members: BTreeMap<u64, BasicNode> = if config.peers.is_empty() {
                 BTreeMap::from([(config.node_id, BasicNode::new(advertised.clone()))])
             } else {
@@ -225,7 +225,7 @@ impl MetaServer {
             serve,
             tasks,
         };
-        if config.peers.len() <= 1 {
+        if config.peers.len() <= 1 && !config.join {
             server.wait_ready(Duration::from_secs(30)).await?;
         }
         tracing::info!(%addr, node_id = config.node_id, cluster_id = server.cluster_id(), "meta server ready");

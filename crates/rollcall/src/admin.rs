@@ -7,25 +7,73 @@ use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::cli::{ConfigCmd, HostsArgs, HostsCmd, RoleArg};
+use crate::cli::{ConfigCmd, HostsArgs, HostsCmd, MetaClusterCmd, RoleArg};
 use crate::error::CliError;
 use crate::render;
 
-/// Connects to the meta leader: the first server in `addrs` that answers
-/// says who leads; liveness and writes are the leader's.
+/// Connects to the meta leader: each server in `addrs` that answers is
+/// asked who leads, and the first leader named is used (liveness and
+/// writes are the leader's). Without any leader named, the first server
+/// that answered is used, so its error explains the situation.
 pub async fn connect(addrs: &[String]) -> Result<AdminClient<Channel>, CliError> {
-    let (mut client, at) = connect_any(addrs).await?;
-    let leader = client
-        .cluster_info(pb::ClusterInfoRequest {})
-        .await
-        .map(|r| r.into_inner().leader)
-        .unwrap_or_default();
-    if leader.is_empty() || leader == at {
-        return Ok(client);
+    let mut first: Option<AdminClient<Channel>> = None;
+    let mut last_err = None;
+    for addr in addrs {
+        let (mut client, at) = match connect_any(std::slice::from_ref(addr)).await {
+            Ok(c) => c,
+            Err(e) => {
+                last_err = Some(e);
+                continue;
+            }
+        };
+        let leader = client
+            .cluster_info(pb::ClusterInfoRequest {})
+            .await
+            .map(|r| r.into_inner().leader)
+            .unwrap_or_default();
+        if leader.is_empty() {
+            first.get_or_insert(client);
+            continue;
+        }
+        if leader == at {
+            return Ok(client);
+        }
+        if let Ok((c, _)) = connect_any(std::slice::from_ref(&leader)).await {
+            return Ok(c);
+        }
+        first.get_or_insert(client);
     }
-    match connect_any(std::slice::from_ref(&leader)).await {
-        Ok((c, _)) => Ok(c),
-        Err(_) => Ok(client),
+    match (first, last_err) {
+        (Some(c), _) => Ok(c),
+        (None, Some(CliError::Unreachable { reason, .. })) => Err(CliError::Unreachable {
+            addrs: addrs.join(", "),
+            reason,
+        }),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(CliError::Usage("no meta address given".into())),
+    }
+}
+
+/// Runs one admin call at the leader. While leadership is changing
+/// (NOT_LEADER), it finds the leader again and retries, for up to 10 s.
+pub async fn at_leader<T, F, Fut>(meta: &[String], mut call: F) -> Result<T, CliError>
+where
+    F: FnMut(AdminClient<Channel>) -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let client = connect(meta).await?;
+        match call(client).await {
+            Ok(r) => return Ok(r.into_inner()),
+            Err(s)
+                if s.message().starts_with("NOT_LEADER")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(s) => return Err(s.into()),
+        }
     }
 }
 
@@ -72,16 +120,14 @@ fn role_pb(r: Option<RoleArg>) -> i32 {
 
 /// `rollcall hosts ...`.
 pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
-    let mut c = connect(meta).await?;
     match args.action {
         None => {
-            let hosts = c
-                .list_hosts(pb::ListHostsRequest {
-                    role: role_pb(args.role),
-                })
-                .await?
-                .into_inner()
-                .hosts;
+            let role = role_pb(args.role);
+            let hosts = at_leader(meta, |mut c| async move {
+                c.list_hosts(pb::ListHostsRequest { role }).await
+            })
+            .await?
+            .hosts;
             if args.json {
                 println!("{}", render::hosts_json(&hosts));
             } else {
@@ -89,25 +135,29 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
             }
         }
         Some(HostsCmd::Add { addrs, role }) => {
-            let r = c
-                .add_hosts(pb::AddHostsRequest {
-                    addresses: addrs.clone(),
-                    role: role_pb(Some(role)),
-                })
-                .await?
-                .into_inner();
+            let req = pb::AddHostsRequest {
+                addresses: addrs.clone(),
+                role: role_pb(Some(role)),
+            };
+            let r = at_leader(meta, |mut c| {
+                let req = req.clone();
+                async move { c.add_hosts(req).await }
+            })
+            .await?;
             for (a, id) in addrs.iter().zip(r.node_ids) {
                 println!("added {a} as node {id}");
             }
         }
         Some(HostsCmd::Drop { addrs, force }) => {
-            let r = c
-                .drop_hosts(pb::DropHostsRequest {
-                    addresses: addrs.clone(),
-                    force,
-                })
-                .await?
-                .into_inner();
+            let req = pb::DropHostsRequest {
+                addresses: addrs.clone(),
+                force,
+            };
+            let r = at_leader(meta, |mut c| {
+                let req = req.clone();
+                async move { c.drop_hosts(req).await }
+            })
+            .await?;
             for (a, id) in addrs.iter().zip(r.node_ids) {
                 println!("dropped {a} (node {id})");
             }
@@ -118,33 +168,64 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
 
 /// `rollcall config ...`.
 pub async fn config(meta: &[String], cmd: ConfigCmd) -> Result<(), CliError> {
-    let mut c = connect(meta).await?;
     match cmd {
         ConfigCmd::Set { key, value, role } => {
-            let r = c
-                .set_config(pb::SetConfigRequest {
-                    key: key.clone(),
-                    value,
-                    role: role_pb(role),
-                })
-                .await?
-                .into_inner();
+            let req = pb::SetConfigRequest {
+                key: key.clone(),
+                value,
+                role: role_pb(role),
+            };
+            let r = at_leader(meta, |mut c| {
+                let req = req.clone();
+                async move { c.set_config(req).await }
+            })
+            .await?;
             println!("set {key}; metadata version is now {}", r.metadata_version);
         }
         ConfigCmd::Get { key, json } => {
-            let r = c
-                .get_config(pb::GetConfigRequest { key })
-                .await?
-                .into_inner();
+            let r = at_leader(meta, |mut c| {
+                let key = key.clone();
+                async move { c.get_config(pb::GetConfigRequest { key }).await }
+            })
+            .await?;
             render::print_configs(&r.configs, json);
         }
         ConfigCmd::List { json } => {
-            let r = c
-                .list_configs(pb::ListConfigsRequest {})
-                .await?
-                .into_inner();
+            let r = at_leader(meta, |mut c| async move {
+                c.list_configs(pb::ListConfigsRequest {}).await
+            })
+            .await?;
             render::print_configs(&r.configs, json);
         }
+    }
+    Ok(())
+}
+
+/// `rollcall meta-cluster add|remove`.
+pub async fn meta_cluster(meta: &[String], cmd: MetaClusterCmd) -> Result<(), CliError> {
+    let members = match cmd {
+        MetaClusterCmd::Add { id, addr } => {
+            at_leader(meta, |mut c| {
+                let address = addr.clone();
+                async move {
+                    c.add_meta_server(pb::AddMetaServerRequest { id, address })
+                        .await
+                }
+            })
+            .await?
+            .members
+        }
+        MetaClusterCmd::Remove { id } => {
+            at_leader(meta, |mut c| async move {
+                c.remove_meta_server(pb::RemoveMetaServerRequest { id })
+                    .await
+            })
+            .await?
+            .members
+        }
+    };
+    for m in members {
+        println!("{}={} ({})", m.id, m.address, m.role);
     }
     Ok(())
 }

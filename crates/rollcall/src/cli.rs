@@ -33,6 +33,9 @@ pub enum Command {
     /// Set, get or list configs.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Add or remove meta servers.
+    #[command(name = "meta-cluster", subcommand)]
+    MetaCluster(MetaClusterCmd),
     /// Show the cluster id, metadata version, leader, term and members.
     Cluster {
         /// Print JSON.
@@ -134,6 +137,10 @@ pub struct MetaArgs {
     /// themselves. Without it: a group of one.
     #[arg(long, value_delimiter = ',', value_parser = parse_peer)]
     pub peers: Vec<(u64, String)>,
+    /// Wait to be added to an existing group (`rollcall meta-cluster add
+    /// ID ADDR`) instead of forming a new one.
+    #[arg(long, conflicts_with = "peers")]
+    pub join: bool,
 }
 
 fn parse_peer(s: &str) -> Result<(u64, String), String> {
@@ -213,6 +220,24 @@ pub enum HostsCmd {
         /// Drop even if ONLINE.
         #[arg(long)]
         force: bool,
+    },
+}
+
+/// `rollcall meta-cluster`.
+#[derive(Debug, Subcommand)]
+pub enum MetaClusterCmd {
+    /// Add a meta server (started with --join): a learner first, a voter
+    /// once it has caught up.
+    Add {
+        /// Its id.
+        id: u64,
+        /// Its host:port.
+        addr: String,
+    },
+    /// Remove a meta server from the group.
+    Remove {
+        /// Its id.
+        id: u64,
     },
 }
 
@@ -302,6 +327,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Hosts(args) => crate::admin::hosts(&meta, args).await,
         Command::Config(cmd) => crate::admin::config(&meta, cmd).await,
         Command::Cluster { json } => crate::admin::cluster(&meta, json).await,
+        Command::MetaCluster(cmd) => crate::admin::meta_cluster(&meta, cmd).await,
         Command::Events { follow, json } => crate::admin::events(&meta, follow, json).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Bench(_) => Ok(()),

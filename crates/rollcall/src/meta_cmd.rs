@@ -41,6 +41,7 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
         AdmissionArg::Explicit => AdmissionPolicy::Explicit,
     };
     c.node_id = args.id;
+    c.join = args.join;
     c.peers = args.peers.iter().cloned().collect();
     if c.peers.len() != args.peers.len() {
         return Err(CliError::Usage("--peers names an id twice".into()));
@@ -64,7 +65,12 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
         what: format!("writing {}", addr_file.display()),
         source,
     })?;
-    if args.peers.is_empty() {
+    if args.join {
+        println!(
+            "rollcall meta {} listening on {addr}, waiting to be added: rollcall meta-cluster add {} {addr}",
+            args.id, args.id
+        );
+    } else if args.peers.is_empty() {
         println!(
             "rollcall meta {} listening on {addr}, cluster id {}, term {}",
             args.id,

@@ -368,3 +368,16 @@ impl MetaGroup {
         })
     }
 }
+
+impl MetaGroup {
+    /// Starts a server that waits to be added (`--join`).
+    pub fn start_joiner(&self, base: &Path, id: u64) -> Meta {
+        let port = free_port();
+        let id = id.to_string();
+        start_meta(
+            &base.join(format!("meta{id}")),
+            &format!("127.0.0.1:{port}"),
+            &["--id", &id, "--join"],
+        )
+    }
+}

@@ -10,5 +10,6 @@ mod durability;
 mod failover;
 mod identity;
 mod liveness;
+mod membership;
 mod metadata;
 mod tools;
