@@ -37,6 +37,8 @@ pub struct Shared {
     epoch: AtomicU64,
     /// Whether this server is the Raft leader (kept by the metrics watcher).
     leading: AtomicBool,
+    /// The last term in which this server took office.
+    led_term: AtomicU64,
     /// This server's Raft node id.
     pub node_id: u64,
     /// This server's advertised gRPC address.
@@ -95,6 +97,7 @@ impl Shared {
             cluster_id: AtomicU32::new(0),
             epoch: AtomicU64::new(0),
             leading: AtomicBool::new(false),
+            led_term: AtomicU64::new(0),
             node_id,
             addr,
             writer: Writer::new(raft.clone()),
@@ -146,14 +149,18 @@ impl Shared {
     pub fn on_metrics(&self, leader: Option<u64>, term: u64, is_leader_state: bool) -> bool {
         let leading = is_leader_state && leader == Some(self.node_id);
         let was = self.leading.load(Ordering::Acquire);
-        let took_office = leading && (!was || self.epoch() != term);
+        // Office is per term: a new term in which this server leads starts
+        // a fresh table; a flicker of the metrics within one term does not.
+        let took_office = leading && self.led_term.load(Ordering::Acquire) != term;
         if took_office {
             let now = self.now();
             *lock(&self.liveness) = Liveness::new(self.config.detector_config(), now);
-            self.epoch.store(term, Ordering::Release);
+            self.led_term.store(term, Ordering::Release);
             tracing::info!(term, "this meta server is now the leader");
         }
-        if !leading {
+        if leading {
+            self.epoch.store(term, Ordering::Release);
+        } else {
             if was {
                 tracing::info!(term, ?leader, "this meta server is no longer the leader");
             }

@@ -41,6 +41,11 @@ fn restart_on_a_new_port_keeps_the_node_id_and_one_host() {
     let dir = tmp.path().join("mover");
     let mut first = start_node(&meta.addr, "storage", &dir, "127.0.0.1:0");
     let id = wait_status(&meta.addr, first.port(), "ONLINE")["node_id"].clone();
+    // The meta server knows the id before the node has written it down.
+    poll("the node to write node.id", DEADLINE, || {
+        let text = std::fs::read_to_string(dir.join("node.id")).ok()?;
+        (text.trim().parse::<u64>().ok() == id.as_u64()).then_some(())
+    });
     let old_port = first.port();
     first.proc.kill9();
     let second = start_node(&meta.addr, "storage", &dir, "127.0.0.1:0");
