@@ -37,6 +37,8 @@ pub struct MetaConfig {
     /// Join an existing group (`rollcall meta-cluster add`) instead of
     /// forming one: the server waits to be added.
     pub join: bool,
+    /// Build a snapshot (and purge the log) after this many entries.
+    pub snapshot_every: u64,
     /// Raft heartbeat between meta servers.
     pub raft_heartbeat: Duration,
     /// Raft election timeout: a random value in [this, 2 × this).
@@ -60,6 +62,7 @@ impl MetaConfig {
             node_id: 1,
             peers: BTreeMap::new(),
             join: false,
+            snapshot_every: 1000,
             raft_heartbeat: Duration::from_millis(150),
             election_timeout: Duration::from_millis(600),
         }

@@ -903,6 +903,8 @@ impl Shared {
             members,
             store_writes: self.store_writes(),
             applied_index: m.last_applied.map_or(0, |l| l.index),
+            snapshot_index: m.snapshot.map_or(0, |l| l.index),
+            purged_index: m.purged.map_or(0, |l| l.index),
             heartbeat_interval_ms: self.interval_ms(),
             detector: self.config.detector_config().name().into(),
             admission: match self.config.admission {

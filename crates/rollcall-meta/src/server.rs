@@ -41,8 +41,9 @@ fn raft_config(config: &MetaConfig) -> Result<openraft::Config, MetaError> {
         election_timeout_min: ms(config.election_timeout),
         election_timeout_max: ms(config.election_timeout) * 2,
         install_snapshot_timeout: 5_000,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(1000),
-        max_in_snapshot_log_to_keep: 100,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every.max(1)),
+        max_in_snapshot_log_to_keep: config.snapshot_every / 10,
+        purge_batch_size: 1,
         ..Default::default()
     }
     .validate()

@@ -232,7 +232,8 @@ pub async fn meta_cluster(meta: &[String], cmd: MetaClusterCmd) -> Result<(), Cl
 
 /// `rollcall cluster`.
 pub async fn cluster(meta: &[String], json: bool) -> Result<(), CliError> {
-    let mut c = connect(meta).await?;
+    // Any server answers, with its own view (leader, term, members, log).
+    let (mut c, _) = connect_any(meta).await?;
     let info = c
         .cluster_info(pb::ClusterInfoRequest {})
         .await?

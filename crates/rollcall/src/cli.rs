@@ -141,6 +141,9 @@ pub struct MetaArgs {
     /// ID ADDR`) instead of forming a new one.
     #[arg(long, conflicts_with = "peers")]
     pub join: bool,
+    /// Build a snapshot and purge the Raft log after this many entries.
+    #[arg(long, default_value_t = 1000)]
+    pub snapshot_every: u64,
 }
 
 fn parse_peer(s: &str) -> Result<(u64, String), String> {

@@ -42,6 +42,12 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
     };
     c.node_id = args.id;
     c.join = args.join;
+    if args.snapshot_every == 0 {
+        return Err(CliError::Usage(
+            "--snapshot-every must be at least 1".into(),
+        ));
+    }
+    c.snapshot_every = args.snapshot_every;
     c.peers = args.peers.iter().cloned().collect();
     if c.peers.len() != args.peers.len() {
         return Err(CliError::Usage("--peers names an id twice".into()));

@@ -206,6 +206,8 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse) -> String {
         "term": c.term,
         "members": members,
         "applied_index": c.applied_index,
+        "snapshot_index": c.snapshot_index,
+        "purged_index": c.purged_index,
         "store_writes": c.store_writes,
         "heartbeat_interval_ms": c.heartbeat_interval_ms,
         "detector": c.detector,

@@ -201,3 +201,39 @@ fn a_rolling_restart_keeps_every_acknowledged_write_and_every_host_online() {
         "false OFFLINE during the rolling restart: {seen:?}"
     );
 }
+
+#[test]
+fn a_follower_far_behind_catches_up_by_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut group = MetaGroup::start(tmp.path(), 3, &["--snapshot-every", "20"]);
+    let leader = group.leader();
+    let lagger = (0..3).find(|i| *i != leader).unwrap();
+    let lagger_addr = format!("127.0.0.1:{}", group.ports[lagger]);
+    let leader_addr = format!("127.0.0.1:{}", group.ports[leader]);
+    cli_ok(&group.all, &["config", "set", "first", "1"]);
+    poll("the follower to have the first write", DEADLINE, || {
+        (cluster(&lagger_addr)["metadata_version"] == 1).then_some(())
+    });
+    let behind = cluster(&lagger_addr)["applied_index"].as_u64().unwrap();
+
+    group.kill(lagger);
+    for i in 0..60 {
+        cli_ok(&group.all, &["config", "set", &format!("k{i}"), "v"]);
+    }
+    // The leader has purged the entries the follower lacks.
+    let purged = cluster(&leader_addr)["purged_index"].as_u64().unwrap();
+    assert!(
+        purged > behind,
+        "leader purged up to {purged}, follower was at {behind}"
+    );
+
+    group.restart(lagger);
+    let c = poll("the follower to catch up", DEADLINE, || {
+        let c = cluster(&lagger_addr);
+        (c["metadata_version"] == 61).then_some(c)
+    });
+    assert!(
+        c["snapshot_index"].as_u64().unwrap() > behind,
+        "caught up by a snapshot: {c}"
+    );
+}
