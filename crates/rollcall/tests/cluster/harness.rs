@@ -364,7 +364,11 @@ impl MetaGroup {
             let leader = c["leader"].as_str()?.to_string();
             let port: u16 = leader.rsplit_once(':')?.1.parse().ok()?;
             let i = self.ports.iter().position(|p| *p == port)?;
-            self.servers[i].as_ref().map(|_| i)
+            self.servers[i].as_ref()?;
+            // Confirmed by the leader itself, not a stale view.
+            let own = serde_json::from_slice::<Value>(&cli(&leader, &["cluster", "--json"]).stdout)
+                .ok()?;
+            (own["leader"] == leader.as_str()).then_some(i)
         })
     }
 }

@@ -47,7 +47,6 @@ fn a_server_joins_and_a_removed_one_cannot_disrupt_the_group() {
     // It comes back from its data directory: no disruption.
     group.kill(victim);
     group.restart(victim);
-    let leader_addr = format!("127.0.0.1:{}", group.ports[leader]);
     let term = cluster(&leader_addr)["term"].clone();
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
