@@ -38,7 +38,8 @@ fn a_server_joins_and_a_removed_one_cannot_disrupt_the_group() {
     let victim = (0..3).find(|i| *i != leader).unwrap();
     let id = (victim + 1).to_string();
     cli_ok(&group.all, &["meta-cluster", "remove", &id]);
-    assert!(members(&group.all)
+    let leader_addr = format!("127.0.0.1:{}", group.ports[leader]);
+    assert!(members(&leader_addr)
         .iter()
         .all(|m| m["id"] != victim as u64 + 1));
     let out = cli(&group.all, &["meta-cluster", "remove", &id]);
