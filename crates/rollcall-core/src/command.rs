@@ -49,6 +49,12 @@ pub enum Command {
         /// The hosts.
         node_ids: Vec<NodeId>,
     },
+    /// Carries a whole state into a cluster that has none yet: the upgrade
+    /// of a pre-Raft data directory. Refused once bootstrapped.
+    ImportState {
+        /// The state to adopt.
+        state: Box<crate::state::ClusterState>,
+    },
     /// Sets a config value, for every role (`role: None`) or one role.
     SetConfig {
         /// Key.
@@ -71,6 +77,7 @@ impl Command {
             Command::AddHosts { .. } => "add_hosts",
             Command::DropHosts { .. } => "drop_hosts",
             Command::SetConfig { .. } => "set_config",
+            Command::ImportState { .. } => "import_state",
         }
     }
 }
@@ -103,4 +110,6 @@ pub enum Applied {
     Dropped(Vec<NodeId>),
     /// The metadata version after the change.
     ConfigSet(u64),
+    /// A whole state was adopted.
+    Imported,
 }

@@ -168,7 +168,9 @@ impl ClusterState {
     /// nothing but `applied_index` changes.
     pub fn apply(&mut self, index: u64, cmd: &Command) -> Result<Applied, ApplyError> {
         self.applied_index = index;
-        if self.identity.is_none() && !matches!(cmd, Command::Bootstrap { .. }) {
+        if self.identity.is_none()
+            && !matches!(cmd, Command::Bootstrap { .. } | Command::ImportState { .. })
+        {
             return Err(ApplyError::NotBootstrapped);
         }
         match cmd {
@@ -189,6 +191,19 @@ impl ClusterState {
                     created_at_ms: *created_at_ms,
                 });
                 Ok(Applied::Bootstrapped)
+            }
+            Command::ImportState { state } => {
+                if let Some(id) = &self.identity {
+                    return Err(ApplyError::AlreadyBootstrapped(id.cluster_id));
+                }
+                if state.identity.is_none() {
+                    return Err(ApplyError::NotBootstrapped);
+                }
+                let mut next = (**state).clone();
+                next.rebuild_indexes();
+                next.applied_index = index;
+                *self = next;
+                Ok(Applied::Imported)
             }
             Command::BumpEpoch => {
                 self.epoch += 1;
@@ -586,6 +601,41 @@ mod tests {
         assert!(s.metadata_delta(0).full);
         assert!(s.metadata_delta(99).full);
         assert_eq!(s.metadata_delta(99).configs.len(), 3);
+    }
+
+    #[test]
+    fn import_adopts_a_whole_state_only_before_bootstrap() {
+        let mut old = boot();
+        old.apply(
+            2,
+            &Command::RegisterHost {
+                requested_node_id: None,
+                info: info(1000),
+            },
+        )
+        .unwrap();
+        let import = Command::ImportState {
+            state: Box::new(old.clone()),
+        };
+        let mut fresh = ClusterState::new();
+        assert_eq!(fresh.apply(7, &import), Ok(Applied::Imported));
+        assert_eq!(fresh.cluster_id(), 42);
+        assert_eq!(fresh.applied_index(), 7);
+        assert!(fresh
+            .host_by_addr(&HostAddr::new("127.0.0.1", 1000).unwrap())
+            .is_some());
+        let mut booted = boot();
+        assert_eq!(
+            booted.apply(2, &import),
+            Err(ApplyError::AlreadyBootstrapped(42))
+        );
+        let empty = Command::ImportState {
+            state: Box::new(ClusterState::new()),
+        };
+        assert_eq!(
+            ClusterState::new().apply(1, &empty),
+            Err(ApplyError::NotBootstrapped)
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Shared {
     liveness: Mutex<Liveness>,
     events: Mutex<EventLog>,
     rejects: Mutex<RejectFilter>,
+    /// A pre-Raft state waiting to be imported by the first leader.
+    legacy: Mutex<Option<(crate::raft::RaftStore, ClusterState)>>,
     writer: Writer,
     writes: Arc<AtomicU64>,
 }
@@ -90,6 +92,7 @@ impl Shared {
             liveness: Mutex::new(Liveness::new(config.detector_config(), now)),
             events: Mutex::new(EventLog::new(config.event_capacity)),
             rejects: Mutex::new(RejectFilter::new(REJECT_MEMORY)),
+            legacy: Mutex::new(None),
             config,
             origin,
             started_wall_ms: wall_ms(),
@@ -118,6 +121,11 @@ impl Shared {
             }
             id => id,
         }
+    }
+
+    /// Hands over a pre-Raft state for the first leader to import.
+    pub fn set_legacy(&self, store: crate::raft::RaftStore, state: ClusterState) {
+        *lock(&self.legacy) = Some((store, state));
     }
 
     /// The term in which this server leads (0 when it does not).
@@ -172,9 +180,24 @@ impl Shared {
     }
 
     /// Proposes a cluster identity if none is committed yet (the first
-    /// leader of a new cluster does this).
+    /// leader of a new cluster does this). A state found in pre-Raft
+    /// tables is imported instead, then those tables are deleted.
     pub async fn bootstrap_if_needed(&self) -> Result<(), ProposeError> {
         if self.cluster_id() != 0 {
+            return Ok(());
+        }
+        let legacy = lock(&self.legacy).take();
+        if let Some((store, state)) = legacy {
+            let cluster_id = state.cluster_id();
+            self.writer
+                .propose(Command::ImportState {
+                    state: Box::new(state),
+                })
+                .await?;
+            tracing::info!(cluster_id, "upgraded the pre-Raft data directory in place");
+            if let Err(e) = crate::raft::legacy::remove(&store) {
+                tracing::warn!(error = %e, "could not delete the pre-Raft tables; they are ignored");
+            }
             return Ok(());
         }
         let (cluster_id, token) = {

@@ -92,6 +92,7 @@ impl MetaServer {
             .cloned()
             .unwrap_or_else(|| addr.to_string());
 
+        let legacy = crate::raft::legacy::read(&store)?;
         let (log, sm) = store.split()?;
         let state = sm.state();
         let raft = Raft::new(
@@ -135,6 +136,16 @@ impl MetaServer {
             raft.clone(),
             store.write_counter(),
         ));
+
+        if let Some(state) = legacy {
+            if shared.cluster_id() == 0 {
+                tracing::info!(
+                    cluster_id = state.cluster_id(),
+                    "found a pre-Raft data directory; its state will be imported"
+                );
+                shared.set_legacy(store.clone(), state);
+            }
+        }
 
         let stop = Arc::new(Notify::new());
         let stopped = stop.clone();

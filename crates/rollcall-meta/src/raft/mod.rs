@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 mod backend;
+pub mod legacy;
 mod log_store;
 mod network;
 mod state_machine;
