@@ -204,16 +204,19 @@ async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
         let rpc_timeout = (interval * 3 / 4).max(Duration::from_millis(50));
         let mut answered = None;
         // Try the current address; on an error move on (with a short
-        // backoff); a follower's NOT_LEADER names the leader: go there at once.
+        // backoff, 25 ms doubling to 200 ms) and keep going round the
+        // addresses until the period ends, so a new leader is found soon
+        // after it is elected. A follower's NOT_LEADER names the leader:
+        // go there at once.
         let mut attempt = 0u32;
-        let mut hops = 0usize;
-        while hops <= conn.len() {
-            hops += 1;
+        let mut hint_hops = 0usize;
+        loop {
             let addr = conn.current().to_string();
             match conn.heartbeat(&req, rpc_timeout).await {
                 Ok(resp) if resp.code == pb::Code::NotLeader as i32 => {
                     note_failure(&inner, &addr, &resp.message);
-                    if !resp.leader.is_empty() && resp.leader != addr {
+                    if !resp.leader.is_empty() && resp.leader != addr && hint_hops < 3 {
+                        hint_hops += 1;
                         conn.follow(&resp.leader);
                         continue;
                     }
@@ -229,8 +232,7 @@ async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
                     conn.rotate();
                 }
             }
-            // Back off a little before the next address, within this period.
-            let backoff = Duration::from_millis(25u64 << attempt.min(5));
+            let backoff = Duration::from_millis(25u64 << attempt.min(3));
             attempt += 1;
             if Instant::now() + backoff >= period_end {
                 break;

@@ -43,11 +43,6 @@ impl MetaConn {
         })
     }
 
-    /// How many addresses there are.
-    pub fn len(&self) -> usize {
-        self.addrs.len()
-    }
-
     /// The address in use.
     pub fn current(&self) -> &str {
         &self.addrs[self.current]

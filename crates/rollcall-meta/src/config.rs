@@ -63,8 +63,8 @@ impl MetaConfig {
             peers: BTreeMap::new(),
             join: false,
             snapshot_every: 1000,
-            raft_heartbeat: Duration::from_millis(150),
-            election_timeout: Duration::from_millis(600),
+            raft_heartbeat: Duration::from_millis(100),
+            election_timeout: Duration::from_millis(500),
         }
     }
 

@@ -8,8 +8,6 @@
 //! so the meta server's CPU and memory are measured apart from the load
 //! generator's.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,66 +20,11 @@ use tokio::sync::Semaphore;
 
 use crate::cli::BenchArgs;
 use crate::error::CliError;
+use crate::metagroup::MetaGroup;
 use crate::procstat;
 
 /// Most hosts one bench run simulates (each gets its own port number).
 const MAX_HOSTS: usize = 60_000;
-
-/// A meta server child process, killed when dropped.
-struct ChildMeta {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for ChildMeta {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn io(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
-    move |source| CliError::Io {
-        what: what.to_string(),
-        source,
-    }
-}
-
-async fn start_child_meta(interval: Duration) -> Result<(ChildMeta, String), CliError> {
-    let dir = tempfile::tempdir().map_err(io("creating a temporary directory"))?;
-    let exe = std::env::current_exe().map_err(io("finding this executable"))?;
-    let child = Command::new(exe)
-        .arg("meta")
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--heartbeat-interval")
-        .arg(format!("{}ms", interval.as_millis()))
-        .env("ROLLCALL_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(io("starting the meta server"))?;
-    let meta = ChildMeta { child, _dir: dir };
-    let addr = wait_for_file(&meta._dir.path().join("meta.addr"), Duration::from_secs(30)).await?;
-    Ok((meta, addr))
-}
-
-async fn wait_for_file(path: &Path, timeout: Duration) -> Result<String, CliError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            if s.ends_with('\n') {
-                return Ok(s.trim().to_string());
-            }
-        }
-        if Instant::now() > deadline {
-            return Err(CliError::Timeout(format!("{} to appear", path.display())));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -150,7 +93,7 @@ async fn register(addr: &str, i: usize, start: i64) -> Result<SimHost, String> {
     })
 }
 
-fn bar(len: u64, msg: &'static str, json: bool) -> ProgressBar {
+pub fn bar(len: u64, msg: &'static str, json: bool) -> ProgressBar {
     if json {
         return ProgressBar::hidden();
     }
@@ -191,14 +134,22 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
             args.hosts + 256
         )));
     }
-    let (child, addr) = match meta.first() {
+    if args.failover {
+        return crate::bench_modes::failover(&args).await;
+    }
+    let (group, addr) = match meta.first() {
         Some(a) => (None, a.clone()),
         None => {
-            let (c, a) = start_child_meta(args.interval).await?;
-            (Some(c), a)
+            let g = MetaGroup::start(args.meta_servers.max(1), args.interval).await?;
+            let leader = g.leader(Duration::from_secs(30)).await?;
+            let a = g.addrs[leader].clone();
+            (Some((g, leader)), a)
         }
     };
-    let meta_pid = child.as_ref().map(|c| c.child.id());
+    let meta_pid = group.as_ref().and_then(|(g, l)| g.pid(*l));
+    if let Some(n) = args.writes {
+        return crate::bench_modes::writes(&args, &addr, n, meta_pid).await;
+    }
 
     // Phase 1: connect and register every host.
     let start = now_ms();
@@ -227,6 +178,10 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
     reg.finish();
 
     let before = meta_pid.and_then(procstat::cpu_and_peak_rss);
+    let applied_before = crate::metagroup::cluster_info(&addr)
+        .await
+        .map(|c| c.applied_index)
+        .unwrap_or(0);
     let run = bar(args.duration.as_secs().max(1), "measuring", args.json);
     let errors = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
@@ -307,6 +262,11 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
     ticker.abort();
     run.finish_and_clear();
     let after = meta_pid.and_then(procstat::cpu_and_peak_rss);
+    let applied_after = crate::metagroup::cluster_info(&addr)
+        .await
+        .map(|c| c.applied_index)
+        .unwrap_or(0);
+    let raft_entries = applied_after.saturating_sub(applied_before);
     lat.sort_unstable();
 
     // False OFFLINE: every simulated host stayed alive, so any offline
@@ -363,6 +323,9 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         "meta_cpu_s": cpu,
         "meta_cpu_per_s": cpu.map(|c| c / elapsed.as_secs_f64()),
         "meta_peak_rss_mb": rss.map(|r| r as f64 / (1024.0 * 1024.0)),
+        "meta_servers": if meta_pid.is_some() { Some(args.meta_servers.max(1)) } else { None },
+        "raft_entries_during_run": raft_entries,
+        "raft_entries_per_s": raft_entries as f64 / elapsed.as_secs_f64(),
         "false_offline_events": offline_events,
         "hosts_not_online_at_end": not_online,
     });
@@ -410,6 +373,6 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
             "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
         );
     }
-    drop(child);
+    drop(group);
     Ok(())
 }

@@ -308,9 +308,25 @@ pub struct BenchArgs {
     /// Send heartbeats back-to-back to find the maximum rate.
     #[arg(long)]
     pub closed_loop: bool,
-    /// Requests in flight in closed-loop mode.
+    /// Requests in flight in closed-loop and write modes.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Meta servers to start (1, 3 or 5) when --meta is not given; the
+    /// hosts talk to the leader.
+    #[arg(long, default_value_t = 1)]
+    pub meta_servers: usize,
+    /// Measure admin write throughput instead: this many `config set`
+    /// writes through Raft, --concurrency at a time.
+    #[arg(long)]
+    pub writes: Option<usize>,
+    /// Measure failover instead: real agents heartbeat a group of
+    /// --meta-servers (at least 3); the leader is killed with SIGKILL and
+    /// the time until every host's heartbeat is accepted again is taken.
+    #[arg(long)]
+    pub failover: bool,
+    /// Failover rounds.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
 }
 
 /// Runs the parsed command.

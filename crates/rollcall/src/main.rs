@@ -3,10 +3,12 @@
 
 mod admin;
 mod bench;
+mod bench_modes;
 mod cli;
 mod demo;
 mod error;
 mod meta_cmd;
+mod metagroup;
 mod node_cmd;
 mod procstat;
 mod render;
@@ -33,6 +35,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
         Command::Meta(_) | Command::Node(_) => "info",
+        // The bench runs agents in-process; their retries are expected.
+        Command::Bench(_) => "error",
         _ => "warn",
     };
     init_logging(default_log);

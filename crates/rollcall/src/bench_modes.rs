@@ -1,0 +1,232 @@
+//! The other `rollcall bench` modes: admin write throughput through Raft,
+//! and failover time with real agents.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rollcall_agent::{Agent, AgentConfig};
+use rollcall_core::{HostAddr, Role};
+use rollcall_proto as pb;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::cli::BenchArgs;
+use crate::error::CliError;
+use crate::metagroup::MetaGroup;
+use crate::procstat;
+
+fn ms(us: u128) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn percentile(sorted: &[u128], p: f64) -> u128 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+}
+
+/// `--writes N`: `config set` through Raft, `--concurrency` at a time.
+pub async fn writes(
+    args: &BenchArgs,
+    addr: &str,
+    n: usize,
+    meta_pid: Option<u32>,
+) -> Result<(), CliError> {
+    let client = crate::admin::connect(&[addr.to_string()]).await?;
+    let before = meta_pid.and_then(procstat::cpu_and_peak_rss);
+    let t0 = Instant::now();
+    let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let gate = gate.clone();
+        let mut c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let _p = gate.acquire().await;
+            let t = Instant::now();
+            let r = c
+                .set_config(pb::SetConfigRequest {
+                    key: format!("bench.{i}"),
+                    value: "v".into(),
+                    role: 0,
+                })
+                .await;
+            r.map(|_| t.elapsed().as_micros())
+        }));
+    }
+    let mut lat = Vec::with_capacity(n);
+    let mut errors = 0u64;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(us)) => lat.push(us),
+            _ => errors += 1,
+        }
+    }
+    let elapsed = t0.elapsed();
+    let after = meta_pid.and_then(procstat::cpu_and_peak_rss);
+    lat.sort_unstable();
+    let rate = lat.len() as f64 / elapsed.as_secs_f64();
+    let cpu = match (before, after) {
+        (Some((a, _)), Some((b, _))) => Some(b - a),
+        _ => None,
+    };
+    let report = json!({
+        "mode": "writes",
+        "meta_servers": args.meta_servers.max(1),
+        "writes": lat.len(),
+        "errors": errors,
+        "concurrency": args.concurrency,
+        "writes_per_s": rate,
+        "latency_ms": {
+            "p50": ms(percentile(&lat, 0.5)),
+            "p99": ms(percentile(&lat, 0.99)),
+            "max": ms(lat.last().copied().unwrap_or(0)),
+        },
+        "leader_cpu_s": cpu,
+    });
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{} config writes through Raft on {} meta server(s), {} in flight, in {:.2}s",
+            lat.len(),
+            args.meta_servers.max(1),
+            args.concurrency,
+            elapsed.as_secs_f64()
+        );
+        println!("  writes/s          {rate:.0} ({errors} errors)");
+        println!(
+            "  latency ms        p50 {:.2}  p99 {:.2}  max {:.2}",
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99)),
+            ms(lat.last().copied().unwrap_or(0))
+        );
+        if let Some(c) = cpu {
+            println!("  leader CPU        {c:.2}s");
+        }
+    }
+    Ok(())
+}
+
+/// `--failover`: kill the leader under real agents, time the recovery.
+pub async fn failover(args: &BenchArgs) -> Result<(), CliError> {
+    let servers = args.meta_servers.max(3);
+    let mut group = MetaGroup::start(servers, args.interval).await?;
+    let dir = tempfile::tempdir().map_err(|source| CliError::Io {
+        what: "creating a temporary directory".into(),
+        source,
+    })?;
+    let pb_bar = crate::bench::bar(args.hosts as u64, "agents", args.json);
+    let mut agents = Vec::with_capacity(args.hosts);
+    for i in 0..args.hosts {
+        let advertise = HostAddr::new("127.0.0.1", 1024 + i as u32)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let mut c = AgentConfig::new(
+            group.addrs.clone(),
+            Role::Storage,
+            advertise,
+            dir.path().join(i.to_string()),
+        );
+        c.initial_interval = args.interval;
+        agents.push(Agent::start(c).await?);
+    }
+    for a in &agents {
+        a.ready().await?;
+        pb_bar.inc(1);
+    }
+    pb_bar.finish_and_clear();
+
+    let mut times = Vec::new();
+    let mut false_offline = 0usize;
+    for round in 0..args.rounds.max(1) {
+        let leader = group.leader(Duration::from_secs(30)).await?;
+        let dead = group.addrs[leader].clone();
+        let before: Vec<u64> = agents.iter().map(|a| a.status().accepted).collect();
+        let t0 = Instant::now();
+        group.kill(leader);
+        loop {
+            let done = agents.iter().zip(&before).all(|(a, b)| {
+                let s = a.status();
+                s.accepted > *b && s.meta != dead
+            });
+            if done {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                return Err(CliError::Timeout(
+                    "every host to be accepted by a new leader".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let took = t0.elapsed();
+        times.push(took);
+        let new_leader = group.leader(Duration::from_secs(30)).await?;
+        let mut admin = crate::admin::connect(&[group.addrs[new_leader].clone()]).await?;
+        let events = admin
+            .list_events(pb::ListEventsRequest {
+                after_seq: 0,
+                limit: 10_000,
+            })
+            .await?
+            .into_inner()
+            .events;
+        false_offline += events.iter().filter(|e| e.kind == "offline").count();
+        if !args.json {
+            println!(
+                "round {}: every host accepted again {:.0} ms after the leader was killed",
+                round + 1,
+                took.as_secs_f64() * 1000.0
+            );
+        }
+        group.restart(leader).await?;
+        // Let the restarted server rejoin and catch up before the next round.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let leader_info = crate::metagroup::cluster_info(&group.addrs[new_leader]).await;
+            let rejoined = crate::metagroup::cluster_info(&group.addrs[leader]).await;
+            if let (Ok(l), Ok(r)) = (leader_info, rejoined) {
+                if !r.leader.is_empty() && r.applied_index >= l.applied_index {
+                    break;
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(CliError::Timeout("the killed server to catch up".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let mut sorted = times.clone();
+    sorted.sort();
+    let median = sorted[sorted.len() / 2];
+    let max = sorted[sorted.len() - 1];
+    let report = json!({
+        "mode": "failover",
+        "meta_servers": servers,
+        "hosts": args.hosts,
+        "interval_ms": args.interval.as_millis() as u64,
+        "rounds_ms": times.iter().map(|t| t.as_millis() as u64).collect::<Vec<_>>(),
+        "median_ms": median.as_millis() as u64,
+        "max_ms": max.as_millis() as u64,
+        "false_offline_events": false_offline,
+    });
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "failover with {} hosts at {}ms on {servers} meta servers: median {} ms, max {} ms, {false_offline} false OFFLINE",
+            args.hosts,
+            args.interval.as_millis(),
+            median.as_millis(),
+            max.as_millis()
+        );
+    }
+    drop(agents);
+    Ok(())
+}
