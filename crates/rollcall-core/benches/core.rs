@@ -6,9 +6,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use std::collections::{BTreeMap, BTreeSet};
+
 use rollcall_core::{
-    plan, AdmissionPolicy, ClusterState, Command, DetectorConfig, DetectorKind, HeartbeatInput,
-    HostAddr, HostInfo, Limits, Liveness, MonoTime, Role,
+    place, plan, plan_leader_balance, AdmissionPolicy, Candidate, ClusterState, Command,
+    DetectorConfig, DetectorKind, HeartbeatInput, HostAddr, HostInfo, Limits, Liveness, MonoTime,
+    PartitionLeaders, Role,
 };
 
 const HOSTS: u64 = 10_000;
@@ -114,5 +117,42 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(core, benches);
+fn placement(c: &mut Criterion) {
+    let hosts = |n: u64| -> Vec<Candidate> {
+        (1..=n)
+            .map(|i| Candidate {
+                node_id: i,
+                zone: String::new(),
+            })
+            .collect()
+    };
+    let h100 = hosts(100);
+    c.bench_function("place 10,000 partitions x 3 on 100 hosts", |b| {
+        b.iter(|| black_box(place(&h100, &BTreeMap::new(), 10_000, 3, &[])))
+    });
+
+    // 1,000,000 replicas on 1,000 hosts, every leader on the first replica
+    // (a skewed start: the plan has to move about two thirds of them).
+    let h1000 = hosts(1000);
+    let parts: Vec<PartitionLeaders> = place(&h1000, &BTreeMap::new(), 333_334, 3, &[])
+        .expect("placement")
+        .into_iter()
+        .enumerate()
+        .map(|(i, replicas)| PartitionLeaders {
+            space: "s".into(),
+            part: i as u32,
+            leader: replicas.first().copied(),
+            replicas,
+        })
+        .collect();
+    let online: BTreeSet<u64> = (1..=1000).collect();
+    let mut group = c.benchmark_group("leader balance");
+    group.sample_size(10);
+    group.bench_function("plan for 1,000,000 replicas on 1,000 hosts", |b| {
+        b.iter(|| black_box(plan_leader_balance(&parts, &online, 0.05)))
+    });
+    group.finish();
+}
+
+criterion_group!(core, benches, placement);
 criterion_main!(core);

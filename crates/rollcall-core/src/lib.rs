@@ -25,6 +25,7 @@ mod events;
 mod heartbeat;
 mod liveness;
 mod metadata;
+mod placement;
 mod state;
 mod time;
 mod types;
@@ -36,6 +37,10 @@ pub use events::{Event, EventKind, EventLog, RejectFilter};
 pub use heartbeat::{plan, wrong_cluster_message, HeartbeatInput, HeartbeatPlan, Limits};
 pub use liveness::{HostLiveness, Liveness, Status, Transition};
 pub use metadata::{MetadataChange, MetadataDelta, MetadataSnapshot};
+pub use placement::{
+    leader_band, place, plan_leader_balance, Candidate, LeaderTransfer, PartitionLeaders,
+    PlacementError,
+};
 pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord};
 pub use time::MonoTime;
 pub use types::{
