@@ -249,15 +249,34 @@ pub async fn cluster(meta: &[String], json: bool) -> Result<(), CliError> {
 /// `rollcall events [--follow]`.
 pub async fn events(meta: &[String], follow: bool, json: bool) -> Result<(), CliError> {
     let mut c = connect(meta).await?;
+    // Events are the leader's, numbered from 1 in each term it leads: a
+    // follower that loses its leader reconnects and starts over with the
+    // new leader's log.
+    let mut term = leader_term(&mut c).await;
     let mut after = 0;
     loop {
-        let r = c
+        let r = match c
             .list_events(pb::ListEventsRequest {
                 after_seq: after,
                 limit: 1000,
             })
-            .await?
-            .into_inner();
+            .await
+        {
+            Ok(r) => r.into_inner(),
+            Err(e) if !follow => return Err(e.into()),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if let Ok(next) = connect(meta).await {
+                    c = next;
+                    let now = leader_term(&mut c).await;
+                    if now != term {
+                        term = now;
+                        after = 0;
+                    }
+                }
+                continue;
+            }
+        };
         let got = r.events.len();
         for e in &r.events {
             println!("{}", render::event_line(e, json));
@@ -273,4 +292,11 @@ pub async fn events(meta: &[String], follow: bool, json: bool) -> Result<(), Cli
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
+}
+
+async fn leader_term(c: &mut AdminClient<Channel>) -> u64 {
+    c.cluster_info(pb::ClusterInfoRequest {})
+        .await
+        .map(|r| r.into_inner().term)
+        .unwrap_or(0)
 }

@@ -24,6 +24,11 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
         wait_status(&group.all, n.port(), "ONLINE");
     }
     cli_ok(&group.all, &["config", "set", "k", "before"]);
+    let follower = Proc::spawn(
+        "events",
+        &["events", "--follow", "--json", "--meta", &group.all],
+        tmp.path().join("events.log"),
+    );
 
     group.kill(first);
     let second = group.leader();
@@ -41,6 +46,21 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
     );
     cli_ok(&group.all, &["config", "set", "k", "after"]);
     assert!(cli_ok(&group.all, &["config", "get", "k"]).contains("after"));
+
+    // `events --follow` carries on with the new leader's events.
+    let late = start_node(&group.all, "graph", &tmp.path().join("late"), "127.0.0.1:0");
+    poll(
+        "the follower to print the late registration",
+        DEADLINE,
+        || {
+            follower
+                .output()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .any(|e| e["kind"] == "registered" && e["port"] == late.port())
+                .then_some(())
+        },
+    );
 
     // The killed server comes back as a follower and catches up.
     group.restart(first);
