@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
-use rollcall_core::{ConfigKey, ConfigValue, MetadataDelta, MetadataSnapshot, Role};
+use rollcall_core::{ConfigKey, ConfigValue, MetadataDelta, MetadataSnapshot, Role, Space};
 use rollcall_proto as pb;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -432,9 +432,22 @@ async fn fetch_metadata(inner: &Inner, conn: &MetaConn, addr: &str) {
     if resp.code != pb::Code::Ok as i32 {
         return note_failure(inner, addr, &resp.message);
     }
+    let spaces = resp.spaces_changed.then(|| {
+        resp.spaces
+            .iter()
+            .map(|s| Space {
+                id: s.id,
+                name: s.name.clone(),
+                replicas: s.replicas,
+                zones: s.zones.clone(),
+                partitions: s.partitions.iter().map(|p| p.node_ids.clone()).collect(),
+            })
+            .collect()
+    });
     let delta = MetadataDelta {
         version: resp.metadata_version,
         full: resp.full,
+        spaces,
         configs: resp
             .configs
             .into_iter()

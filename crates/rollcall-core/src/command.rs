@@ -55,6 +55,23 @@ pub enum Command {
         /// The state to adopt.
         state: Box<crate::state::ClusterState>,
     },
+    /// Creates a space with a placement the leader computed from the
+    /// ONLINE hosts (`partitions[i]` holds partition i+1's replicas).
+    CreateSpace {
+        /// Space name.
+        name: String,
+        /// Replicas per partition.
+        replicas: u32,
+        /// Zones the space is confined to (empty = any).
+        zones: Vec<String>,
+        /// Replica hosts per partition.
+        partitions: Vec<Vec<NodeId>>,
+    },
+    /// Drops a space.
+    DropSpace {
+        /// Space name.
+        name: String,
+    },
     /// Sets a config value, for every role (`role: None`) or one role.
     SetConfig {
         /// Key.
@@ -78,6 +95,8 @@ impl Command {
             Command::DropHosts { .. } => "drop_hosts",
             Command::SetConfig { .. } => "set_config",
             Command::ImportState { .. } => "import_state",
+            Command::CreateSpace { .. } => "create_space",
+            Command::DropSpace { .. } => "drop_space",
         }
     }
 }
@@ -112,4 +131,13 @@ pub enum Applied {
     ConfigSet(u64),
     /// A whole state was adopted.
     Imported,
+    /// The space was created with this id; the metadata version after it.
+    SpaceCreated {
+        /// Space id.
+        id: u32,
+        /// Metadata version after the change.
+        version: u64,
+    },
+    /// The space was dropped; the metadata version after it.
+    SpaceDropped(u64),
 }

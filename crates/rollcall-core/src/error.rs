@@ -28,6 +28,12 @@ pub enum Code {
     Internal,
     /// The meta server is still starting.
     Unavailable,
+    /// A space of that name exists.
+    SpaceExists,
+    /// No space of that name exists.
+    UnknownSpace,
+    /// The space cannot be placed (too few ONLINE hosts or zones).
+    PlacementFailed,
 }
 
 impl Code {
@@ -45,6 +51,9 @@ impl Code {
             Code::UnknownConfig => "UNKNOWN_CONFIG",
             Code::Internal => "INTERNAL",
             Code::Unavailable => "UNAVAILABLE",
+            Code::SpaceExists => "SPACE_EXISTS",
+            Code::UnknownSpace => "UNKNOWN_SPACE",
+            Code::PlacementFailed => "PLACEMENT_FAILED",
         }
     }
 }
@@ -84,4 +93,13 @@ pub enum ApplyError {
     /// The named node id is not a host of this cluster.
     #[error("node {0} is not a host of this cluster; nothing was changed")]
     UnknownNode(u64),
+    /// A space of that name exists.
+    #[error("space {0:?} already exists; nothing was changed")]
+    SpaceExists(String),
+    /// No space of that name exists.
+    #[error("space {0:?} does not exist; `rollcall spaces list` shows the spaces")]
+    UnknownSpace(String),
+    /// The placement does not fit the space (wrong replica counts).
+    #[error("placement for space {0:?} is malformed: {1}; nothing was changed")]
+    BadPlacement(String, String),
 }

@@ -41,7 +41,7 @@ pub use placement::{
     leader_band, place, plan_leader_balance, Candidate, LeaderTransfer, PartitionLeaders,
     PlacementError,
 };
-pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord};
+pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord, Space};
 pub use time::MonoTime;
 pub use types::{
     is_valid_cluster_id, Admission, AdmissionPolicy, ClusterId, HostAddr, HostInfo, NodeId,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::state::{ConfigKey, ConfigValue};
+use crate::state::{ConfigKey, ConfigValue, Space};
 use crate::types::Role;
 
 /// What agents cache, at one metadata version.
@@ -12,6 +12,7 @@ use crate::types::Role;
 pub struct MetadataSnapshot {
     version: u64,
     configs: BTreeMap<ConfigKey, ConfigValue>,
+    spaces: BTreeMap<String, Space>,
 }
 
 /// The changes from one version to another (or the whole set).
@@ -23,6 +24,8 @@ pub struct MetadataDelta {
     pub full: bool,
     /// Entries set after the cache's version (or all of them).
     pub configs: Vec<(ConfigKey, ConfigValue)>,
+    /// Every space, when any space changed after the cache's version.
+    pub spaces: Option<Vec<Space>>,
 }
 
 /// One change a subscriber is told about.
@@ -42,12 +45,50 @@ pub enum MetadataChange {
         /// Key and scope.
         key: ConfigKey,
     },
+    /// A space appeared.
+    SpaceCreated {
+        /// Name.
+        name: String,
+    },
+    /// A space went away.
+    SpaceDropped {
+        /// Name.
+        name: String,
+    },
 }
 
 impl MetadataSnapshot {
     /// A snapshot of these configs at `version`.
     pub fn new(version: u64, configs: BTreeMap<ConfigKey, ConfigValue>) -> Self {
-        MetadataSnapshot { version, configs }
+        MetadataSnapshot {
+            version,
+            configs,
+            spaces: BTreeMap::new(),
+        }
+    }
+
+    /// This snapshot with these spaces.
+    pub fn with_spaces(mut self, spaces: BTreeMap<String, Space>) -> Self {
+        self.spaces = spaces;
+        self
+    }
+
+    /// All spaces by name.
+    pub fn spaces(&self) -> &BTreeMap<String, Space> {
+        &self.spaces
+    }
+
+    /// The partitions `node` holds a replica of: (space, partition number).
+    pub fn partitions_of(&self, node: crate::types::NodeId) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        for s in self.spaces.values() {
+            for (i, reps) in s.partitions.iter().enumerate() {
+                if reps.contains(&node) {
+                    out.push((s.name.clone(), i as u32 + 1));
+                }
+            }
+        }
+        out
     }
 
     /// The metadata version of this snapshot (0 = nothing fetched yet).
@@ -102,10 +143,25 @@ impl MetadataSnapshot {
                 changes.push(MetadataChange::ConfigRemoved { key: k.clone() });
             }
         }
+        let spaces = match &delta.spaces {
+            Some(list) => {
+                let next: BTreeMap<String, Space> =
+                    list.iter().map(|s| (s.name.clone(), s.clone())).collect();
+                for name in next.keys().filter(|n| !self.spaces.contains_key(*n)) {
+                    changes.push(MetadataChange::SpaceCreated { name: name.clone() });
+                }
+                for name in self.spaces.keys().filter(|n| !next.contains_key(*n)) {
+                    changes.push(MetadataChange::SpaceDropped { name: name.clone() });
+                }
+                next
+            }
+            None => self.spaces.clone(),
+        };
         (
             MetadataSnapshot {
                 version: delta.version,
                 configs,
+                spaces,
             },
             changes,
         )
@@ -136,6 +192,7 @@ mod tests {
             version: 1,
             full: true,
             configs: vec![entry("a", None, "1", 1)],
+            spaces: None,
         });
         assert_eq!(s1.version(), 1);
         assert_eq!(ch.len(), 1);
@@ -143,6 +200,7 @@ mod tests {
             version: 2,
             full: false,
             configs: vec![entry("a", Some(Role::Graph), "2", 2)],
+            spaces: None,
         });
         assert_eq!(ch.len(), 1);
         assert_eq!(s2.config("a", Role::Graph), Some("2"));
@@ -156,11 +214,13 @@ mod tests {
             version: 5,
             full: true,
             configs: vec![entry("a", None, "1", 5)],
+            spaces: None,
         });
         let (s2, ch) = s1.apply(&MetadataDelta {
             version: 4,
             full: false,
             configs: vec![entry("a", None, "old", 4)],
+            spaces: None,
         });
         assert!(ch.is_empty());
         assert_eq!(s2, s1);
@@ -172,11 +232,13 @@ mod tests {
             version: 2,
             full: true,
             configs: vec![entry("a", None, "1", 1), entry("b", None, "1", 2)],
+            spaces: None,
         });
         let (s2, ch) = s1.apply(&MetadataDelta {
             version: 3,
             full: true,
             configs: vec![entry("a", None, "1", 1)],
+            spaces: None,
         });
         assert_eq!(s2.configs().len(), 1);
         assert_eq!(

@@ -51,6 +51,21 @@ pub struct ConfigValue {
     pub version: u64,
 }
 
+/// A space: partitions and where their replicas are.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Space {
+    /// Space id (from 1).
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// Replicas per partition.
+    pub replicas: u32,
+    /// Zones it is confined to (empty = any).
+    pub zones: Vec<String>,
+    /// Replica hosts of partition i+1 at index i.
+    pub partitions: Vec<Vec<NodeId>>,
+}
+
 /// Everything durable about a cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterState {
@@ -59,6 +74,13 @@ pub struct ClusterState {
     hosts: BTreeMap<NodeId, HostRecord>,
     #[serde(with = "pairs")]
     configs: BTreeMap<ConfigKey, ConfigValue>,
+    #[serde(default)]
+    spaces: BTreeMap<String, Space>,
+    /// Metadata version of the last change to spaces.
+    #[serde(default)]
+    spaces_version: u64,
+    #[serde(default)]
+    next_space_id: u32,
     metadata_version: u64,
     next_node_id: NodeId,
     applied_index: u64,
@@ -81,6 +103,9 @@ impl ClusterState {
             epoch: 0,
             hosts: BTreeMap::new(),
             configs: BTreeMap::new(),
+            spaces: BTreeMap::new(),
+            spaces_version: 0,
+            next_space_id: 1,
             metadata_version: 0,
             next_node_id: 1,
             applied_index: 0,
@@ -142,9 +167,28 @@ impl ClusterState {
         &self.configs
     }
 
+    /// All spaces by name.
+    pub fn spaces(&self) -> &BTreeMap<String, Space> {
+        &self.spaces
+    }
+
+    /// Replicas each host holds, across all spaces.
+    pub fn replica_load(&self) -> BTreeMap<NodeId, u64> {
+        let mut load = BTreeMap::new();
+        for s in self.spaces.values() {
+            for reps in &s.partitions {
+                for h in reps {
+                    *load.entry(*h).or_insert(0) += 1;
+                }
+            }
+        }
+        load
+    }
+
     /// The metadata agents cache, whole.
     pub fn metadata_snapshot(&self) -> MetadataSnapshot {
         MetadataSnapshot::new(self.metadata_version, self.configs.clone())
+            .with_spaces(self.spaces.clone())
     }
 
     /// What changed after `since`; the whole set when `since` is 0 or
@@ -157,10 +201,13 @@ impl ClusterState {
             .filter(|(_, v)| full || v.version > since)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let spaces =
+            (full || self.spaces_version > since).then(|| self.spaces.values().cloned().collect());
         MetadataDelta {
             version: self.metadata_version,
             full,
             configs,
+            spaces,
         }
     }
 
@@ -247,6 +294,56 @@ impl ClusterState {
                     self.remove_host(*id);
                 }
                 Ok(Applied::Dropped(node_ids.clone()))
+            }
+            Command::CreateSpace {
+                name,
+                replicas,
+                zones,
+                partitions,
+            } => {
+                if self.spaces.contains_key(name) {
+                    return Err(ApplyError::SpaceExists(name.clone()));
+                }
+                if partitions.is_empty() || partitions.iter().any(|r| r.len() != *replicas as usize)
+                {
+                    return Err(ApplyError::BadPlacement(
+                        name.clone(),
+                        format!("every partition needs {replicas} replicas"),
+                    ));
+                }
+                if let Some(h) = partitions
+                    .iter()
+                    .flatten()
+                    .find(|h| !self.hosts.contains_key(h))
+                {
+                    return Err(ApplyError::UnknownNode(*h));
+                }
+                let id = self.next_space_id.max(1);
+                self.next_space_id = id + 1;
+                self.metadata_version += 1;
+                self.spaces_version = self.metadata_version;
+                self.spaces.insert(
+                    name.clone(),
+                    Space {
+                        id,
+                        name: name.clone(),
+                        replicas: *replicas,
+                        zones: zones.clone(),
+                        partitions: partitions.clone(),
+                    },
+                );
+                Ok(Applied::SpaceCreated {
+                    id,
+                    version: self.metadata_version,
+                })
+            }
+            Command::DropSpace { name } => {
+                if self.spaces.remove(name).is_none() {
+                    return Err(ApplyError::UnknownSpace(name.clone()));
+                }
+                self.metadata_version += 1;
+                self.spaces_version = self.metadata_version;
+                Ok(Applied::SpaceDropped(self.metadata_version))
             }
             Command::SetConfig { key, role, value } => {
                 self.metadata_version += 1;
@@ -601,6 +698,56 @@ mod tests {
         assert!(s.metadata_delta(0).full);
         assert!(s.metadata_delta(99).full);
         assert_eq!(s.metadata_delta(99).configs.len(), 3);
+    }
+
+    #[test]
+    fn spaces_are_created_once_checked_and_dropped() {
+        let mut s = boot();
+        for (i, p) in [1000u16, 1001, 1002].iter().enumerate() {
+            s.apply(
+                2 + i as u64,
+                &Command::RegisterHost {
+                    requested_node_id: None,
+                    info: info(*p),
+                },
+            )
+            .unwrap();
+        }
+        let create = |partitions: Vec<Vec<NodeId>>| Command::CreateSpace {
+            name: "s1".into(),
+            replicas: 2,
+            zones: vec![],
+            partitions,
+        };
+        assert!(matches!(
+            s.apply(5, &create(vec![vec![1]])),
+            Err(ApplyError::BadPlacement(..))
+        ));
+        assert_eq!(
+            s.apply(6, &create(vec![vec![1, 9]])),
+            Err(ApplyError::UnknownNode(9))
+        );
+        assert_eq!(
+            s.apply(7, &create(vec![vec![1, 2], vec![2, 3]])),
+            Ok(Applied::SpaceCreated { id: 1, version: 1 })
+        );
+        assert_eq!(
+            s.apply(8, &create(vec![vec![1, 2]])),
+            Err(ApplyError::SpaceExists("s1".into()))
+        );
+        assert_eq!(s.replica_load().get(&2), Some(&2));
+        let d = s.metadata_delta(0);
+        assert_eq!(d.spaces.as_ref().map(|v| v.len()), Some(1));
+        assert!(s.metadata_delta(1).spaces.is_none(), "nothing newer");
+        assert_eq!(
+            s.apply(9, &Command::DropSpace { name: "s1".into() }),
+            Ok(Applied::SpaceDropped(2))
+        );
+        assert_eq!(
+            s.metadata_delta(1).spaces.map(|v| v.len()),
+            Some(0),
+            "the drop is a change"
+        );
     }
 
     #[test]

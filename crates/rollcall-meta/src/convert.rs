@@ -38,6 +38,9 @@ pub fn code_to_pb(c: Code) -> pb::Code {
         Code::UnknownConfig => pb::Code::UnknownConfig,
         Code::Internal => pb::Code::Internal,
         Code::Unavailable => pb::Code::Unavailable,
+        Code::SpaceExists => pb::Code::SpaceExists,
+        Code::UnknownSpace => pb::Code::UnknownSpace,
+        Code::PlacementFailed => pb::Code::PlacementFailed,
     }
 }
 
@@ -102,7 +105,9 @@ pub fn status(code: Code, message: impl std::fmt::Display) -> tonic::Status {
     let grpc = match code {
         Code::Ok => tonic::Code::Ok,
         Code::InvalidArgument => tonic::Code::InvalidArgument,
-        Code::UnknownHost | Code::UnknownConfig => tonic::Code::NotFound,
+        Code::UnknownHost | Code::UnknownConfig | Code::UnknownSpace => tonic::Code::NotFound,
+        Code::SpaceExists => tonic::Code::AlreadyExists,
+        Code::PlacementFailed => tonic::Code::FailedPrecondition,
         Code::HostOnline | Code::NotLeader => tonic::Code::FailedPrecondition,
         Code::WrongCluster | Code::HostNotAdmitted => tonic::Code::PermissionDenied,
         Code::StoreUnavailable | Code::Unavailable => tonic::Code::Unavailable,

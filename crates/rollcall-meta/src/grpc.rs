@@ -144,6 +144,43 @@ impl Admin for AdminService {
         }))
     }
 
+    async fn create_space(
+        &self,
+        request: Request<pb::CreateSpaceRequest>,
+    ) -> Result<Response<pb::SpaceView>, Status> {
+        Ok(Response::new(
+            self.0.create_space(request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_spaces(
+        &self,
+        _request: Request<pb::ListSpacesRequest>,
+    ) -> Result<Response<pb::ListSpacesResponse>, Status> {
+        self.0.require_leader()?;
+        Ok(Response::new(pb::ListSpacesResponse {
+            spaces: self.0.list_spaces(),
+        }))
+    }
+
+    async fn drop_space(
+        &self,
+        request: Request<pb::DropSpaceRequest>,
+    ) -> Result<Response<pb::DropSpaceResponse>, Status> {
+        let metadata_version = self.0.drop_space(&request.into_inner().name).await?;
+        Ok(Response::new(pb::DropSpaceResponse { metadata_version }))
+    }
+
+    async fn list_parts(
+        &self,
+        request: Request<pb::ListPartsRequest>,
+    ) -> Result<Response<pb::ListPartsResponse>, Status> {
+        self.0.require_leader()?;
+        Ok(Response::new(pb::ListPartsResponse {
+            parts: self.0.list_parts(&request.into_inner().space)?,
+        }))
+    }
+
     async fn cluster_info(
         &self,
         _request: Request<pb::ClusterInfoRequest>,

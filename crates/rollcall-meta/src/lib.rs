@@ -24,6 +24,7 @@ mod listener;
 mod node;
 pub mod raft;
 mod server;
+mod spaces;
 mod writer;
 
 pub use config::MetaConfig;

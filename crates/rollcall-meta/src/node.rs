@@ -44,16 +44,16 @@ pub struct Shared {
     /// This server's advertised gRPC address.
     pub addr: String,
     raft: Raft,
-    liveness: Mutex<Liveness>,
+    pub(crate) liveness: Mutex<Liveness>,
     events: Mutex<EventLog>,
     rejects: Mutex<RejectFilter>,
     /// A pre-Raft state waiting to be imported by the first leader.
     legacy: Mutex<Option<(crate::raft::RaftStore, ClusterState)>>,
-    writer: Writer,
+    pub(crate) writer: Writer,
     writes: Arc<AtomicU64>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -67,7 +67,7 @@ pub fn wall_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn propose_error(e: ProposeError) -> (Code, String) {
+pub(crate) fn propose_error(e: ProposeError) -> (Code, String) {
     match e {
         ProposeError::Unavailable(_) => (Code::StoreUnavailable, e.to_string()),
         ProposeError::Rejected(_) => (Code::InvalidArgument, e.to_string()),
@@ -247,11 +247,11 @@ impl Shared {
         Err(st)
     }
 
-    fn now(&self) -> MonoTime {
+    pub(crate) fn now(&self) -> MonoTime {
         MonoTime::from_duration(self.origin.elapsed())
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, ClusterState> {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, ClusterState> {
         match self.state.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -503,6 +503,7 @@ impl Shared {
         let now = self.now();
         let s = self.read();
         let l = lock(&self.liveness);
+        let partitions = crate::spaces::partition_distribution(&s);
         let mut out = Vec::new();
         for rec in s.hosts().values() {
             if role.is_some_and(|r| r != rec.info.role) {
@@ -526,7 +527,10 @@ impl Shared {
                 last_heartbeat_ms: live.map_or(0, |h| h.last_wall_ms),
                 metadata_version: live.map_or(0, |h| h.metadata_version),
                 leader_distribution: leader_distribution.into_iter().collect(),
-                partition_distribution: Default::default(),
+                partition_distribution: partitions
+                    .get(&rec.node_id)
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                    .unwrap_or_default(),
                 labels: rec.info.labels.clone().into_iter().collect(),
                 ports: rec
                     .info
@@ -811,6 +815,13 @@ impl Shared {
         let delta = self.read().metadata_delta(req.since_version);
         resp.metadata_version = delta.version;
         resp.full = delta.full;
+        resp.spaces_changed = delta.spaces.is_some();
+        resp.spaces = delta
+            .spaces
+            .unwrap_or_default()
+            .iter()
+            .map(crate::spaces::space_info)
+            .collect();
         resp.configs = delta
             .configs
             .into_iter()

@@ -7,7 +7,7 @@ use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::cli::{ConfigCmd, HostsArgs, HostsCmd, MetaClusterCmd, RoleArg};
+use crate::cli::{ConfigCmd, HostsArgs, HostsCmd, MetaClusterCmd, RoleArg, SpacesCmd};
 use crate::error::CliError;
 use crate::render;
 
@@ -198,6 +198,64 @@ pub async fn config(meta: &[String], cmd: ConfigCmd) -> Result<(), CliError> {
             render::print_configs(&r.configs, json);
         }
     }
+    Ok(())
+}
+
+/// `rollcall spaces create|list|drop`.
+pub async fn spaces(meta: &[String], cmd: SpacesCmd) -> Result<(), CliError> {
+    match cmd {
+        SpacesCmd::Create {
+            name,
+            partitions,
+            replicas,
+            zones,
+        } => {
+            let req = pb::CreateSpaceRequest {
+                name,
+                partitions,
+                replicas,
+                zones,
+            };
+            let s = at_leader(meta, |mut c| {
+                let req = req.clone();
+                async move { c.create_space(req).await }
+            })
+            .await?;
+            println!(
+                "created space {} (id {}): {} partitions x {} replicas",
+                s.name, s.id, s.partitions, s.replicas
+            );
+        }
+        SpacesCmd::List { json } => {
+            let r = at_leader(meta, |mut c| async move {
+                c.list_spaces(pb::ListSpacesRequest {}).await
+            })
+            .await?;
+            render::print_spaces(&r.spaces, json);
+        }
+        SpacesCmd::Drop { name } => {
+            let r = at_leader(meta, |mut c| {
+                let name = name.clone();
+                async move { c.drop_space(pb::DropSpaceRequest { name }).await }
+            })
+            .await?;
+            println!(
+                "dropped space {name}; metadata version is now {}",
+                r.metadata_version
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `rollcall parts SPACE`.
+pub async fn parts(meta: &[String], space: &str, json: bool) -> Result<(), CliError> {
+    let r = at_leader(meta, |mut c| {
+        let space = space.to_string();
+        async move { c.list_parts(pb::ListPartsRequest { space }).await }
+    })
+    .await?;
+    render::print_parts(&r.parts, json);
     Ok(())
 }
 

@@ -33,6 +33,17 @@ pub enum Command {
     /// Set, get or list configs.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Create, list or drop spaces.
+    #[command(subcommand)]
+    Spaces(SpacesCmd),
+    /// List a space's partitions: replicas, their status, and the leader.
+    Parts {
+        /// Space name.
+        space: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Add or remove meta servers.
     #[command(name = "meta-cluster", subcommand)]
     MetaCluster(MetaClusterCmd),
@@ -226,6 +237,36 @@ pub enum HostsCmd {
     },
 }
 
+/// `rollcall spaces`.
+#[derive(Debug, Subcommand)]
+pub enum SpacesCmd {
+    /// Create a space on the ONLINE storage hosts.
+    Create {
+        /// Name.
+        name: String,
+        /// Partitions.
+        #[arg(long)]
+        partitions: u32,
+        /// Replicas per partition.
+        #[arg(long, default_value_t = 3)]
+        replicas: u32,
+        /// Only these zones, each replica in a different one.
+        #[arg(long, value_delimiter = ',')]
+        zones: Vec<String>,
+    },
+    /// List spaces.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop a space.
+    Drop {
+        /// Name.
+        name: String,
+    },
+}
+
 /// `rollcall meta-cluster`.
 #[derive(Debug, Subcommand)]
 pub enum MetaClusterCmd {
@@ -347,6 +388,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config(cmd) => crate::admin::config(&meta, cmd).await,
         Command::Cluster { json } => crate::admin::cluster(&meta, json).await,
         Command::MetaCluster(cmd) => crate::admin::meta_cluster(&meta, cmd).await,
+        Command::Spaces(cmd) => crate::admin::spaces(&meta, cmd).await,
+        Command::Parts { space, json } => crate::admin::parts(&meta, &space, json).await,
         Command::Events { follow, json } => crate::admin::events(&meta, follow, json).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Bench(_) => Ok(()),

@@ -236,3 +236,86 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
         c.admission
     )
 }
+
+/// Spaces as a table or JSON.
+pub fn print_spaces(spaces: &[pb::SpaceView], json: bool) {
+    if json {
+        let arr: Vec<Value> = spaces
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.id,
+                    "name": s.name,
+                    "partitions": s.partitions,
+                    "replicas": s.replicas,
+                    "zones": s.zones,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&arr).unwrap_or_else(|_| "[]".into())
+        );
+        return;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "Id",
+        "Name",
+        "Partitions",
+        "Replicas",
+        "Zones",
+    ]);
+    for s in spaces {
+        t.add_row(vec![
+            s.id.to_string(),
+            s.name.clone(),
+            s.partitions.to_string(),
+            s.replicas.to_string(),
+            s.zones.join(","),
+        ]);
+    }
+    println!("{t}");
+}
+
+/// Partitions as a table or JSON (keys `part`, `replicas`, `leader`).
+pub fn print_parts(parts: &[pb::PartView], json: bool) {
+    if json {
+        let arr: Vec<Value> = parts
+            .iter()
+            .map(|p| {
+                json!({
+                    "part": p.part,
+                    "replicas": p.replicas.iter().map(|r| r.address.clone()).collect::<Vec<_>>(),
+                    "leader": if p.leader.is_empty() { Value::Null } else { json!(p.leader) },
+                    "term": p.term,
+                    "replica_status": p
+                        .replicas
+                        .iter()
+                        .map(|r| json!({"address": r.address, "node_id": r.node_id, "status": status_name(r.status)}))
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&arr).unwrap_or_else(|_| "[]".into())
+        );
+        return;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["Part", "Leader", "Replicas (status)"]);
+    for p in parts {
+        t.add_row(vec![
+            p.part.to_string(),
+            p.leader.clone(),
+            p.replicas
+                .iter()
+                .map(|r| format!("{} ({})", r.address, status_name(r.status)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    println!("{t}");
+}

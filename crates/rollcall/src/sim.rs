@@ -119,6 +119,7 @@ impl SimNode {
         }
         {
             let mut updates = agent.subscribe();
+            let agent_node = agent.clone();
             tasks.push(tokio::spawn(async move {
                 while let Ok(u) = updates.recv().await {
                     for c in &u.changes {
@@ -135,6 +136,26 @@ impl SimNode {
                                 version = u.snapshot.version(),
                                 key = %key.key,
                                 "metadata changed: config removed"
+                            ),
+                            MetadataChange::SpaceCreated { name } => {
+                                let mine: Vec<String> = u
+                                    .snapshot
+                                    .partitions_of(agent_node.node_id())
+                                    .into_iter()
+                                    .filter(|(s, _)| s == name)
+                                    .map(|(_, p)| p.to_string())
+                                    .collect();
+                                tracing::info!(
+                                    version = u.snapshot.version(),
+                                    space = %name,
+                                    partitions = %mine.join(","),
+                                    "metadata changed: space created; serving its partitions"
+                                )
+                            }
+                            MetadataChange::SpaceDropped { name } => tracing::info!(
+                                version = u.snapshot.version(),
+                                space = %name,
+                                "metadata changed: space dropped"
                             ),
                         }
                     }

@@ -12,4 +12,5 @@ mod identity;
 mod liveness;
 mod membership;
 mod metadata;
+mod spaces;
 mod tools;
