@@ -88,6 +88,7 @@ mod tests {
                     version: 3,
                 },
             )],
+            spaces: None,
         });
         assert_eq!(changes.len(), 1);
         assert_eq!(before.version(), 0, "old readers keep their snapshot");
