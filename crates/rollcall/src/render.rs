@@ -64,7 +64,17 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
             "Partition distribution",
             "Metadata version",
         ]);
+    let mut total_leaders = 0u64;
+    let mut total_leader_dist: BTreeMap<String, u64> = BTreeMap::new();
+    let mut total_part_dist: BTreeMap<String, u64> = BTreeMap::new();
     for h in hosts {
+        total_leaders += h.leader_count as u64;
+        for (k, v) in &h.leader_distribution {
+            *total_leader_dist.entry(k.clone()).or_default() += *v as u64;
+        }
+        for (k, v) in &h.partition_distribution {
+            *total_part_dist.entry(k.clone()).or_default() += *v as u64;
+        }
         let has_parts = !h.leader_distribution.is_empty() || !h.partition_distribution.is_empty();
         t.add_row(vec![
             h.host.clone(),
@@ -89,6 +99,21 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
             distribution(&h.partition_distribution),
             h.metadata_version.to_string(),
         ]);
+    }
+    if !total_part_dist.is_empty() {
+        let join = |m: &BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(k, v)| format!("{k}:{v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut row = vec![String::from("Total"); 1];
+        row.extend(std::iter::repeat_n(String::new(), 8));
+        row.push(total_leaders.to_string());
+        row.push(join(&total_leader_dist));
+        row.push(join(&total_part_dist));
+        row.push(String::new());
+        t.add_row(row);
     }
     t.to_string()
 }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rollcall_agent::{Agent, AgentConfig};
-use rollcall_core::{HostAddr, MetadataChange, Role};
+use rollcall_agent::{Agent, AgentConfig, PartitionHandler};
+use rollcall_core::{HostAddr, MetadataChange, PartLeader, Role};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -36,6 +36,38 @@ pub struct SimOptions {
     pub labels: Vec<(String, String)>,
     /// Version reported.
     pub version: String,
+}
+
+/// The partitions a simulated storage server leads: of each partition's
+/// replicas, the one at position `(part - 1) % replicas` leads (spreading
+/// leaders over the replicas), in term 1. Reported in every heartbeat.
+#[derive(Default)]
+struct SimLeaders(std::sync::Mutex<Vec<PartLeader>>);
+
+impl SimLeaders {
+    fn update(&self, snapshot: &rollcall_core::MetadataSnapshot, me: u64) {
+        let mut out = Vec::new();
+        for s in snapshot.spaces().values() {
+            for (i, reps) in s.partitions.iter().enumerate() {
+                if !reps.is_empty() && reps[i % reps.len()] == me {
+                    out.push(PartLeader {
+                        space: s.name.clone(),
+                        part: i as u32 + 1,
+                        term: 1,
+                    });
+                }
+            }
+        }
+        if let Ok(mut g) = self.0.lock() {
+            *g = out;
+        }
+    }
+}
+
+impl PartitionHandler for SimLeaders {
+    fn leaders(&self) -> Vec<PartLeader> {
+        self.0.lock().map(|g| g.clone()).unwrap_or_default()
+    }
 }
 
 /// A running simulated server.
@@ -75,6 +107,8 @@ impl SimNode {
         config.zone = opts.zone;
         config.labels = opts.labels.into_iter().collect();
         config.version = opts.version;
+        let leading = Arc::new(SimLeaders::default());
+        config.handler = leading.clone();
         let agent = Arc::new(Agent::start(config).await?);
         let ready = Arc::new(AtomicBool::new(false));
 
@@ -120,8 +154,10 @@ impl SimNode {
         {
             let mut updates = agent.subscribe();
             let agent_node = agent.clone();
+            let leading = leading.clone();
             tasks.push(tokio::spawn(async move {
                 while let Ok(u) = updates.recv().await {
+                    leading.update(&u.snapshot, agent_node.node_id());
                     for c in &u.changes {
                         match c {
                             MetadataChange::ConfigSet { key, old, new } => tracing::info!(

@@ -58,6 +58,24 @@ fn spaces_are_placed_on_online_storage_hosts_only() {
             reps.iter().filter_map(|r| r.as_str()).collect();
         assert_eq!(distinct.len(), 3, "{p}");
     }
+    // Every partition gets a leader, reported in heartbeats.
+    poll("every s1 partition to have a leader", DEADLINE, || {
+        let rows = hosts(&meta.addr)?;
+        let total: u64 = nodes
+            .iter()
+            .filter_map(|n| host_at(&rows, n.port()))
+            .map(|r| r["leader_count"].as_u64().unwrap_or(0))
+            .sum();
+        let led = parts(&meta.addr, "s1")
+            .iter()
+            .all(|p| p["leader"].is_string());
+        (total == 12 && led).then_some(())
+    });
+    let table = cli_ok(&meta.addr, &["hosts"]);
+    assert!(
+        table.contains("Total") && table.contains("s1:36"),
+        "{table}"
+    );
     // Agents learn their partitions from metadata.
     poll("a node to log its partitions", DEADLINE, || {
         nodes[0]
