@@ -144,6 +144,14 @@ impl Admin for AdminService {
         }))
     }
 
+    async fn balance_leader(
+        &self,
+        request: Request<pb::BalanceLeaderRequest>,
+    ) -> Result<Response<pb::BalanceLeaderResponse>, Status> {
+        let transfers = self.0.balance_leader(request.into_inner().deviation)?;
+        Ok(Response::new(pb::BalanceLeaderResponse { transfers }))
+    }
+
     async fn create_space(
         &self,
         request: Request<pb::CreateSpaceRequest>,

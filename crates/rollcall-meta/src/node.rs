@@ -47,6 +47,10 @@ pub struct Shared {
     pub(crate) liveness: Mutex<Liveness>,
     events: Mutex<EventLog>,
     rejects: Mutex<RejectFilter>,
+    /// Commands waiting for each host's next heartbeat (leader-local).
+    pub(crate) pending: Mutex<std::collections::HashMap<NodeId, Vec<pb::HostCommand>>>,
+    /// Ids for those commands.
+    pub(crate) next_command: AtomicU64,
     /// A pre-Raft state waiting to be imported by the first leader.
     legacy: Mutex<Option<(crate::raft::RaftStore, ClusterState)>>,
     pub(crate) writer: Writer,
@@ -93,6 +97,8 @@ impl Shared {
             events: Mutex::new(EventLog::new(config.event_capacity)),
             rejects: Mutex::new(RejectFilter::new(REJECT_MEMORY)),
             legacy: Mutex::new(None),
+            pending: Mutex::new(std::collections::HashMap::new()),
+            next_command: AtomicU64::new(1),
             config,
             origin,
             started_wall_ms: wall_ms(),
@@ -163,6 +169,7 @@ impl Shared {
         if took_office {
             let now = self.now();
             *lock(&self.liveness) = Liveness::new(self.config.detector_config(), now);
+            lock(&self.pending).clear();
             self.led_term.store(term, Ordering::Release);
             tracing::info!(term, "this meta server is now the leader");
         }
@@ -457,6 +464,9 @@ impl Shared {
             }
         }
         resp.node_id = node_id;
+        if let Some(cmds) = lock(&self.pending).remove(&node_id) {
+            resp.commands = cmds;
+        }
         resp
     }
 

@@ -4,7 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use rollcall_core::{place, Applied, Candidate, ClusterState, Code, Command, NodeId, Role, Status};
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use rollcall_core::{
+    place, plan_leader_balance, Applied, Candidate, ClusterState, Code, Command, NodeId,
+    PartitionLeaders, Role, Status,
+};
 use rollcall_proto as pb;
 
 use crate::convert::{self, status};
@@ -196,10 +202,14 @@ impl Shared {
         })?;
         let now = self.now();
         let l = lock(&self.liveness);
-        // Reported leaderships in this space: part → (term, node).
+        // Reported leaderships in this space: part → (term, node). Only
+        // ONLINE hosts count: a dead host's last report is not a leader.
         let mut leaders: BTreeMap<u32, (u64, NodeId)> = BTreeMap::new();
         for reps in &sp.partitions {
             for h in reps {
+                if l.status(*h, now) != Status::Online {
+                    continue;
+                }
                 if let Some(live) = l.get(*h) {
                     for lead in live.leaders.iter().filter(|x| x.space == sp.name) {
                         let e = leaders.entry(lead.part).or_insert((lead.term, *h));
@@ -240,5 +250,109 @@ impl Shared {
                 }
             })
             .collect())
+    }
+
+    /// Plans leader transfers so every ONLINE storage host leads within
+    /// `deviation` of the mean in each space, and queues them for the hosts'
+    /// next heartbeats: `transfer_leader {space, part, to}` to the current
+    /// leader and `become_leader {space, part, term}` to the new one (a
+    /// database acts on the first; the simulated node uses both). Hosts
+    /// report the outcome in later heartbeats.
+    pub fn balance_leader(
+        &self,
+        deviation: f64,
+    ) -> Result<Vec<pb::LeaderTransferView>, tonic::Status> {
+        self.require_leader()?;
+        let deviation = if deviation > 0.0 { deviation } else { 0.05 };
+        let s = self.read();
+        let now = self.now();
+        let l = lock(&self.liveness);
+        let online: BTreeSet<NodeId> = s
+            .hosts()
+            .values()
+            .filter(|h| h.info.role == Role::Storage && l.status(h.node_id, now) == Status::Online)
+            .map(|h| h.node_id)
+            .collect();
+        // Current leaders as reported by ONLINE hosts (highest term), and
+        // the highest term any host ever reported (new terms go above it).
+        let mut reported: BTreeMap<(String, u32), (u64, NodeId)> = BTreeMap::new();
+        let mut max_term: BTreeMap<(String, u32), u64> = BTreeMap::new();
+        for h in s.hosts().keys() {
+            if let Some(live) = l.get(*h) {
+                for lead in &live.leaders {
+                    let t = max_term.entry((lead.space.clone(), lead.part)).or_insert(0);
+                    *t = (*t).max(lead.term);
+                }
+            }
+        }
+        for id in &online {
+            if let Some(live) = l.get(*id) {
+                for lead in &live.leaders {
+                    let e = reported
+                        .entry((lead.space.clone(), lead.part))
+                        .or_insert((lead.term, *id));
+                    if lead.term > e.0 {
+                        *e = (lead.term, *id);
+                    }
+                }
+            }
+        }
+        let mut parts = Vec::new();
+        for sp in s.spaces().values() {
+            for (i, reps) in sp.partitions.iter().enumerate() {
+                let part = i as u32 + 1;
+                parts.push(PartitionLeaders {
+                    space: sp.name.clone(),
+                    part,
+                    replicas: reps.clone(),
+                    leader: reported
+                        .get(&(sp.name.clone(), part))
+                        .map(|(_, h)| *h)
+                        .filter(|h| reps.contains(h)),
+                });
+            }
+        }
+        drop(l);
+        let plan = plan_leader_balance(&parts, &online, deviation);
+        let addr = |h: NodeId| {
+            s.host(h)
+                .map(|r| r.info.addr.to_string())
+                .unwrap_or_default()
+        };
+        let mut pending = lock(&self.pending);
+        let mut out = Vec::with_capacity(plan.len());
+        for t in &plan {
+            let term = max_term
+                .get(&(t.space.clone(), t.part))
+                .copied()
+                .unwrap_or(0)
+                + 1;
+            let mut command = |host: NodeId, kind: &str, extra: (&str, String)| {
+                let id = self.next_command.fetch_add(1, Ordering::Relaxed);
+                let args = [
+                    ("space".to_string(), t.space.clone()),
+                    ("part".to_string(), t.part.to_string()),
+                    (extra.0.to_string(), extra.1),
+                ]
+                .into_iter()
+                .collect();
+                pending.entry(host).or_default().push(pb::HostCommand {
+                    id,
+                    kind: kind.to_string(),
+                    args,
+                });
+            };
+            if let Some(from) = t.from.filter(|f| online.contains(f)) {
+                command(from, "transfer_leader", ("to", t.to.to_string()));
+            }
+            command(t.to, "become_leader", ("term", term.to_string()));
+            out.push(pb::LeaderTransferView {
+                space: t.space.clone(),
+                part: t.part,
+                from: t.from.map(addr).unwrap_or_default(),
+                to: addr(t.to),
+            });
+        }
+        Ok(out)
     }
 }

@@ -248,6 +248,61 @@ pub async fn spaces(meta: &[String], cmd: SpacesCmd) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `rollcall balance leader [--wait]`.
+pub async fn balance_leader(meta: &[String], wait: bool, deviation: f64) -> Result<(), CliError> {
+    if !(0.0..1.0).contains(&deviation) {
+        return Err(CliError::Usage("--deviation must be from 0 to 1".into()));
+    }
+    let r = at_leader(meta, |mut c| async move {
+        c.balance_leader(pb::BalanceLeaderRequest { deviation })
+            .await
+    })
+    .await?;
+    if r.transfers.is_empty() {
+        println!("leaders are balanced; nothing to move");
+        return Ok(());
+    }
+    for t in &r.transfers {
+        let from = if t.from.is_empty() { "(none)" } else { &t.from };
+        println!("{} part {}: {from} -> {}", t.space, t.part, t.to);
+    }
+    println!("{} leader transfer(s) sent", r.transfers.len());
+    if !wait {
+        return Ok(());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let spaces: std::collections::BTreeSet<&str> =
+        r.transfers.iter().map(|t| t.space.as_str()).collect();
+    loop {
+        let mut done = 0;
+        for space in &spaces {
+            let parts = at_leader(meta, |mut c| {
+                let space = space.to_string();
+                async move { c.list_parts(pb::ListPartsRequest { space }).await }
+            })
+            .await?
+            .parts;
+            done += r
+                .transfers
+                .iter()
+                .filter(|t| t.space == *space)
+                .filter(|t| parts.iter().any(|p| p.part == t.part && p.leader == t.to))
+                .count();
+        }
+        if done == r.transfers.len() {
+            println!("all {done} transfer(s) done");
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(CliError::Timeout(format!(
+                "{done} of {} leader transfers reported done within 60 s",
+                r.transfers.len()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// `rollcall parts SPACE`.
 pub async fn parts(meta: &[String], space: &str, json: bool) -> Result<(), CliError> {
     let r = at_leader(meta, |mut c| {

@@ -44,6 +44,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Balance partition leaders (or, later, data) over ONLINE hosts.
+    #[command(subcommand)]
+    Balance(BalanceCmd),
     /// Add or remove meta servers.
     #[command(name = "meta-cluster", subcommand)]
     MetaCluster(MetaClusterCmd),
@@ -237,6 +240,21 @@ pub enum HostsCmd {
     },
 }
 
+/// `rollcall balance`.
+#[derive(Debug, Subcommand)]
+pub enum BalanceCmd {
+    /// Move partition leaders so every ONLINE storage host leads within a
+    /// deviation of the mean (per space).
+    Leader {
+        /// Wait until every planned transfer is reported done.
+        #[arg(long)]
+        wait: bool,
+        /// Allowed deviation from the mean (at least ±1 leader).
+        #[arg(long, default_value_t = 0.05)]
+        deviation: f64,
+    },
+}
+
 /// `rollcall spaces`.
 #[derive(Debug, Subcommand)]
 pub enum SpacesCmd {
@@ -389,6 +407,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Cluster { json } => crate::admin::cluster(&meta, json).await,
         Command::MetaCluster(cmd) => crate::admin::meta_cluster(&meta, cmd).await,
         Command::Spaces(cmd) => crate::admin::spaces(&meta, cmd).await,
+        Command::Balance(BalanceCmd::Leader { wait, deviation }) => {
+            crate::admin::balance_leader(&meta, wait, deviation).await
+        }
         Command::Parts { space, json } => crate::admin::parts(&meta, &space, json).await,
         Command::Events { follow, json } => crate::admin::events(&meta, follow, json).await,
         Command::Demo(args) => crate::demo::run(args).await,

@@ -38,11 +38,19 @@ pub struct SimOptions {
     pub version: String,
 }
 
-/// The partitions a simulated storage server leads: of each partition's
-/// replicas, the one at position `(part - 1) % replicas` leads (spreading
-/// leaders over the replicas), in term 1. Reported in every heartbeat.
+/// The partitions a simulated storage server leads. By default, of each
+/// partition's replicas the one at position `(part - 1) % replicas` leads,
+/// in term 1; commands from the meta leader (`transfer_leader`,
+/// `become_leader`) override that. Reported in every heartbeat.
 #[derive(Default)]
-struct SimLeaders(std::sync::Mutex<Vec<PartLeader>>);
+struct SimLeaders(std::sync::Mutex<LeaderState>);
+
+#[derive(Default)]
+struct LeaderState {
+    default: Vec<PartLeader>,
+    /// (space, part) → Some(term): leads; None: does not.
+    overrides: std::collections::BTreeMap<(String, u32), Option<u64>>,
+}
 
 impl SimLeaders {
     fn update(&self, snapshot: &rollcall_core::MetadataSnapshot, me: u64) {
@@ -59,14 +67,55 @@ impl SimLeaders {
             }
         }
         if let Ok(mut g) = self.0.lock() {
-            *g = out;
+            g.default = out;
+            g.overrides
+                .retain(|(space, _), _| snapshot.spaces().contains_key(space));
         }
     }
 }
 
 impl PartitionHandler for SimLeaders {
     fn leaders(&self) -> Vec<PartLeader> {
-        self.0.lock().map(|g| g.clone()).unwrap_or_default()
+        let Ok(g) = self.0.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<PartLeader> = g
+            .default
+            .iter()
+            .filter(|l| !g.overrides.contains_key(&(l.space.clone(), l.part)))
+            .cloned()
+            .collect();
+        for ((space, part), term) in &g.overrides {
+            if let Some(term) = term {
+                out.push(PartLeader {
+                    space: space.clone(),
+                    part: *part,
+                    term: *term,
+                });
+            }
+        }
+        out
+    }
+
+    fn on_command(&self, kind: &str, args: &std::collections::HashMap<String, String>) {
+        let space = args.get("space").cloned().unwrap_or_default();
+        let Some(part) = args.get("part").and_then(|p| p.parse::<u32>().ok()) else {
+            tracing::warn!(kind, "command without a partition number");
+            return;
+        };
+        let Ok(mut g) = self.0.lock() else { return };
+        match kind {
+            "transfer_leader" => {
+                tracing::info!(space = %space, part, "handing leadership over");
+                g.overrides.insert((space, part), None);
+            }
+            "become_leader" => {
+                let term = args.get("term").and_then(|t| t.parse().ok()).unwrap_or(1);
+                tracing::info!(space = %space, part, term, "taking leadership");
+                g.overrides.insert((space, part), Some(term));
+            }
+            other => tracing::warn!(kind = other, "unknown command ignored"),
+        }
     }
 }
 

@@ -112,6 +112,25 @@ fn spaces_are_placed_on_online_storage_hosts_only() {
         );
     }
 
+    // Balance leaders: the dead host's leaderships move to live replicas,
+    // and every live host ends within the band in each space.
+    let out = cli_ok(&meta.addr, &["balance", "leader", "--wait"]);
+    assert!(out.contains("done") || out.contains("balanced"), "{out}");
+    for p in parts(&meta.addr, "s1") {
+        let leader = p["leader"].as_str().unwrap_or_default().to_string();
+        assert!(!leader.is_empty() && leader != dead, "{p}");
+    }
+    let rows = hosts(&meta.addr).unwrap();
+    for (space, low, high) in [("s1", 3, 5), ("s2", 1, 3)] {
+        for n in &nodes[1..] {
+            let row = host_at(&rows, n.port()).unwrap();
+            let c = row["leader_distribution"][space].as_u64().unwrap_or(0);
+            assert!((low..=high).contains(&c), "{space}: {row}");
+        }
+    }
+    let again = cli_ok(&meta.addr, &["balance", "leader"]);
+    assert!(again.contains("balanced"), "{again}");
+
     // Too few hosts: a clear error, nothing created.
     let out = cli(
         &meta.addr,
