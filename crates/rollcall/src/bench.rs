@@ -32,8 +32,22 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn request(i: usize, cluster_id: u32, node_id: u64, start: i64) -> pb::HeartbeatRequest {
+fn request(
+    i: usize,
+    cluster_id: u32,
+    node_id: u64,
+    start: i64,
+    leaders: usize,
+) -> pb::HeartbeatRequest {
     pb::HeartbeatRequest {
+        // Host i leads partitions i*leaders+1 .. of space "bench".
+        leaders: (0..leaders)
+            .map(|k| pb::PartLeader {
+                space: "bench".into(),
+                part: (i * leaders + k + 1) as u32,
+                term: 1,
+            })
+            .collect(),
         cluster_id,
         node_id,
         host: "127.0.0.1".into(),
@@ -75,12 +89,12 @@ impl SimHost {
     }
 }
 
-async fn register(addr: &str, i: usize, start: i64) -> Result<SimHost, String> {
+async fn register(addr: &str, i: usize, start: i64, leaders: usize) -> Result<SimHost, String> {
     let mut client = HeartbeatClient::connect(addr)
         .await
         .map_err(|e| format!("connecting to {addr}: {e}"))?;
     let resp = client
-        .heartbeat(&request(i, 0, 0, start))
+        .heartbeat(&request(i, 0, 0, start, leaders))
         .await
         .map_err(|e| e.to_string())?;
     if resp.code != pb::Code::Ok as i32 {
@@ -89,7 +103,7 @@ async fn register(addr: &str, i: usize, start: i64) -> Result<SimHost, String> {
     Ok(SimHost {
         addr: addr.to_string(),
         client: Some(client),
-        req: request(i, resp.cluster_id, resp.node_id, start),
+        req: request(i, resp.cluster_id, resp.node_id, start, leaders),
     })
 }
 
@@ -154,6 +168,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
     // Phase 1: connect and register every host.
     let start = now_ms();
     let reg = bar(args.hosts as u64, "registering", args.json);
+    let leaders = args.leaders_per_host;
     let gate = Arc::new(Semaphore::new(128));
     let mut joins = Vec::with_capacity(args.hosts);
     for i in 0..args.hosts {
@@ -162,7 +177,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         let reg = reg.clone();
         joins.push(tokio::spawn(async move {
             let _permit = gate.acquire().await;
-            let r = register(&addr, i, start).await;
+            let r = register(&addr, i, start, leaders).await;
             reg.inc(1);
             r
         }));
@@ -323,6 +338,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         "meta_cpu_s": cpu,
         "meta_cpu_per_s": cpu.map(|c| c / elapsed.as_secs_f64()),
         "meta_peak_rss_mb": rss.map(|r| r as f64 / (1024.0 * 1024.0)),
+        "leaders_per_host": args.leaders_per_host,
         "meta_servers": if meta_pid.is_some() { Some(args.meta_servers.max(1)) } else { None },
         "raft_entries_during_run": raft_entries,
         "raft_entries_per_s": raft_entries as f64 / elapsed.as_secs_f64(),

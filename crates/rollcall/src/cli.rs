@@ -386,6 +386,10 @@ pub struct BenchArgs {
     /// Failover rounds.
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
+    /// Partition leaderships each simulated host reports in every
+    /// heartbeat (100 × 1,000 hosts = 100,000 partitions).
+    #[arg(long, default_value_t = 0)]
+    pub leaders_per_host: usize,
 }
 
 /// Runs the parsed command.
