@@ -18,7 +18,9 @@ pub enum Command {
         /// Wall-clock creation time, ms since the Unix epoch.
         created_at_ms: i64,
     },
-    /// A meta server took office: bumps the epoch that fences stale leaders.
+    /// Legacy: the pre-Raft server bumped an epoch on every start. Still
+    /// applied when importing such a data directory; no longer proposed
+    /// (the epoch is now the Raft term).
     BumpEpoch,
     /// A host is heard for the first time (auto admission), or a known host
     /// is heard without its node id. Identity is resolved in this order: a
