@@ -34,6 +34,8 @@ pub enum Code {
     UnknownSpace,
     /// The space cannot be placed (too few ONLINE hosts or zones).
     PlacementFailed,
+    /// The host still holds partition replicas.
+    HostHasReplicas,
 }
 
 impl Code {
@@ -54,6 +56,7 @@ impl Code {
             Code::SpaceExists => "SPACE_EXISTS",
             Code::UnknownSpace => "UNKNOWN_SPACE",
             Code::PlacementFailed => "PLACEMENT_FAILED",
+            Code::HostHasReplicas => "HOST_HAS_REPLICAS",
         }
     }
 }

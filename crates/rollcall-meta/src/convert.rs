@@ -41,6 +41,7 @@ pub fn code_to_pb(c: Code) -> pb::Code {
         Code::SpaceExists => pb::Code::SpaceExists,
         Code::UnknownSpace => pb::Code::UnknownSpace,
         Code::PlacementFailed => pb::Code::PlacementFailed,
+        Code::HostHasReplicas => pb::Code::HostHasReplicas,
     }
 }
 
@@ -107,7 +108,7 @@ pub fn status(code: Code, message: impl std::fmt::Display) -> tonic::Status {
         Code::InvalidArgument => tonic::Code::InvalidArgument,
         Code::UnknownHost | Code::UnknownConfig | Code::UnknownSpace => tonic::Code::NotFound,
         Code::SpaceExists => tonic::Code::AlreadyExists,
-        Code::PlacementFailed => tonic::Code::FailedPrecondition,
+        Code::PlacementFailed | Code::HostHasReplicas => tonic::Code::FailedPrecondition,
         Code::HostOnline | Code::NotLeader => tonic::Code::FailedPrecondition,
         Code::WrongCluster | Code::HostNotAdmitted => tonic::Code::PermissionDenied,
         Code::StoreUnavailable | Code::Unavailable => tonic::Code::Unavailable,

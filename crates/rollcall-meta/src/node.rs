@@ -710,6 +710,28 @@ impl Shared {
                     ),
                 ));
             }
+            // A host holding replicas would leave partitions pointing at a
+            // missing host.
+            let dist = crate::spaces::partition_distribution(&s);
+            let holding: Vec<String> = ids
+                .iter()
+                .zip(&addrs)
+                .filter_map(|(id, a)| {
+                    let d = dist.get(id)?;
+                    let n: u32 = d.values().sum();
+                    let spaces = d.keys().cloned().collect::<Vec<_>>().join(", ");
+                    Some(format!("{a} holds {n} replica(s) of {spaces}"))
+                })
+                .collect();
+            if !holding.is_empty() && !force {
+                return Err(status(
+                    Code::HostHasReplicas,
+                    format!(
+                        "{}; drop the spaces or pass --force (the replicas stay assigned to the dropped host)",
+                        holding.join("; ")
+                    ),
+                ));
+            }
             ids
         };
         let views: Vec<_> = {

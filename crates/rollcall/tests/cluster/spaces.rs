@@ -131,6 +131,15 @@ fn spaces_are_placed_on_online_storage_hosts_only() {
     let again = cli_ok(&meta.addr, &["balance", "leader"]);
     assert!(again.contains("balanced"), "{again}");
 
+    // A host holding replicas is not dropped by accident.
+    let out = cli(&meta.addr, &["hosts", "drop", &dead]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("HOST_HAS_REPLICAS") && err.contains("--force"),
+        "{err}"
+    );
+
     // Too few hosts: a clear error, nothing created.
     let out = cli(
         &meta.addr,
