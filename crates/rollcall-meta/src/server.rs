@@ -31,6 +31,8 @@ pub struct MetaServer {
     stop: Arc<Notify>,
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     tasks: Vec<JoinHandle<()>>,
+    /// Raft was shut down already (by `wait` or `shutdown`).
+    halted: bool,
 }
 
 fn raft_config(config: &MetaConfig) -> Result<openraft::Config, MetaError> {
@@ -236,6 +238,7 @@ impl MetaServer {
             stop,
             serve,
             tasks,
+            halted: false,
         };
         if config.peers.len() <= 1 && !config.join {
             server.wait_ready(Duration::from_secs(30)).await?;
@@ -317,7 +320,10 @@ impl MetaServer {
         for t in &self.tasks {
             t.abort();
         }
-        let _ = self.raft.shutdown().await;
+        if !self.halted {
+            self.halted = true;
+            let _ = self.raft.shutdown().await;
+        }
     }
 }
 
@@ -338,6 +344,9 @@ impl Drop for MetaServer {
             t.abort();
         }
         self.serve.abort();
+        if self.halted {
+            return;
+        }
         let raft = self.raft.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
