@@ -51,6 +51,8 @@ pub struct Shared {
     pub(crate) pending: Mutex<std::collections::HashMap<NodeId, Vec<pb::HostCommand>>>,
     /// Ids for those commands.
     pub(crate) next_command: AtomicU64,
+    /// Whether any command waits (keeps the lock off steady heartbeats).
+    pub(crate) has_pending: AtomicBool,
     /// A pre-Raft state waiting to be imported by the first leader.
     legacy: Mutex<Option<(crate::raft::RaftStore, ClusterState)>>,
     pub(crate) writer: Writer,
@@ -71,13 +73,34 @@ pub fn wall_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The code and message for a command that was not committed.
 pub(crate) fn propose_error(e: ProposeError) -> (Code, String) {
+    use rollcall_core::ApplyError;
     match e {
         ProposeError::Unavailable(_) => (Code::StoreUnavailable, e.to_string()),
-        ProposeError::Rejected(_) => (Code::InvalidArgument, e.to_string()),
+        ProposeError::Rejected(ref a) => {
+            let code = match a {
+                ApplyError::SpaceExists(_) => Code::SpaceExists,
+                ApplyError::UnknownSpace(_) => Code::UnknownSpace,
+                ApplyError::UnknownNode(_) => Code::UnknownHost,
+                _ => Code::InvalidArgument,
+            };
+            (code, e.to_string())
+        }
         ProposeError::NotLeader { .. } => (Code::NotLeader, e.to_string()),
         ProposeError::Raft(_) => (Code::Unavailable, e.to_string()),
     }
+}
+
+/// A command that was not committed, as a gRPC status.
+pub(crate) fn propose_status(e: ProposeError) -> tonic::Status {
+    let (code, msg) = propose_error(e);
+    status(code, msg)
+}
+
+/// A command that applied with a result its caller did not expect (a bug).
+pub(crate) fn unexpected(applied: Applied) -> tonic::Status {
+    status(Code::Internal, format!("unexpected result {applied:?}"))
 }
 
 impl Shared {
@@ -99,6 +122,7 @@ impl Shared {
             legacy: Mutex::new(None),
             pending: Mutex::new(std::collections::HashMap::new()),
             next_command: AtomicU64::new(1),
+            has_pending: AtomicBool::new(false),
             config,
             origin,
             started_wall_ms: wall_ms(),
@@ -464,8 +488,14 @@ impl Shared {
             }
         }
         resp.node_id = node_id;
-        if let Some(cmds) = lock(&self.pending).remove(&node_id) {
-            resp.commands = cmds;
+        if self.has_pending.load(Ordering::Acquire) {
+            let mut pending = lock(&self.pending);
+            if let Some(cmds) = pending.remove(&node_id) {
+                resp.commands = cmds;
+            }
+            if pending.is_empty() {
+                self.has_pending.store(false, Ordering::Release);
+            }
         }
         resp
     }
@@ -656,14 +686,8 @@ impl Shared {
                 }
                 Ok(ids)
             }
-            Ok(other) => Err(status(
-                Code::Internal,
-                format!("unexpected result {other:?}"),
-            )),
-            Err(e) => {
-                let (code, msg) = propose_error(e);
-                Err(status(code, msg))
-            }
+            Ok(other) => Err(unexpected(other)),
+            Err(e) => Err(propose_status(e)),
         }
     }
 
@@ -765,10 +789,7 @@ impl Shared {
                 }
                 Ok(ids)
             }
-            Err(e) => {
-                let (code, msg) = propose_error(e);
-                Err(status(code, msg))
-            }
+            Err(e) => Err(propose_status(e)),
         }
     }
 
@@ -803,14 +824,8 @@ impl Shared {
             .await
         {
             Ok(Applied::ConfigSet(v)) => Ok(v),
-            Ok(other) => Err(status(
-                Code::Internal,
-                format!("unexpected result {other:?}"),
-            )),
-            Err(e) => {
-                let (code, msg) = propose_error(e);
-                Err(status(code, msg))
-            }
+            Ok(other) => Err(unexpected(other)),
+            Err(e) => Err(propose_status(e)),
         }
     }
 

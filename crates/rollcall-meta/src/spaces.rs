@@ -14,7 +14,7 @@ use rollcall_core::{
 use rollcall_proto as pb;
 
 use crate::convert::{self, status};
-use crate::node::{lock, propose_error, Shared};
+use crate::node::{lock, propose_status, unexpected, Shared};
 
 /// Longest space name.
 const MAX_NAME: usize = 64;
@@ -140,20 +140,8 @@ impl Shared {
                     .map(space_view)
                     .ok_or_else(|| status(Code::Internal, "the new space vanished"))
             }
-            Ok(other) => Err(status(
-                Code::Internal,
-                format!("unexpected result {other:?}"),
-            )),
-            Err(crate::error::ProposeError::Rejected(rollcall_core::ApplyError::SpaceExists(
-                name,
-            ))) => Err(status(
-                Code::SpaceExists,
-                format!("space {name:?} already exists"),
-            )),
-            Err(e) => {
-                let (code, msg) = propose_error(e);
-                Err(status(code, msg))
-            }
+            Ok(other) => Err(unexpected(other)),
+            Err(e) => Err(propose_status(e)),
         }
     }
 
@@ -173,20 +161,8 @@ impl Shared {
             .await
         {
             Ok(Applied::SpaceDropped(v)) => Ok(v),
-            Ok(other) => Err(status(
-                Code::Internal,
-                format!("unexpected result {other:?}"),
-            )),
-            Err(crate::error::ProposeError::Rejected(rollcall_core::ApplyError::UnknownSpace(
-                n,
-            ))) => Err(status(
-                Code::UnknownSpace,
-                format!("no space {n:?}; `rollcall spaces list` shows the spaces"),
-            )),
-            Err(e) => {
-                let (code, msg) = propose_error(e);
-                Err(status(code, msg))
-            }
+            Ok(other) => Err(unexpected(other)),
+            Err(e) => Err(propose_status(e)),
         }
     }
 
@@ -352,6 +328,9 @@ impl Shared {
                 from: t.from.map(addr).unwrap_or_default(),
                 to: addr(t.to),
             });
+        }
+        if !pending.is_empty() {
+            self.has_pending.store(true, Ordering::Release);
         }
         Ok(out)
     }

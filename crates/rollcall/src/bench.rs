@@ -70,6 +70,17 @@ struct SimHost {
 }
 
 impl SimHost {
+    /// One heartbeat, its latency recorded in `lat` if accepted, else
+    /// counted in `errors`.
+    async fn timed_beat(&mut self, lat: &mut Vec<u32>, errors: &AtomicU64) {
+        let t = Instant::now();
+        if self.beat().await {
+            lat.push(micros_since(t));
+        } else {
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// One heartbeat; reconnects once after an error. Returns whether it
     /// was accepted.
     async fn beat(&mut self) -> bool {
@@ -121,13 +132,47 @@ pub fn bar(len: u64, msg: &'static str, json: bool) -> ProgressBar {
     pb
 }
 
-/// Latency percentiles in microseconds.
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
+/// p50, p99 and max of a sorted list of latencies in microseconds, in ms.
+pub struct Latency {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+impl Latency {
+    /// From latencies in microseconds, sorted ascending.
+    pub fn of(sorted_us: &[u32]) -> Latency {
+        let at = |p: f64| {
+            if sorted_us.is_empty() {
+                return 0.0;
+            }
+            let idx = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
+            sorted_us[idx.min(sorted_us.len() - 1)] as f64 / 1000.0
+        };
+        Latency {
+            p50: at(0.50),
+            p99: at(0.99),
+            max: at(1.0),
+        }
     }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
+
+    /// The `latency_ms` object of the JSON reports.
+    pub fn json(&self) -> serde_json::Value {
+        json!({"p50": self.p50, "p99": self.p99, "max": self.max})
+    }
+
+    /// The `latency ms` line of the text reports.
+    pub fn line(&self) -> String {
+        format!(
+            "  latency ms        p50 {:.3}  p99 {:.3}  max {:.3}",
+            self.p50, self.p99, self.max
+        )
+    }
+}
+
+/// Microseconds since `t`, as stored in the latency lists.
+pub fn micros_since(t: Instant) -> u32 {
+    t.elapsed().as_micros().min(u32::MAX as u128) as u32
 }
 
 /// Runs the bench.
@@ -228,12 +273,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
                 while tokio::time::Instant::now() < end {
                     let h = &mut group[k % len];
                     k += 1;
-                    let t = Instant::now();
-                    if h.beat().await {
-                        lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
-                    } else {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
+                    h.timed_beat(&mut lat, &errors).await;
                 }
                 lat
             }));
@@ -256,12 +296,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
                     }
                     tokio::time::sleep_until(due).await;
                     k += 1;
-                    let t = Instant::now();
-                    if h.beat().await {
-                        lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
-                    } else {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
+                    h.timed_beat(&mut lat, &errors).await;
                 }
                 lat
             }));
@@ -320,7 +355,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         (Some((c0, _)), Some((c1, r))) => (Some(c1 - c0), Some(r)),
         _ => (None, None),
     };
-    let ms = |us: u32| us as f64 / 1000.0;
+    let latency = Latency::of(&lat);
     let report = json!({
         "mode": if args.closed_loop { "closed-loop" } else { "open-loop" },
         "hosts": args.hosts,
@@ -330,11 +365,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         "heartbeats": lat.len(),
         "errors": errors.load(Ordering::Relaxed),
         "heartbeats_per_s": rate,
-        "latency_ms": {
-            "p50": ms(percentile(&lat, 0.50)),
-            "p99": ms(percentile(&lat, 0.99)),
-            "max": ms(lat.last().copied().unwrap_or(0)),
-        },
+        "latency_ms": latency.json(),
         "meta_cpu_s": cpu,
         "meta_cpu_per_s": cpu.map(|c| c / elapsed.as_secs_f64()),
         "meta_peak_rss_mb": rss.map(|r| r as f64 / (1024.0 * 1024.0)),
@@ -346,10 +377,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         "hosts_not_online_at_end": not_online,
     });
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        println!("{}", crate::render::pretty(&report));
     } else {
         if args.closed_loop {
             println!(
@@ -371,12 +399,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
             lat.len(),
             errors.load(Ordering::Relaxed)
         );
-        println!(
-            "  latency ms        p50 {:.3}  p99 {:.3}  max {:.3}",
-            ms(percentile(&lat, 0.50)),
-            ms(percentile(&lat, 0.99)),
-            ms(lat.last().copied().unwrap_or(0))
-        );
+        println!("{}", latency.line());
         match (cpu, rss) {
             (Some(c), Some(r)) => println!(
                 "  meta CPU          {c:.2}s ({:.0}% of one core)\n  meta peak RSS     {:.1} MB",

@@ -10,21 +10,11 @@ use rollcall_proto as pb;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use crate::bench::{micros_since, Latency};
 use crate::cli::BenchArgs;
 use crate::error::CliError;
 use crate::metagroup::MetaGroup;
 use crate::procstat;
-
-fn ms(us: u128) -> f64 {
-    us as f64 / 1000.0
-}
-
-fn percentile(sorted: &[u128], p: f64) -> u128 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
-}
 
 /// `--writes N`: `config set` through Raft, `--concurrency` at a time.
 pub async fn writes(
@@ -51,7 +41,7 @@ pub async fn writes(
                     role: 0,
                 })
                 .await;
-            r.map(|_| t.elapsed().as_micros())
+            r.map(|_| micros_since(t))
         }));
     }
     let mut lat = Vec::with_capacity(n);
@@ -70,6 +60,7 @@ pub async fn writes(
         (Some((a, _)), Some((b, _))) => Some(b - a),
         _ => None,
     };
+    let latency = Latency::of(&lat);
     let report = json!({
         "mode": "writes",
         "meta_servers": args.meta_servers.max(1),
@@ -77,18 +68,11 @@ pub async fn writes(
         "errors": errors,
         "concurrency": args.concurrency,
         "writes_per_s": rate,
-        "latency_ms": {
-            "p50": ms(percentile(&lat, 0.5)),
-            "p99": ms(percentile(&lat, 0.99)),
-            "max": ms(lat.last().copied().unwrap_or(0)),
-        },
+        "latency_ms": latency.json(),
         "leader_cpu_s": cpu,
     });
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        println!("{}", crate::render::pretty(&report));
     } else {
         println!(
             "{} config writes through Raft on {} meta server(s), {} in flight, in {:.2}s",
@@ -98,12 +82,7 @@ pub async fn writes(
             elapsed.as_secs_f64()
         );
         println!("  writes/s          {rate:.0} ({errors} errors)");
-        println!(
-            "  latency ms        p50 {:.2}  p99 {:.2}  max {:.2}",
-            ms(percentile(&lat, 0.5)),
-            ms(percentile(&lat, 0.99)),
-            ms(lat.last().copied().unwrap_or(0))
-        );
+        println!("{}", latency.line());
         if let Some(c) = cpu {
             println!("  leader CPU        {c:.2}s");
         }
@@ -214,10 +193,7 @@ pub async fn failover(args: &BenchArgs) -> Result<(), CliError> {
         "false_offline_events": false_offline,
     });
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        println!("{}", crate::render::pretty(&report));
     } else {
         println!(
             "failover with {} hosts at {}ms on {servers} meta servers: median {} ms, max {} ms, {false_offline} false OFFLINE",

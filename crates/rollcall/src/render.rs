@@ -16,6 +16,20 @@ pub fn rfc3339(ms: i64) -> Option<String> {
     Some(humantime::format_rfc3339_seconds(t).to_string())
 }
 
+/// Pretty JSON text of a value (a `Value` always serialises).
+pub fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// A config's scope: `all`, or the role it is set for.
+fn config_scope(role: i32) -> &'static str {
+    if role == 0 {
+        "all"
+    } else {
+        role_name(role)
+    }
+}
+
 /// `storage`, `graph`, `meta` (or `unknown`).
 pub fn role_name(r: i32) -> &'static str {
     match pb::Role::try_from(r) {
@@ -153,7 +167,7 @@ pub fn host_json(h: &pb::HostView) -> Value {
 /// The hosts as a JSON array.
 pub fn hosts_json(hosts: &[pb::HostView]) -> String {
     let arr: Vec<Value> = hosts.iter().map(host_json).collect();
-    serde_json::to_string_pretty(&arr).unwrap_or_else(|_| "[]".into())
+    pretty(&Value::from(arr))
 }
 
 /// Configs as a table or JSON.
@@ -165,15 +179,12 @@ pub fn print_configs(configs: &[pb::ConfigEntry], json: bool) {
                 json!({
                     "key": c.key,
                     "value": c.value,
-                    "role": if c.role == 0 { "all" } else { role_name(c.role) },
+                    "role": config_scope(c.role),
                     "version": c.version,
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&arr).unwrap_or_else(|_| "[]".into())
-        );
+        println!("{}", pretty(&Value::from(arr)));
         return;
     }
     let mut t = Table::new();
@@ -182,11 +193,7 @@ pub fn print_configs(configs: &[pb::ConfigEntry], json: bool) {
     for c in configs {
         t.add_row(vec![
             c.key.clone(),
-            if c.role == 0 {
-                "all".into()
-            } else {
-                role_name(c.role).to_string()
-            },
+            config_scope(c.role).to_string(),
             c.value.clone(),
             c.version.to_string(),
         ]);
@@ -224,7 +231,7 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse) -> String {
         .iter()
         .map(|m| json!({"id": m.id, "address": m.address, "role": m.role}))
         .collect();
-    serde_json::to_string_pretty(&json!({
+    pretty(&json!({
         "cluster_id": c.cluster_id,
         "metadata_version": c.metadata_version,
         "leader": c.leader,
@@ -238,7 +245,6 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse) -> String {
         "detector": c.detector,
         "admission": c.admission,
     }))
-    .unwrap_or_else(|_| "{}".into())
 }
 
 /// `rollcall cluster`.
@@ -277,10 +283,7 @@ pub fn print_spaces(spaces: &[pb::SpaceView], json: bool) {
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&arr).unwrap_or_else(|_| "[]".into())
-        );
+        println!("{}", pretty(&Value::from(arr)));
         return;
     }
     let mut t = Table::new();
@@ -322,10 +325,7 @@ pub fn print_parts(parts: &[pb::PartView], json: bool) {
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&arr).unwrap_or_else(|_| "[]".into())
-        );
+        println!("{}", pretty(&Value::from(arr)));
         return;
     }
     let mut t = Table::new();

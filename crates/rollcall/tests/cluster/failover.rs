@@ -10,19 +10,7 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
     // 200ms heartbeats, 2s to OFFLINE (and 2s of grace for a new leader).
     let mut group = MetaGroup::start(tmp.path(), 3, &["--expired-factor", "10"]);
     let first = group.leader();
-    let nodes: Vec<Node> = (0..3)
-        .map(|i| {
-            start_node(
-                &group.all,
-                "storage",
-                &tmp.path().join(format!("s{i}")),
-                "127.0.0.1:0",
-            )
-        })
-        .collect();
-    for n in &nodes {
-        wait_status(&group.all, n.port(), "ONLINE");
-    }
+    let nodes = start_storage_nodes(&group.all, tmp.path(), 3);
     cli_ok(&group.all, &["config", "set", "k", "before"]);
     let follower = Proc::spawn(
         "events",
@@ -138,19 +126,7 @@ fn a_rolling_restart_keeps_every_acknowledged_write_and_every_host_online() {
     let tmp = tempfile::tempdir().unwrap();
     let mut group = MetaGroup::start(tmp.path(), 3, &["--expired-factor", "10"]);
     group.leader();
-    let nodes: Vec<Node> = (0..3)
-        .map(|i| {
-            start_node(
-                &group.all,
-                "storage",
-                &tmp.path().join(format!("s{i}")),
-                "127.0.0.1:0",
-            )
-        })
-        .collect();
-    for n in &nodes {
-        wait_status(&group.all, n.port(), "ONLINE");
-    }
+    let nodes = start_storage_nodes(&group.all, tmp.path(), 3);
 
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::new()));

@@ -221,6 +221,18 @@ pub fn start_node(meta: &str, role: &str, dir: &Path, listen: &str) -> Node {
     }
 }
 
+/// Starts `n` storage nodes (data dirs `BASE/s0`, `BASE/s1`, ...) and
+/// waits until each is ONLINE.
+pub fn start_storage_nodes(meta: &str, base: &Path, n: usize) -> Vec<Node> {
+    let nodes: Vec<Node> = (0..n)
+        .map(|i| start_node(meta, "storage", &base.join(format!("s{i}")), "127.0.0.1:0"))
+        .collect();
+    for node in &nodes {
+        wait_status(meta, node.port(), "ONLINE");
+    }
+    nodes
+}
+
 /// Runs `rollcall ARGS --meta META` to completion.
 pub fn cli(meta: &str, args: &[&str]) -> Output {
     Command::new(bin())

@@ -25,19 +25,12 @@ fn the_demo_runs_its_tour_and_exits_zero() {
     assert!(tmp.path().join("meta").join("meta.redb").exists());
 }
 
-#[test]
-fn the_bench_reports_json_with_every_figure() {
+/// Runs `rollcall bench ARGS --json`, which must succeed; its report.
+fn bench_json(args: &[&str]) -> serde_json::Value {
     let out = Command::new(bin())
-        .args([
-            "bench",
-            "--hosts",
-            "20",
-            "--interval",
-            "100ms",
-            "--duration",
-            "1s",
-            "--json",
-        ])
+        .arg("bench")
+        .args(args)
+        .arg("--json")
         .output()
         .unwrap();
     assert!(
@@ -45,7 +38,12 @@ fn the_bench_reports_json_with_every_figure() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_bench_reports_json_with_every_figure() {
+    let r = bench_json(&["--hosts", "20", "--interval", "100ms", "--duration", "1s"]);
     assert_eq!(r["hosts"], 20);
     assert!(r["heartbeats"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["errors"], 0, "{r}");
@@ -57,26 +55,15 @@ fn the_bench_reports_json_with_every_figure() {
     }
     assert!(r["false_offline_events"].as_u64().is_some(), "{r}");
 
-    let out = Command::new(bin())
-        .args([
-            "bench",
-            "--hosts",
-            "10",
-            "--closed-loop",
-            "--concurrency",
-            "4",
-            "--duration",
-            "1s",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = bench_json(&[
+        "--hosts",
+        "10",
+        "--closed-loop",
+        "--concurrency",
+        "4",
+        "--duration",
+        "1s",
+    ]);
     assert_eq!(r["mode"], "closed-loop");
     assert!(r["heartbeats"].as_u64().unwrap() > 0, "{r}");
 }
