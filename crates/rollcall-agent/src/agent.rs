@@ -78,7 +78,11 @@ impl Agent {
         let identity = Identity::open(&config.data_dir)?;
         let cluster_id = identity.cluster_id()?;
         let node_id = identity.node_id()?;
-        let conn = MetaConn::new(config.meta_addrs.clone(), Duration::from_secs(1))?;
+        let conn = MetaConn::new(
+            config.meta_addrs.clone(),
+            Duration::from_secs(1),
+            config.dialer.clone(),
+        )?;
         if config.role == Role::Meta {
             return Err(AgentError::Config(
                 "an agent runs in a storage or graph server, not with role meta".into(),

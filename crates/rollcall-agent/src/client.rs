@@ -6,7 +6,8 @@ use std::time::Duration;
 use rollcall_proto as pb;
 use rollcall_proto::meta_client::MetaClient;
 use rollcall_proto::stream::HeartbeatClient;
-use tonic::transport::{Channel, Endpoint};
+use rollcall_proto::transport::Dialer;
+use tonic::transport::Channel;
 
 use crate::error::AgentError;
 
@@ -16,30 +17,36 @@ pub struct MetaConn {
     streams: Vec<Option<HeartbeatClient>>,
     current: usize,
     connect_timeout: Duration,
+    dialer: Dialer,
 }
 
-fn endpoint(addr: &str, connect_timeout: Duration) -> Result<Endpoint, AgentError> {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .map(|e| e.connect_timeout(connect_timeout).tcp_nodelay(true))
-        .map_err(|e| AgentError::Config(format!("meta address {addr:?} is not usable: {e}")))
+fn channel(dialer: &Dialer, addr: &str, connect_timeout: Duration) -> Result<Channel, AgentError> {
+    dialer
+        .channel(addr, connect_timeout)
+        .map_err(|e| AgentError::Config(format!("meta {e}")))
 }
 
 impl MetaConn {
     /// Checks every address; connects nothing yet.
-    pub fn new(addrs: Vec<String>, connect_timeout: Duration) -> Result<Self, AgentError> {
+    pub fn new(
+        addrs: Vec<String>,
+        connect_timeout: Duration,
+        dialer: Dialer,
+    ) -> Result<Self, AgentError> {
         if addrs.is_empty() {
             return Err(AgentError::Config(
                 "no meta address given; pass at least one host:port".into(),
             ));
         }
         for a in &addrs {
-            endpoint(a, connect_timeout)?;
+            channel(&dialer, a, connect_timeout)?;
         }
         Ok(MetaConn {
             streams: addrs.iter().map(|_| None).collect(),
             addrs,
             current: 0,
             connect_timeout,
+            dialer,
         })
     }
 
@@ -51,8 +58,12 @@ impl MetaConn {
     /// A new gRPC client for the address in use; its connection closes
     /// when the client is dropped.
     pub fn grpc_client(&self) -> Result<MetaClient<Channel>, AgentError> {
-        let ep = endpoint(&self.addrs[self.current], self.connect_timeout)?;
-        Ok(MetaClient::new(ep.connect_lazy()).max_decoding_message_size(16 * 1024 * 1024))
+        let ch = channel(
+            &self.dialer,
+            &self.addrs[self.current],
+            self.connect_timeout,
+        )?;
+        Ok(MetaClient::new(ch).max_decoding_message_size(16 * 1024 * 1024))
     }
 
     /// Sends one heartbeat to the address in use over its heartbeat
@@ -64,11 +75,12 @@ impl MetaConn {
         timeout: Duration,
     ) -> Result<pb::HeartbeatResponse, String> {
         let addr = self.addrs[self.current].clone();
+        let dialer = &self.dialer;
         let slot = &mut self.streams[self.current];
         let result = tokio::time::timeout(timeout, async {
             if slot.is_none() {
                 *slot = Some(
-                    HeartbeatClient::connect(&addr)
+                    HeartbeatClient::connect_with(dialer, &addr)
                         .await
                         .map_err(|e| format!("connect: {e}"))?,
                 );
@@ -106,7 +118,7 @@ impl MetaConn {
         }
         match self.addrs.iter().position(|a| a == leader) {
             Some(i) => self.current = i,
-            None if endpoint(leader, self.connect_timeout).is_ok() => {
+            None if channel(&self.dialer, leader, self.connect_timeout).is_ok() => {
                 self.addrs.push(leader.to_string());
                 self.streams.push(None);
                 self.current = self.addrs.len() - 1;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rollcall_core::{HostAddr, Role};
+use rollcall_proto::transport::Dialer;
 
 use crate::handler::{NoPartitions, PartitionHandler};
 
@@ -34,6 +35,9 @@ pub struct AgentConfig {
     pub initial_interval: Duration,
     /// The embedding server's partitions and command sink.
     pub handler: Arc<dyn PartitionHandler>,
+    /// How connections to the meta servers are made (TCP unless a test
+    /// plugs in a simulated network).
+    pub dialer: Dialer,
 }
 
 impl AgentConfig {
@@ -59,6 +63,7 @@ impl AgentConfig {
                 .map_or(0, |d| d.as_millis() as i64),
             initial_interval: Duration::from_secs(1),
             handler: Arc::new(NoPartitions),
+            dialer: Dialer::tcp(),
         }
     }
 }

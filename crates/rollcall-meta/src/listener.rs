@@ -2,13 +2,16 @@
 //! of each connection; heartbeat streams ([`rollcall_proto::stream::MAGIC`])
 //! are served here, everything else (HTTP/2 for gRPC) is handed to tonic.
 
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rollcall_proto as pb;
 use rollcall_proto::stream::{read_frame, write_frame, FrameError, MAGIC};
+use rollcall_proto::transport::{BoxIo, Rewound};
 use tokio::io::{AsyncReadExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
 use crate::node::Shared;
@@ -16,11 +19,31 @@ use crate::node::Shared;
 /// How long a new connection may take to send its first four bytes.
 const SNIFF_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The future of one accept.
+pub type AcceptFuture<'a> = Pin<Box<dyn Future<Output = io::Result<BoxIo>> + Send + 'a>>;
+
+/// Where a meta server's connections come from: a TCP listener in
+/// production, a simulated one in the deterministic simulation.
+pub trait Accept: Send + 'static {
+    /// Waits for the next connection.
+    fn accept(&mut self) -> AcceptFuture<'_>;
+}
+
+impl Accept for tokio::net::TcpListener {
+    fn accept(&mut self) -> AcceptFuture<'_> {
+        Box::pin(async move {
+            let (sock, _) = tokio::net::TcpListener::accept(self).await?;
+            let _ = sock.set_nodelay(true);
+            Ok(Box::new(sock) as BoxIo)
+        })
+    }
+}
+
 /// Accepts connections until `stop` turns true; gRPC ones go to `grpc`.
 pub async fn accept_loop(
-    listener: TcpListener,
+    mut listener: Box<dyn Accept>,
     shared: Arc<Shared>,
-    grpc: mpsc::Sender<Result<TcpStream, std::io::Error>>,
+    grpc: mpsc::Sender<Result<Rewound, io::Error>>,
     stop: watch::Receiver<bool>,
 ) {
     let mut stop_accept = stop.clone();
@@ -30,7 +53,7 @@ pub async fn accept_loop(
             _ = stop_accept.changed() => return,
         };
         let sock = match accepted {
-            Ok((sock, _)) => sock,
+            Ok(sock) => sock,
             Err(e) => {
                 // Out of file descriptors and the like: wait a little
                 // rather than spin.
@@ -39,14 +62,13 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        let _ = sock.set_nodelay(true);
         let shared = shared.clone();
         let grpc = grpc.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            match sniff(&sock).await {
-                Some(true) => serve_stream(sock, shared, stop).await,
-                Some(false) => {
+            match sniff(sock).await {
+                Some(Sniffed::Heartbeats(sock)) => serve_stream(sock, shared, stop).await,
+                Some(Sniffed::Other(sock)) => {
                     let _ = grpc.send(Ok(sock)).await;
                 }
                 None => {}
@@ -55,41 +77,49 @@ pub async fn accept_loop(
     }
 }
 
-/// `Some(true)` for a heartbeat stream, `Some(false)` for anything else,
-/// `None` if the peer sent nothing in time or closed.
-async fn sniff(sock: &TcpStream) -> Option<bool> {
+/// What a connection turned out to be.
+enum Sniffed {
+    /// A heartbeat stream; the magic has been consumed.
+    Heartbeats(BoxIo),
+    /// Anything else, with the bytes read so far put back.
+    Other(Rewound),
+}
+
+/// Reads the first four bytes (fewer if they already differ from the
+/// magic). `None` if the peer sent nothing in time or closed.
+async fn sniff(mut sock: BoxIo) -> Option<Sniffed> {
     let mut head = [0u8; 4];
+    let mut len = 0;
     tokio::time::timeout(SNIFF_TIMEOUT, async {
-        loop {
-            match sock.peek(&mut head).await {
+        while len < head.len() && head[..len] == MAGIC[..len] {
+            match sock.read(&mut head[len..]).await {
                 Ok(0) | Err(_) => return None,
-                Ok(n) if n >= head.len() => return Some(()),
-                Ok(n) if head[..n] != MAGIC[..n] => return Some(()),
-                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Ok(n) => len += n,
             }
         }
+        Some(())
     })
     .await
     .ok()??;
-    Some(&head == MAGIC)
+    if &head == MAGIC {
+        Some(Sniffed::Heartbeats(sock))
+    } else {
+        Some(Sniffed::Other(Rewound::new(head, len, sock)))
+    }
 }
 
 /// Serves heartbeats on one stream until the peer leaves, sends a bad
 /// frame, or the server stops. A bad frame gets one INVALID_ARGUMENT
 /// answer saying what was wrong, then the connection is closed.
-async fn serve_stream(sock: TcpStream, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn serve_stream(sock: BoxIo, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let max = shared.config.max_message_bytes;
-    let (r, mut w) = sock.into_split();
-    let mut r = BufReader::with_capacity(512, r);
-    let mut magic = [0u8; 4];
-    if r.read_exact(&mut magic).await.is_err() {
-        return;
-    }
+    // Requests and answers alternate, so one buffered stream serves both.
+    let mut io = BufReader::with_capacity(512, sock);
     let mut rbuf = Vec::new();
     let mut wbuf = Vec::new();
     loop {
         let frame = tokio::select! {
-            f = read_frame::<_, pb::HeartbeatRequest>(&mut r, &mut rbuf, max) => f,
+            f = read_frame::<_, pb::HeartbeatRequest>(&mut io, &mut rbuf, max) => f,
             _ = stop.changed() => return,
         };
         let resp = match frame {
@@ -100,11 +130,11 @@ async fn serve_stream(sock: TcpStream, shared: Arc<Shared>, mut stop: watch::Rec
                     rollcall_core::Code::InvalidArgument,
                     format!("{e}; the connection will be closed"),
                 );
-                let _ = write_frame(&mut w, &resp, &mut wbuf).await;
+                let _ = write_frame(&mut io, &resp, &mut wbuf).await;
                 return;
             }
         };
-        if write_frame(&mut w, &resp, &mut wbuf).await.is_err() {
+        if write_frame(&mut io, &resp, &mut wbuf).await.is_err() {
             return;
         }
     }

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use openraft::{BasicNode, ServerState, SnapshotPolicy};
 use rollcall_proto::admin_server::AdminServer;
@@ -19,9 +21,20 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::config::MetaConfig;
 use crate::error::MetaError;
 use crate::grpc::{AdminService, MetaService, RaftService};
-use crate::listener::accept_loop;
+use crate::listener::{accept_loop, Accept};
 use crate::node::Shared;
 use crate::raft::{Network, Raft, RaftStore};
+use rollcall_proto::transport::Dialer;
+
+/// Where a server's connections come from and how it reaches its peers.
+pub struct Transport {
+    /// Accepts connections (heartbeat streams and gRPC on one port).
+    pub listener: Box<dyn Accept>,
+    /// The address the listener is bound to.
+    pub local_addr: SocketAddr,
+    /// Connects to the other meta servers.
+    pub dialer: Dialer,
+}
 
 /// A running meta server.
 pub struct MetaServer {
@@ -69,15 +82,12 @@ impl MetaServer {
         Self::start_with_store(config, store).await
     }
 
-    /// Starts a server over the given store. With no peers configured it
-    /// is a one-voter group and this returns once the cluster has an
-    /// identity; with peers it returns at once (the group elects when a
-    /// majority is up).
+    /// Starts a server over the given store, listening on TCP at
+    /// `config.listen`. See [`MetaServer::start_on`].
     pub async fn start_with_store(
         config: MetaConfig,
         store: RaftStore,
     ) -> Result<MetaServer, MetaError> {
-        let origin = Instant::now();
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| MetaError::Bind {
@@ -88,6 +98,29 @@ impl MetaServer {
             addr: config.listen,
             source,
         })?;
+        let transport = Transport {
+            listener: Box::new(listener),
+            local_addr: addr,
+            dialer: Dialer::tcp(),
+        };
+        Self::start_on(config, store, transport).await
+    }
+
+    /// Starts a server over the given store and transport. With no peers
+    /// configured it is a one-voter group and this returns once the
+    /// cluster has an identity; with peers it returns at once (the group
+    /// elects when a majority is up).
+    pub async fn start_on(
+        config: MetaConfig,
+        store: RaftStore,
+        transport: Transport,
+    ) -> Result<MetaServer, MetaError> {
+        let origin = Instant::now();
+        let Transport {
+            listener,
+            local_addr: addr,
+            dialer,
+        } = transport;
         let advertised = config
             .peers
             .get(&config.node_id)
@@ -100,7 +133,7 @@ impl MetaServer {
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config)?),
-            Network,
+            Network::new(dialer),
             log,
             sm,
         )

@@ -12,5 +12,6 @@ pub mod v1 {
 }
 
 pub mod stream;
+pub mod transport;
 
 pub use v1::*;

@@ -90,8 +90,7 @@ where
 
 /// A client end of a heartbeat stream.
 pub struct HeartbeatClient {
-    reader: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
+    io: tokio::io::BufReader<crate::transport::BoxIo>,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
 }
@@ -100,15 +99,21 @@ pub struct HeartbeatClient {
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
 impl HeartbeatClient {
-    /// Connects to a meta server (`host:port`) and opens a heartbeat stream.
+    /// Connects to a meta server (`host:port`) over TCP and opens a
+    /// heartbeat stream.
     pub async fn connect(addr: &str) -> io::Result<HeartbeatClient> {
-        let sock = tokio::net::TcpStream::connect(addr).await?;
-        sock.set_nodelay(true)?;
-        let (r, mut w) = sock.into_split();
-        w.write_all(MAGIC).await?;
+        Self::connect_with(&crate::transport::Dialer::tcp(), addr).await
+    }
+
+    /// Connects with `dialer` and opens a heartbeat stream.
+    pub async fn connect_with(
+        dialer: &crate::transport::Dialer,
+        addr: &str,
+    ) -> io::Result<HeartbeatClient> {
+        let mut io = dialer.dial(addr).await?;
+        io.write_all(MAGIC).await?;
         Ok(HeartbeatClient {
-            reader: tokio::io::BufReader::with_capacity(512, r),
-            writer: w,
+            io: tokio::io::BufReader::with_capacity(512, io),
             rbuf: Vec::new(),
             wbuf: Vec::new(),
         })
@@ -119,8 +124,8 @@ impl HeartbeatClient {
         &mut self,
         req: &crate::v1::HeartbeatRequest,
     ) -> Result<crate::v1::HeartbeatResponse, FrameError> {
-        write_frame(&mut self.writer, req, &mut self.wbuf).await?;
-        read_frame(&mut self.reader, &mut self.rbuf, MAX_RESPONSE).await
+        write_frame(&mut self.io, req, &mut self.wbuf).await?;
+        read_frame(&mut self.io, &mut self.rbuf, MAX_RESPONSE).await
     }
 }
 

@@ -15,15 +15,25 @@ use openraft::raft::{
 use openraft::BasicNode;
 use rollcall_proto as pb;
 use rollcall_proto::raft_client::RaftClient;
+use rollcall_proto::transport::Dialer;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::{MetaNodeId, TypeConfig};
 
 /// Makes connections to peers.
 #[derive(Clone, Debug, Default)]
-pub struct Network;
+pub struct Network {
+    dialer: Dialer,
+}
+
+impl Network {
+    /// Connects to peers with `dialer`.
+    pub fn new(dialer: Dialer) -> Network {
+        Network { dialer }
+    }
+}
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
@@ -32,6 +42,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         Peer {
             target,
             addr: node.addr.clone(),
+            dialer: self.dialer.clone(),
             client: None,
         }
     }
@@ -41,6 +52,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 pub struct Peer {
     target: MetaNodeId,
     addr: String,
+    dialer: Dialer,
     client: Option<RaftClient<Channel>>,
 }
 
@@ -57,11 +69,11 @@ impl Peer {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let ep = Endpoint::from_shared(format!("http://{}", self.addr))
-            .map_err(|e| Unreachable::new(&e))?
-            .connect_timeout(Duration::from_millis(500))
-            .tcp_nodelay(true);
-        let c = RaftClient::new(ep.connect_lazy())
+        let channel = self
+            .dialer
+            .channel(&self.addr, Duration::from_millis(500))
+            .map_err(|e| Unreachable::new(&e))?;
+        let c = RaftClient::new(channel)
             .max_decoding_message_size(256 * 1024 * 1024)
             .max_encoding_message_size(256 * 1024 * 1024);
         self.client = Some(c.clone());

@@ -1,0 +1,268 @@
+//! How rollcall reaches its peers: a [`Dialer`] opens byte streams to
+//! `host:port` addresses and builds gRPC channels over them.
+//!
+//! Production uses plain TCP ([`Dialer::tcp`]). Anything else that yields
+//! a byte stream can be plugged in with [`Dialer::new`]; the deterministic
+//! simulation uses it to run meta servers and agents over turmoil's
+//! simulated network without changing a line of their logic.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// A byte stream to a peer.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> Io for T {}
+
+/// A boxed byte stream.
+pub type BoxIo = Box<dyn Io>;
+
+/// The future of one dial.
+pub type DialFuture = Pin<Box<dyn Future<Output = io::Result<BoxIo>> + Send>>;
+
+type DialFn = dyn Fn(String) -> DialFuture + Send + Sync;
+
+/// Opens connections to `host:port` addresses.
+#[derive(Clone)]
+pub struct Dialer {
+    custom: Option<Arc<DialFn>>,
+}
+
+impl fmt::Debug for Dialer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.custom.is_some() {
+            "Dialer(custom)"
+        } else {
+            "Dialer(tcp)"
+        })
+    }
+}
+
+impl Default for Dialer {
+    fn default() -> Self {
+        Dialer::tcp()
+    }
+}
+
+/// An address a gRPC channel cannot be built for.
+#[derive(Debug, thiserror::Error)]
+#[error("address {addr:?} is not a usable host:port: {reason}")]
+pub struct BadAddress {
+    /// The address given.
+    pub addr: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl Dialer {
+    /// Plain TCP with Nagle off.
+    pub fn tcp() -> Dialer {
+        Dialer { custom: None }
+    }
+
+    /// Dials with `f` (given `host:port`).
+    pub fn new<F, Fut, S>(f: F) -> Dialer
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = io::Result<S>> + Send + 'static,
+        S: Io,
+    {
+        let f = Arc::new(f);
+        Dialer {
+            custom: Some(Arc::new(move |addr: String| {
+                let fut = f(addr);
+                Box::pin(async move { fut.await.map(|s| Box::new(s) as BoxIo) }) as DialFuture
+            })),
+        }
+    }
+
+    /// Opens a byte stream to `addr`.
+    pub fn dial(&self, addr: &str) -> DialFuture {
+        match &self.custom {
+            Some(f) => f(addr.to_string()),
+            None => {
+                let addr = addr.to_string();
+                Box::pin(async move {
+                    let sock = tokio::net::TcpStream::connect(addr).await?;
+                    sock.set_nodelay(true)?;
+                    Ok(Box::new(sock) as BoxIo)
+                })
+            }
+        }
+    }
+
+    /// A gRPC channel to `addr` that connects on first use and reconnects
+    /// after failures.
+    pub fn channel(&self, addr: &str, connect_timeout: Duration) -> Result<Channel, BadAddress> {
+        let ep = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| BadAddress {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true);
+        // The URI must also name a host and a port.
+        if ep.uri().host().is_none() || ep.uri().port_u16().is_none() {
+            return Err(BadAddress {
+                addr: addr.to_string(),
+                reason: "expected host:port".into(),
+            });
+        }
+        Ok(match &self.custom {
+            None => ep.connect_lazy(),
+            Some(_) => {
+                let dialer = self.clone();
+                ep.connect_with_connector_lazy(tower_service_fn(move |uri: Uri| {
+                    let target = uri
+                        .authority()
+                        .map(|a| a.as_str().to_string())
+                        .unwrap_or_default();
+                    let fut = dialer.dial(&target);
+                    async move { fut.await.map(TokioIo::new) }
+                }))
+            }
+        })
+    }
+}
+
+/// A `tower::Service<Uri>` made of a closure (what `tower::service_fn`
+/// does, without the dependency).
+fn tower_service_fn<F>(f: F) -> ServiceFn<F> {
+    ServiceFn(f)
+}
+
+/// See [`tower_service_fn`].
+#[derive(Clone)]
+struct ServiceFn<F>(F);
+
+impl<F, Fut, T> tower_service::Service<Uri> for ServiceFn<F>
+where
+    F: FnMut(Uri) -> Fut,
+    Fut: Future<Output = io::Result<T>>,
+{
+    type Response = T;
+    type Error = io::Error;
+    type Future = Fut;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Fut {
+        (self.0)(uri)
+    }
+}
+
+/// An accepted connection of which the first bytes were already read (to
+/// tell the protocols apart); reading starts with those bytes again.
+pub struct Rewound {
+    head: [u8; 4],
+    pos: usize,
+    len: usize,
+    inner: BoxIo,
+}
+
+impl Rewound {
+    /// `head[..len]` will be read before the rest of `inner`.
+    pub fn new(head: [u8; 4], len: usize, inner: BoxIo) -> Rewound {
+        Rewound {
+            head,
+            pos: 0,
+            len: len.min(4),
+            inner,
+        }
+    }
+}
+
+impl AsyncRead for Rewound {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pos < self.len {
+            let n = (self.len - self.pos).min(buf.remaining());
+            let start = self.pos;
+            buf.put_slice(&self.head[start..start + n]);
+            self.pos += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewound {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+impl tonic::transport::server::Connected for Rewound {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn rewound_reads_the_head_first() {
+        let (a, mut b) = tokio::io::duplex(64);
+        b.write_all(b"rest").await.unwrap();
+        drop(b);
+        let mut r = Rewound::new(*b"PRI ", 3, Box::new(a));
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).await.unwrap();
+        assert_eq!(out, b"PRIrest");
+    }
+
+    #[test]
+    fn bad_addresses_are_refused() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _g = rt.enter();
+        let d = Dialer::tcp();
+        assert!(d.channel("127.0.0.1:1", Duration::from_secs(1)).is_ok());
+        let e = d.channel("no port", Duration::from_secs(1)).unwrap_err();
+        assert!(e.to_string().contains("no port"), "{e}");
+        assert!(d.channel("localhost", Duration::from_secs(1)).is_err());
+    }
+}
