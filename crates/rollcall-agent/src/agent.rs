@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use rollcall_core::{ConfigKey, ConfigValue, MetadataDelta, MetadataSnapshot, Role, Space};
 use rollcall_proto as pb;
 use tokio::sync::{broadcast, watch};
@@ -193,13 +194,17 @@ async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
     let mut base = Instant::now();
     let mut k: u32 = 0;
     let mut max_epoch = 0u64;
+    let mut rng = match inner.config.jitter_seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_os_rng(),
+    };
     loop {
         // Fixed rate: the k-th beat is due at base + k × interval (+ jitter).
         let (kk, offset) = next_due(k, interval, base.elapsed());
         k = kk;
         let due = base + offset;
         let jitter_max = (interval / 20).as_micros().max(1) as u64;
-        let jitter = Duration::from_micros(rand::rng().random_range(0..jitter_max));
+        let jitter = Duration::from_micros(rng.random_range(0..jitter_max));
         tokio::time::sleep_until(due + jitter).await;
         k = k.saturating_add(1);
         let period_end = base + interval * k;

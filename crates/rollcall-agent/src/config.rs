@@ -38,6 +38,9 @@ pub struct AgentConfig {
     /// How connections to the meta servers are made (TCP unless a test
     /// plugs in a simulated network).
     pub dialer: Dialer,
+    /// Seed of the heartbeat jitter (`None`: from the OS). Simulations set
+    /// it so a run can be replayed.
+    pub jitter_seed: Option<u64>,
 }
 
 impl AgentConfig {
@@ -64,6 +67,7 @@ impl AgentConfig {
             initial_interval: Duration::from_secs(1),
             handler: Arc::new(NoPartitions),
             dialer: Dialer::tcp(),
+            jitter_seed: None,
         }
     }
 }

@@ -28,6 +28,11 @@ impl MonoTime {
         self.0
     }
 
+    /// Whole milliseconds since the origin.
+    pub fn as_millis(self) -> u64 {
+        u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// Time from `earlier` to `self`, zero if `earlier` is later.
     pub fn since(self, earlier: MonoTime) -> Duration {
         self.0.saturating_sub(earlier.0)

@@ -40,7 +40,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::ListHostsRequest>,
     ) -> Result<Response<pb::ListHostsResponse>, Status> {
-        self.0.require_leader()?;
+        self.0.read_barrier().await?;
         let role = role_from_pb(request.into_inner().role);
         Ok(Response::new(pb::ListHostsResponse {
             hosts: self.0.host_views(role),
@@ -64,7 +64,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::DropHostsRequest>,
     ) -> Result<Response<pb::DropHostsResponse>, Status> {
-        self.0.require_leader()?;
+        self.0.read_barrier().await?;
         let req = request.into_inner();
         let node_ids = self.0.drop_hosts(&req.addresses, req.force).await?;
         Ok(Response::new(pb::DropHostsResponse { node_ids }))
@@ -96,7 +96,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::GetConfigRequest>,
     ) -> Result<Response<pb::ListConfigsResponse>, Status> {
-        self.0.require_leader()?;
+        self.0.read_barrier().await?;
         let key = request.into_inner().key;
         let (configs, metadata_version) = self.0.configs(Some(&key));
         if configs.is_empty() {
@@ -115,7 +115,7 @@ impl Admin for AdminService {
         &self,
         _request: Request<pb::ListConfigsRequest>,
     ) -> Result<Response<pb::ListConfigsResponse>, Status> {
-        self.0.require_leader()?;
+        self.0.read_barrier().await?;
         let (configs, metadata_version) = self.0.configs(None);
         Ok(Response::new(pb::ListConfigsResponse {
             configs,
@@ -148,6 +148,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::BalanceLeaderRequest>,
     ) -> Result<Response<pb::BalanceLeaderResponse>, Status> {
+        self.0.read_barrier().await?;
         let transfers = self.0.balance_leader(request.into_inner().deviation)?;
         Ok(Response::new(pb::BalanceLeaderResponse { transfers }))
     }
@@ -165,7 +166,7 @@ impl Admin for AdminService {
         &self,
         _request: Request<pb::ListSpacesRequest>,
     ) -> Result<Response<pb::ListSpacesResponse>, Status> {
-        self.0.require_leader()?;
+        self.0.read_barrier().await?;
         Ok(Response::new(pb::ListSpacesResponse {
             spaces: self.0.list_spaces(),
         }))
@@ -183,7 +184,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::ListPartsRequest>,
     ) -> Result<Response<pb::ListPartsResponse>, Status> {
-        self.0.require_leader()?;
+        self.0.read_barrier().await?;
         Ok(Response::new(pb::ListPartsResponse {
             parts: self.0.list_parts(&request.into_inner().space)?,
         }))

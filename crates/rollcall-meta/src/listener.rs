@@ -109,17 +109,23 @@ async fn sniff(mut sock: BoxIo) -> Option<Sniffed> {
 }
 
 /// Serves heartbeats on one stream until the peer leaves, sends a bad
-/// frame, or the server stops. A bad frame gets one INVALID_ARGUMENT
-/// answer saying what was wrong, then the connection is closed.
+/// frame, stays silent for twice the liveness threshold (a peer that
+/// vanished without closing), or the server stops. A bad frame gets one
+/// INVALID_ARGUMENT answer saying what was wrong, then the connection is
+/// closed.
 async fn serve_stream(sock: BoxIo, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let max = shared.config.max_message_bytes;
+    let idle = (shared.config.detector_config().threshold() * 2).max(Duration::from_secs(10));
     // Requests and answers alternate, so one buffered stream serves both.
     let mut io = BufReader::with_capacity(512, sock);
     let mut rbuf = Vec::new();
     let mut wbuf = Vec::new();
     loop {
         let frame = tokio::select! {
-            f = read_frame::<_, pb::HeartbeatRequest>(&mut io, &mut rbuf, max) => f,
+            f = tokio::time::timeout(idle, read_frame::<_, pb::HeartbeatRequest>(&mut io, &mut rbuf, max)) => match f {
+                Ok(f) => f,
+                Err(_) => return,
+            },
             _ = stop.changed() => return,
         };
         let resp = match frame {

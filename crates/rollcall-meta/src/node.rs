@@ -41,6 +41,13 @@ pub struct Shared {
     leading: AtomicBool,
     /// The last term in which this server took office.
     led_term: AtomicU64,
+    /// When (ms since `origin`) a majority last acknowledged this leader.
+    quorum_ack_ms: AtomicU64,
+    /// Voters in the group (a lone voter is its own majority).
+    voters: AtomicU64,
+    /// This leader went without a majority's acknowledgement for longer
+    /// than the election timeout; liveness restarts when it hears again.
+    lease_lapsed: AtomicBool,
     /// This server's Raft node id.
     pub node_id: u64,
     /// This server's advertised gRPC address.
@@ -94,6 +101,21 @@ pub(crate) fn propose_error(e: ProposeError) -> (Code, String) {
     }
 }
 
+/// What the metrics watcher tells [`Shared::on_metrics`].
+#[derive(Clone, Copy, Debug)]
+pub struct LeaderMetrics {
+    /// The leader this server knows of.
+    pub leader: Option<u64>,
+    /// Its current term.
+    pub term: u64,
+    /// Whether Raft says this server is leader.
+    pub is_leader_state: bool,
+    /// For a leader: ms since a majority last acknowledged it.
+    pub millis_since_quorum_ack: Option<u64>,
+    /// Voters in the membership.
+    pub voters: u64,
+}
+
 /// A command that was not committed, as a gRPC status.
 pub(crate) fn propose_status(e: ProposeError) -> tonic::Status {
     let (code, msg) = propose_error(e);
@@ -133,6 +155,9 @@ impl Shared {
             epoch: AtomicU64::new(0),
             leading: AtomicBool::new(false),
             led_term: AtomicU64::new(0),
+            quorum_ack_ms: AtomicU64::new(0),
+            voters: AtomicU64::new(1),
+            lease_lapsed: AtomicBool::new(false),
             node_id,
             addr,
             writer: Writer::new(raft.clone()),
@@ -165,9 +190,66 @@ impl Shared {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Whether this server leads the meta service.
+    /// Whether this server leads the meta service: it is the Raft leader
+    /// and a majority acknowledged it within the election timeout (its
+    /// lease). A leader cut off from the majority stops answering for
+    /// liveness before anyone else can be elected, so two servers never
+    /// judge hosts at once and a stale leader never keeps agents away from
+    /// the real one. When the lease comes back, liveness starts afresh
+    /// (a full threshold of grace), as on taking office.
     pub fn is_leader(&self) -> bool {
-        self.leading.load(Ordering::Acquire)
+        if !self.leading.load(Ordering::Acquire) {
+            return false;
+        }
+        if !self.lease_valid() {
+            if !self.lease_lapsed.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    "this meta leader has not heard from a majority within the election timeout; \
+                     it stops answering for liveness until it does"
+                );
+            }
+            return false;
+        }
+        if self.lease_lapsed.load(Ordering::Acquire)
+            && self.lease_lapsed.swap(false, Ordering::AcqRel)
+        {
+            tracing::info!("this meta leader hears from a majority again; liveness starts afresh");
+            *lock(&self.liveness) = Liveness::new(self.config.detector_config(), self.now());
+        }
+        true
+    }
+
+    fn lease_valid(&self) -> bool {
+        if self.voters.load(Ordering::Acquire) <= 1 {
+            return true;
+        }
+        let now = self.now().as_millis();
+        let acked = self.quorum_ack_ms.load(Ordering::Acquire);
+        now.saturating_sub(acked) <= self.config.election_timeout.as_millis() as u64
+    }
+
+    /// The leader's address for redirecting a client, or `None` when no
+    /// other server is known to lead (including when this server is the
+    /// Raft leader but has lost its lease).
+    fn leader_hint(&self) -> Option<String> {
+        if self.leading.load(Ordering::Acquire) {
+            return None;
+        }
+        self.leader_addr()
+    }
+
+    /// Why this server does not answer for the leader, naming the leader
+    /// when known.
+    fn not_leader_message(&self, what: &str) -> String {
+        if self.leading.load(Ordering::Acquire) {
+            return "this meta server leads but has not heard from a majority of the meta \
+                    group within the election timeout; try another meta server"
+                .to_string();
+        }
+        match self.leader_addr() {
+            Some(l) => format!("this meta server is a follower; {what} {l}"),
+            None => "no meta leader is known yet; retry shortly".to_string(),
+        }
     }
 
     /// The leader's address, as this server knows it.
@@ -186,20 +268,35 @@ impl Shared {
     /// every host gets one full threshold of grace (UNKNOWN, never a false
     /// OFFLINE because the leader changed). Returns true when this server
     /// just became leader.
-    pub fn on_metrics(&self, leader: Option<u64>, term: u64, is_leader_state: bool) -> bool {
+    pub fn on_metrics(&self, m: &LeaderMetrics) -> bool {
+        let LeaderMetrics {
+            leader,
+            term,
+            is_leader_state,
+            millis_since_quorum_ack,
+            voters,
+        } = *m;
         let leading = is_leader_state && leader == Some(self.node_id);
         let was = self.leading.load(Ordering::Acquire);
+        self.voters.store(voters, Ordering::Release);
         // Office is per term: a new term in which this server leads starts
         // a fresh table; a flicker of the metrics within one term does not.
         let took_office = leading && self.led_term.load(Ordering::Acquire) != term;
+        let now = self.now();
         if took_office {
-            let now = self.now();
+            // Elected just now: a majority voted for this server.
+            self.quorum_ack_ms.store(now.as_millis(), Ordering::Release);
+            self.lease_lapsed.store(false, Ordering::Release);
             *lock(&self.liveness) = Liveness::new(self.config.detector_config(), now);
             lock(&self.pending).clear();
             self.led_term.store(term, Ordering::Release);
             tracing::info!(term, "this meta server is now the leader");
         }
         if leading {
+            if let Some(ms) = millis_since_quorum_ack {
+                self.quorum_ack_ms
+                    .fetch_max(now.as_millis().saturating_sub(ms), Ordering::AcqRel);
+            }
             self.epoch.store(term, Ordering::Release);
         } else {
             if was {
@@ -268,16 +365,56 @@ impl Shared {
         if self.is_leader() {
             return Ok(());
         }
-        let leader = self.leader_addr();
-        let msg = match &leader {
-            Some(l) => format!("this meta server is a follower; the leader is {l}"),
-            None => "no meta leader is known yet; retry shortly".to_string(),
-        };
+        let leader = self.leader_hint();
+        let msg = self.not_leader_message("the leader is");
         let mut st = status(Code::NotLeader, msg);
         if let Some(l) = leader.and_then(|l| l.parse().ok()) {
             st.metadata_mut().insert("rollcall-leader", l);
         }
         Err(st)
+    }
+
+    /// Makes what this leader reads from the replicated state at least as
+    /// new as every write acknowledged before the call (a Raft read index:
+    /// a round with a majority, then waiting until the log is applied up
+    /// to the commit index). Without it, a leader elected a moment ago
+    /// could answer from a state machine that has not yet applied entries
+    /// its predecessor committed.
+    pub async fn read_barrier(&self) -> Result<(), tonic::Status> {
+        use openraft::error::{CheckIsLeaderError, RaftError};
+        self.require_leader()?;
+        let wait = self.config.election_timeout * 4;
+        match tokio::time::timeout(wait, self.raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => {
+                let mut st = status(
+                    Code::NotLeader,
+                    match &f.leader_node {
+                        Some(n) => format!("leadership moved; the leader is {}", n.addr),
+                        None => "leadership is changing; retry shortly".to_string(),
+                    },
+                );
+                if let Some(l) = f.leader_node.and_then(|n| n.addr.parse().ok()) {
+                    st.metadata_mut().insert("rollcall-leader", l);
+                }
+                Err(st)
+            }
+            Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)))) => Err(status(
+                Code::Unavailable,
+                format!("could not confirm leadership with a majority of the meta group: {e}"),
+            )),
+            Ok(Err(RaftError::Fatal(e))) => Err(status(
+                Code::Unavailable,
+                format!("Raft stopped on this meta server: {e}; restart it"),
+            )),
+            Err(_) => Err(status(
+                Code::Unavailable,
+                format!(
+                    "could not confirm leadership with a majority within {}; retry",
+                    humantime::format_duration(wait)
+                ),
+            )),
+        }
     }
 
     pub(crate) fn now(&self) -> MonoTime {
@@ -375,14 +512,8 @@ impl Shared {
         };
         // Only the leader judges liveness; followers point to it.
         if !self.is_leader() {
-            let leader = self.leader_addr();
-            resp.leader = leader.clone().unwrap_or_default();
-            let msg = match leader {
-                Some(l) => {
-                    format!("this meta server is a follower; send heartbeats to the leader at {l}")
-                }
-                None => "no meta leader is known yet; retry shortly".to_string(),
-            };
+            resp.leader = self.leader_hint().unwrap_or_default();
+            let msg = self.not_leader_message("send heartbeats to the leader at");
             return fail(resp, Code::NotLeader, msg);
         }
         // Wrong cluster first, without taking any shared lock but the

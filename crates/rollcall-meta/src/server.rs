@@ -22,7 +22,7 @@ use crate::config::MetaConfig;
 use crate::error::MetaError;
 use crate::grpc::{AdminService, MetaService, RaftService};
 use crate::listener::{accept_loop, Accept};
-use crate::node::Shared;
+use crate::node::{LeaderMetrics, Shared};
 use crate::raft::{Network, Raft, RaftStore};
 use rollcall_proto::transport::Dialer;
 
@@ -228,11 +228,17 @@ impl MetaServer {
             let mut metrics = raft.metrics();
             tokio::spawn(async move {
                 loop {
-                    let (leader, term, state) = {
+                    let lm = {
                         let m = metrics.borrow_and_update();
-                        (m.current_leader, m.current_term, m.state)
+                        LeaderMetrics {
+                            leader: m.current_leader,
+                            term: m.current_term,
+                            is_leader_state: m.state == ServerState::Leader,
+                            millis_since_quorum_ack: m.millis_since_quorum_ack,
+                            voters: m.membership_config.membership().voter_ids().count() as u64,
+                        }
                     };
-                    if shared.on_metrics(leader, term, state == ServerState::Leader) {
+                    if shared.on_metrics(&lm) {
                         let shared = shared.clone();
                         tokio::spawn(async move {
                             if let Err(e) = shared.bootstrap_if_needed().await {

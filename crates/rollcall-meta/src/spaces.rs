@@ -88,7 +88,7 @@ impl Shared {
         &self,
         req: pb::CreateSpaceRequest,
     ) -> Result<pb::SpaceView, tonic::Status> {
-        self.require_leader()?;
+        self.read_barrier().await?;
         check_name(&req.name)?;
         if req.partitions == 0 || req.partitions > MAX_PARTITIONS {
             return Err(status(

@@ -20,6 +20,7 @@ mod backend;
 pub mod legacy;
 mod log_store;
 mod network;
+mod runtime;
 mod state_machine;
 mod store;
 
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use backend::FailSwitch;
 pub use log_store::LogStore;
 pub use network::Network;
+pub use runtime::seed_election_timeouts;
 pub use state_machine::StateMachine;
 pub use store::RaftStore;
 
@@ -40,6 +42,7 @@ openraft::declare_raft_types!(
     pub TypeConfig:
         D = Command,
         R = Reply,
+        AsyncRuntime = runtime::Runtime,
 );
 
 /// What applying one Raft entry returned.
