@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::{JobId, JobKind, Move, Phase};
 use crate::types::{ClusterId, HostAddr, HostInfo, NodeId, Role};
 
 /// A durable change to the cluster state.
@@ -74,6 +75,38 @@ pub enum Command {
         /// Space name.
         name: String,
     },
+    /// Starts a job moving replicas (one runs at a time).
+    StartJob {
+        /// What it is for.
+        kind: JobKind,
+        /// The moves, planned by the leader.
+        moves: Vec<Move>,
+        /// Replicas the plan found no home for (space, partition, host).
+        stranded: Vec<(String, u32, NodeId)>,
+        /// Wall-clock start, ms since the Unix epoch.
+        started_at_ms: i64,
+    },
+    /// Advances the current move of a running job by one phase.
+    AdvanceJob {
+        /// The job.
+        job: JobId,
+        /// Index of the move.
+        step: usize,
+        /// The phase it reaches (the one after its current phase).
+        phase: Phase,
+        /// Wall-clock time, ms since the Unix epoch (the job's end if this
+        /// was its last phase).
+        at_ms: i64,
+    },
+    /// Ends a running job: stopped (`error: None`) or failed.
+    EndJob {
+        /// The job.
+        job: JobId,
+        /// Why it failed, if it did.
+        error: Option<String>,
+        /// Wall-clock end, ms since the Unix epoch.
+        at_ms: i64,
+    },
     /// Sets a config value, for every role (`role: None`) or one role.
     SetConfig {
         /// Key.
@@ -99,6 +132,9 @@ impl Command {
             Command::ImportState { .. } => "import_state",
             Command::CreateSpace { .. } => "create_space",
             Command::DropSpace { .. } => "drop_space",
+            Command::StartJob { .. } => "start_job",
+            Command::AdvanceJob { .. } => "advance_job",
+            Command::EndJob { .. } => "end_job",
         }
     }
 }
@@ -142,4 +178,13 @@ pub enum Applied {
     },
     /// The space was dropped; the metadata version after it.
     SpaceDropped(u64),
+    /// A job started with this id.
+    JobStarted(JobId),
+    /// A job's move advanced; the metadata version after it.
+    JobAdvanced {
+        /// Metadata version after the change.
+        version: u64,
+    },
+    /// The job ended (stopped or failed).
+    JobEnded(JobId),
 }

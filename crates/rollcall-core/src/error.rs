@@ -36,6 +36,10 @@ pub enum Code {
     PlacementFailed,
     /// The host still holds partition replicas.
     HostHasReplicas,
+    /// Another job is running.
+    JobRunning,
+    /// No job has that id.
+    UnknownJob,
 }
 
 impl Code {
@@ -57,6 +61,8 @@ impl Code {
             Code::UnknownSpace => "UNKNOWN_SPACE",
             Code::PlacementFailed => "PLACEMENT_FAILED",
             Code::HostHasReplicas => "HOST_HAS_REPLICAS",
+            Code::JobRunning => "JOB_RUNNING",
+            Code::UnknownJob => "UNKNOWN_JOB",
         }
     }
 }
@@ -105,4 +111,24 @@ pub enum ApplyError {
     /// The placement does not fit the space (wrong replica counts).
     #[error("placement for space {0:?} is malformed: {1}; nothing was changed")]
     BadPlacement(String, String),
+    /// Another job is running.
+    #[error("job {0} is still running; wait for it (`rollcall jobs`) or stop it (`rollcall jobs stop {0}`)")]
+    JobRunning(u64),
+    /// No job has that id.
+    #[error("there is no job {0}; `rollcall jobs` lists them")]
+    UnknownJob(u64),
+    /// The job already ended.
+    #[error("job {0} is {1}, not running; nothing was changed")]
+    JobNotRunning(u64, String),
+    /// A job step was advanced twice (a repeated proposal); harmless.
+    #[error("step {step} of job {job} has already moved on; nothing was changed")]
+    StaleJobStep {
+        /// The job.
+        job: u64,
+        /// The step.
+        step: usize,
+    },
+    /// A planned move does not fit the state.
+    #[error("move refused: {0}; nothing was changed")]
+    BadMove(String),
 }

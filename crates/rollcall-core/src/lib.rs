@@ -23,9 +23,11 @@ mod detector;
 mod error;
 mod events;
 mod heartbeat;
+mod jobs;
 mod liveness;
 mod metadata;
 mod placement;
+mod rebalance;
 mod state;
 mod time;
 mod types;
@@ -35,12 +37,14 @@ pub use detector::{DetectorConfig, DetectorKind, FailureDetector};
 pub use error::{AddrError, ApplyError, Code};
 pub use events::{Event, EventKind, EventLog, RejectFilter};
 pub use heartbeat::{plan, wrong_cluster_message, HeartbeatInput, HeartbeatPlan, Limits};
+pub use jobs::{Job, JobId, JobKind, JobStatus, Move, Phase, Step};
 pub use liveness::{HostLiveness, Liveness, Status, Transition};
 pub use metadata::{MetadataChange, MetadataDelta, MetadataSnapshot};
 pub use placement::{
     leader_band, place, plan_leader_balance, Candidate, LeaderTransfer, PartitionLeaders,
     PlacementError,
 };
+pub use rebalance::{apply_moves, plan_moves, MovePlan, SpaceReplicas};
 pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord, Space};
 pub use time::MonoTime;
 pub use types::{

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Applied, Command};
 use crate::error::ApplyError;
+use crate::jobs::{Job, JobId, JobKind, JobStatus, Move, Phase, Step};
 use crate::metadata::{MetadataDelta, MetadataSnapshot};
 use crate::types::{is_valid_cluster_id, Admission, ClusterId, HostAddr, HostInfo, NodeId, Role};
 
@@ -81,6 +82,11 @@ pub struct ClusterState {
     spaces_version: u64,
     #[serde(default)]
     next_space_id: u32,
+    /// Replica-moving jobs, by id.
+    #[serde(default)]
+    jobs: BTreeMap<JobId, Job>,
+    #[serde(default)]
+    next_job_id: JobId,
     metadata_version: u64,
     next_node_id: NodeId,
     applied_index: u64,
@@ -106,11 +112,23 @@ impl ClusterState {
             spaces: BTreeMap::new(),
             spaces_version: 0,
             next_space_id: 1,
+            jobs: BTreeMap::new(),
+            next_job_id: 1,
             metadata_version: 0,
             next_node_id: 1,
             applied_index: 0,
             by_addr: HashMap::new(),
         }
+    }
+
+    /// Jobs by id.
+    pub fn jobs(&self) -> &BTreeMap<JobId, Job> {
+        &self.jobs
+    }
+
+    /// The running job, if any (one runs at a time).
+    pub fn running_job(&self) -> Option<&Job> {
+        self.jobs.values().find(|j| j.status == JobStatus::Running)
     }
 
     /// Rebuilds derived indexes; call after deserialising a snapshot.
@@ -345,6 +363,19 @@ impl ClusterState {
                 self.spaces_version = self.metadata_version;
                 Ok(Applied::SpaceDropped(self.metadata_version))
             }
+            Command::StartJob {
+                kind,
+                moves,
+                stranded,
+                started_at_ms,
+            } => self.start_job(kind, moves, stranded, *started_at_ms),
+            Command::AdvanceJob {
+                job,
+                step,
+                phase,
+                at_ms,
+            } => self.advance_job(*job, *step, *phase, *at_ms),
+            Command::EndJob { job, error, at_ms } => self.end_job(*job, error.clone(), *at_ms),
             Command::SetConfig { key, role, value } => {
                 self.metadata_version += 1;
                 self.configs.insert(
@@ -360,6 +391,178 @@ impl ClusterState {
                 Ok(Applied::ConfigSet(self.metadata_version))
             }
         }
+    }
+
+    fn start_job(
+        &mut self,
+        kind: &JobKind,
+        moves: &[Move],
+        stranded: &[(String, u32, NodeId)],
+        started_at_ms: i64,
+    ) -> Result<Applied, ApplyError> {
+        if let Some(j) = self.running_job() {
+            return Err(ApplyError::JobRunning(j.id));
+        }
+        for m in moves {
+            if !self.hosts.contains_key(&m.to) {
+                return Err(ApplyError::UnknownNode(m.to));
+            }
+            let space = self
+                .spaces
+                .get(&m.space)
+                .ok_or_else(|| ApplyError::UnknownSpace(m.space.clone()))?;
+            if m.part == 0 || m.part as usize > space.partitions.len() {
+                return Err(ApplyError::BadMove(format!(
+                    "space {:?} has no partition {}",
+                    m.space, m.part
+                )));
+            }
+        }
+        let id = self.next_job_id.max(1);
+        self.next_job_id = id + 1;
+        let done = moves.is_empty();
+        self.jobs.insert(
+            id,
+            Job {
+                id,
+                kind: kind.clone(),
+                status: if done {
+                    JobStatus::Finished
+                } else {
+                    JobStatus::Running
+                },
+                steps: moves
+                    .iter()
+                    .map(|m| Step {
+                        mv: m.clone(),
+                        phase: Phase::Pending,
+                        added_version: 0,
+                    })
+                    .collect(),
+                started_ms: started_at_ms,
+                finished_ms: done.then_some(started_at_ms),
+                error: None,
+                stranded: stranded.to_vec(),
+            },
+        );
+        Ok(Applied::JobStarted(id))
+    }
+
+    /// Moves step `step` of `job` to `phase`, which must be the phase after
+    /// its current one (so a repeated proposal changes nothing). A move
+    /// whose space or partition is gone, or whose replicas no longer match
+    /// (the old one left, the new one is already there), is skipped.
+    fn advance_job(
+        &mut self,
+        id: JobId,
+        step: usize,
+        phase: Phase,
+        at_ms: i64,
+    ) -> Result<Applied, ApplyError> {
+        let job = self.jobs.get(&id).ok_or(ApplyError::UnknownJob(id))?;
+        if job.status != JobStatus::Running {
+            return Err(ApplyError::JobNotRunning(id, job.status.name().to_string()));
+        }
+        if job.current() != Some(step) || job.steps[step].phase.next() != phase {
+            return Err(ApplyError::StaleJobStep { job: id, step });
+        }
+        let mv = job.steps[step].mv.clone();
+        let from_phase = job.steps[step].phase;
+        let replicas = self
+            .spaces
+            .get_mut(&mv.space)
+            .and_then(|s| s.partitions.get_mut(mv.part as usize - 1));
+        let mut next = phase;
+        match replicas {
+            None => next = Phase::Done,
+            Some(r) => match from_phase {
+                Phase::Pending => {
+                    if !r.contains(&mv.from) || r.contains(&mv.to) {
+                        next = Phase::Done;
+                    } else {
+                        r.push(mv.to);
+                    }
+                }
+                Phase::Added => {
+                    // The new replica takes the old one's slot.
+                    let (Some(f), Some(t)) = (
+                        r.iter().position(|h| *h == mv.from),
+                        r.iter().position(|h| *h == mv.to),
+                    ) else {
+                        return Err(ApplyError::BadMove(format!(
+                            "partition {} of {:?} lost a replica of the move",
+                            mv.part, mv.space
+                        )));
+                    };
+                    r.swap(f, t);
+                }
+                Phase::Switched => r.retain(|h| *h != mv.from),
+                Phase::Done => {}
+            },
+        }
+        self.metadata_version += 1;
+        self.spaces_version = self.metadata_version;
+        let version = self.metadata_version;
+        if let Some(job) = self.jobs.get_mut(&id) {
+            let s = &mut job.steps[step];
+            s.phase = next;
+            if next == Phase::Added {
+                s.added_version = version;
+            }
+            if job.current().is_none() {
+                job.status = JobStatus::Finished;
+                job.finished_ms = Some(at_ms);
+            }
+        }
+        Ok(Applied::JobAdvanced { version })
+    }
+
+    /// Ends a running job: stopped by an operator (`error: None`) or
+    /// failed. A move in the middle is finished (after the switch) or
+    /// undone (after the add), so every partition keeps R replicas.
+    fn end_job(
+        &mut self,
+        id: JobId,
+        error: Option<String>,
+        at_ms: i64,
+    ) -> Result<Applied, ApplyError> {
+        let job = self.jobs.get(&id).ok_or(ApplyError::UnknownJob(id))?;
+        if job.status != JobStatus::Running {
+            return Err(ApplyError::JobNotRunning(id, job.status.name().to_string()));
+        }
+        if let Some(i) = job.current() {
+            let step = job.steps[i].clone();
+            let replicas = self
+                .spaces
+                .get_mut(&step.mv.space)
+                .and_then(|s| s.partitions.get_mut(step.mv.part as usize - 1));
+            if let Some(r) = replicas {
+                match step.phase {
+                    Phase::Added => r.retain(|h| *h != step.mv.to),
+                    Phase::Switched => r.retain(|h| *h != step.mv.from),
+                    Phase::Pending | Phase::Done => {}
+                }
+                if matches!(step.phase, Phase::Added | Phase::Switched) {
+                    self.metadata_version += 1;
+                    self.spaces_version = self.metadata_version;
+                }
+            }
+            if let Some(job) = self.jobs.get_mut(&id) {
+                if matches!(step.phase, Phase::Added | Phase::Switched) {
+                    job.steps[i].phase = Phase::Done;
+                }
+            }
+        }
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.status = if error.is_some() {
+                JobStatus::Failed
+            } else {
+                JobStatus::Stopped
+            };
+            job.error = error;
+            job.finished_ms = Some(at_ms);
+        }
+        Ok(Applied::JobEnded(id))
     }
 
     fn register(&mut self, requested: Option<NodeId>, info: &HostInfo) -> Applied {

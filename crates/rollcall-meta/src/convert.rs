@@ -42,6 +42,8 @@ pub fn code_to_pb(c: Code) -> pb::Code {
         Code::UnknownSpace => pb::Code::UnknownSpace,
         Code::PlacementFailed => pb::Code::PlacementFailed,
         Code::HostHasReplicas => pb::Code::HostHasReplicas,
+        Code::JobRunning => pb::Code::JobRunning,
+        Code::UnknownJob => pb::Code::UnknownJob,
     }
 }
 
@@ -106,9 +108,13 @@ pub fn status(code: Code, message: impl std::fmt::Display) -> tonic::Status {
     let grpc = match code {
         Code::Ok => tonic::Code::Ok,
         Code::InvalidArgument => tonic::Code::InvalidArgument,
-        Code::UnknownHost | Code::UnknownConfig | Code::UnknownSpace => tonic::Code::NotFound,
+        Code::UnknownHost | Code::UnknownConfig | Code::UnknownSpace | Code::UnknownJob => {
+            tonic::Code::NotFound
+        }
         Code::SpaceExists => tonic::Code::AlreadyExists,
-        Code::PlacementFailed | Code::HostHasReplicas => tonic::Code::FailedPrecondition,
+        Code::PlacementFailed | Code::HostHasReplicas | Code::JobRunning => {
+            tonic::Code::FailedPrecondition
+        }
         Code::HostOnline | Code::NotLeader => tonic::Code::FailedPrecondition,
         Code::WrongCluster | Code::HostNotAdmitted => tonic::Code::PermissionDenied,
         Code::StoreUnavailable | Code::Unavailable => tonic::Code::Unavailable,

@@ -153,6 +153,41 @@ impl Admin for AdminService {
         Ok(Response::new(pb::BalanceLeaderResponse { transfers }))
     }
 
+    async fn balance_data(
+        &self,
+        _request: Request<pb::BalanceDataRequest>,
+    ) -> Result<Response<pb::JobView>, Status> {
+        Ok(Response::new(self.0.start_balance_data().await?))
+    }
+
+    async fn drain_host(
+        &self,
+        request: Request<pb::DrainHostRequest>,
+    ) -> Result<Response<pb::JobView>, Status> {
+        Ok(Response::new(
+            self.0.start_drain(&request.into_inner().address).await?,
+        ))
+    }
+
+    async fn list_jobs(
+        &self,
+        _request: Request<pb::ListJobsRequest>,
+    ) -> Result<Response<pb::ListJobsResponse>, Status> {
+        self.0.read_barrier().await?;
+        Ok(Response::new(pb::ListJobsResponse {
+            jobs: self.0.list_jobs(),
+        }))
+    }
+
+    async fn stop_job(
+        &self,
+        request: Request<pb::StopJobRequest>,
+    ) -> Result<Response<pb::JobView>, Status> {
+        Ok(Response::new(
+            self.0.stop_job(request.into_inner().id).await?,
+        ))
+    }
+
     async fn create_space(
         &self,
         request: Request<pb::CreateSpaceRequest>,

@@ -20,6 +20,7 @@ mod config;
 mod convert;
 mod error;
 mod grpc;
+mod jobs;
 mod listener;
 mod node;
 pub mod raft;

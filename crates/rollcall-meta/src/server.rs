@@ -270,6 +270,21 @@ impl MetaServer {
             })
         });
 
+        // Advance the running job (leader only), one phase per tick.
+        tasks.push({
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(sweep_every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if shared.is_leader() {
+                        shared.drive_jobs().await;
+                    }
+                }
+            })
+        });
+
         let server = MetaServer {
             addr,
             shared,

@@ -7,7 +7,9 @@ use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::cli::{ConfigCmd, HostsArgs, HostsCmd, MetaClusterCmd, RoleArg, SpacesCmd};
+use crate::cli::{
+    ConfigCmd, HostsArgs, HostsCmd, JobsArgs, JobsCmd, MetaClusterCmd, RoleArg, SpacesCmd,
+};
 use crate::error::CliError;
 use crate::render;
 
@@ -147,6 +149,14 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
             for (a, id) in addrs.iter().zip(r.node_ids) {
                 println!("added {a} as node {id}");
             }
+        }
+        Some(HostsCmd::Drain { addr, wait }) => {
+            let job = at_leader(meta, |mut c| {
+                let address = addr.clone();
+                async move { c.drain_host(pb::DrainHostRequest { address }).await }
+            })
+            .await?;
+            follow_job(meta, job, wait).await?;
         }
         Some(HostsCmd::Drop { addrs, force }) => {
             let req = pb::DropHostsRequest {
@@ -301,6 +311,105 @@ pub async fn balance_leader(meta: &[String], wait: bool, deviation: f64) -> Resu
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// `rollcall balance data`.
+pub async fn balance_data(meta: &[String], wait: bool) -> Result<(), CliError> {
+    let job = at_leader(meta, |mut c| async move {
+        c.balance_data(pb::BalanceDataRequest {}).await
+    })
+    .await?;
+    follow_job(meta, job, wait).await
+}
+
+/// Says what a new job will do and, with `wait`, shows its progress until
+/// it ends (an error unless it finished).
+async fn follow_job(meta: &[String], job: pb::JobView, wait: bool) -> Result<(), CliError> {
+    for s in &job.stranded {
+        eprintln!("warning: {s} has nowhere to go (too few ONLINE storage hosts or zones)");
+    }
+    if job.total == 0 {
+        println!("job {}: nothing to move", job.id);
+        return Ok(());
+    }
+    println!(
+        "job {} ({}) started: {} replica move(s); `rollcall jobs` shows progress",
+        job.id, job.kind, job.total
+    );
+    if !wait {
+        return Ok(());
+    }
+    let bar = indicatif::ProgressBar::new(job.total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} moves {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let id = job.id;
+    loop {
+        let jobs = at_leader(meta, |mut c| async move {
+            c.list_jobs(pb::ListJobsRequest {}).await
+        })
+        .await?
+        .jobs;
+        let Some(j) = jobs.into_iter().find(|j| j.id == id) else {
+            bar.abandon();
+            return Err(CliError::Failed(format!("job {id} disappeared")));
+        };
+        bar.set_position(j.done as u64);
+        if let Some(m) = j.moves.iter().find(|m| m.phase != "done") {
+            bar.set_message(format!(
+                "({} part {}: {} -> {}, {})",
+                m.space, m.part, m.from, m.to, m.phase
+            ));
+        }
+        match j.status.as_str() {
+            "running" => {}
+            "finished" => {
+                bar.finish_with_message("");
+                println!("job {id} finished: {} move(s) done", j.done);
+                return Ok(());
+            }
+            other => {
+                bar.abandon();
+                return Err(CliError::Failed(format!(
+                    "job {id} {other} after {} of {} move(s){}",
+                    j.done,
+                    j.total,
+                    if j.error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", j.error)
+                    }
+                )));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `rollcall jobs [stop ID]`.
+pub async fn jobs(meta: &[String], args: JobsArgs) -> Result<(), CliError> {
+    match args.action {
+        None => {
+            let jobs = at_leader(meta, |mut c| async move {
+                c.list_jobs(pb::ListJobsRequest {}).await
+            })
+            .await?
+            .jobs;
+            render::print_jobs(&jobs, args.json);
+        }
+        Some(JobsCmd::Stop { id }) => {
+            let j = at_leader(meta, |mut c| async move {
+                c.stop_job(pb::StopJobRequest { id }).await
+            })
+            .await?;
+            println!(
+                "job {} {} after {} of {} move(s)",
+                j.id, j.status, j.done, j.total
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `rollcall parts SPACE`.

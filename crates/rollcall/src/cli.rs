@@ -44,9 +44,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Balance partition leaders (or, later, data) over ONLINE hosts.
+    /// Balance partition leaders or replicas over ONLINE hosts.
     #[command(subcommand)]
     Balance(BalanceCmd),
+    /// List replica-moving jobs (balance data, drain), or stop one.
+    Jobs(JobsArgs),
     /// Add or remove meta servers.
     #[command(name = "meta-cluster", subcommand)]
     MetaCluster(MetaClusterCmd),
@@ -229,6 +231,14 @@ pub enum HostsCmd {
         #[arg(long, value_enum, default_value = "storage")]
         role: RoleArg,
     },
+    /// Move every replica off a host (a job), so it can be dropped.
+    Drain {
+        /// host:port of the host.
+        addr: String,
+        /// Wait until the job ends, showing progress.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Remove hosts (refuses ONLINE ones unless --force).
     Drop {
         /// host:port addresses.
@@ -252,6 +262,34 @@ pub enum BalanceCmd {
         /// Allowed deviation from the mean (at least ±1 leader).
         #[arg(long, default_value_t = 0.05)]
         deviation: f64,
+    },
+    /// Move replicas off OFFLINE storage hosts and even out the rest, one
+    /// durable step at a time (a job; see `rollcall jobs`).
+    Data {
+        /// Wait until the job ends, showing progress.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+/// `rollcall jobs`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct JobsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub action: Option<JobsCmd>,
+}
+
+/// `rollcall jobs stop`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCmd {
+    /// Stop a running job (a move half done is finished or undone).
+    Stop {
+        /// Job id.
+        id: u64,
     },
 }
 
@@ -414,6 +452,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Balance(BalanceCmd::Leader { wait, deviation }) => {
             crate::admin::balance_leader(&meta, wait, deviation).await
         }
+        Command::Balance(BalanceCmd::Data { wait }) => {
+            crate::admin::balance_data(&meta, wait).await
+        }
+        Command::Jobs(args) => crate::admin::jobs(&meta, args).await,
         Command::Parts { space, json } => crate::admin::parts(&meta, &space, json).await,
         Command::Events { follow, json } => crate::admin::events(&meta, follow, json).await,
         Command::Demo(args) => crate::demo::run(args).await,

@@ -26,6 +26,9 @@ pub enum CliError {
     /// The agent stopped.
     #[error(transparent)]
     Agent(#[from] rollcall_agent::AgentError),
+    /// A job (or other long operation) ended without success.
+    #[error("{0}")]
+    Failed(String),
     /// Something did not happen in time.
     #[error("timed out: {0}")]
     Timeout(String),

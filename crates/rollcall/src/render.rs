@@ -344,3 +344,53 @@ pub fn print_parts(parts: &[pb::PartView], json: bool) {
     }
     println!("{t}");
 }
+
+/// Jobs as a table or JSON (keys `id`, `kind`, `status`, `progress`
+/// {`done`, `total`}, `started`, `finished`, `error`).
+pub fn print_jobs(jobs: &[pb::JobView], json: bool) {
+    let time = |ms: i64| if ms == 0 { None } else { rfc3339(ms) };
+    if json {
+        let arr: Vec<Value> = jobs
+            .iter()
+            .map(|j| {
+                json!({
+                    "id": j.id,
+                    "kind": j.kind,
+                    "target": if j.target.is_empty() { Value::Null } else { json!(j.target) },
+                    "status": j.status,
+                    "progress": {"done": j.done, "total": j.total},
+                    "started": time(j.started_ms),
+                    "finished": time(j.finished_ms),
+                    "error": if j.error.is_empty() { Value::Null } else { json!(j.error) },
+                    "stranded": j.stranded,
+                    "moves": j.moves.iter().map(|m| json!({
+                        "space": m.space, "part": m.part, "from": m.from, "to": m.to, "phase": m.phase,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", pretty(&Value::from(arr)));
+        return;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "Id", "Kind", "Status", "Progress", "Started", "Finished", "Error",
+    ]);
+    for j in jobs {
+        let kind = if j.target.is_empty() {
+            j.kind.clone()
+        } else {
+            format!("{} {}", j.kind, j.target)
+        };
+        t.add_row(vec![
+            j.id.to_string(),
+            kind,
+            j.status.clone(),
+            format!("{}/{}", j.done, j.total),
+            time(j.started_ms).unwrap_or_default(),
+            time(j.finished_ms).unwrap_or_default(),
+            j.error.clone(),
+        ]);
+    }
+    println!("{t}");
+}

@@ -183,3 +183,154 @@ fn spaces_are_placed_on_online_storage_hosts_only() {
     let out = cli(&meta.addr, &["parts", "s2"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("UNKNOWN_SPACE"));
 }
+
+/// Replica counts per host address over every partition of `spaces`, and
+/// a check that each partition has `r` distinct replicas.
+fn replica_counts(
+    meta: &str,
+    spaces: &[&str],
+    r: usize,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for s in spaces {
+        for p in parts(meta, s) {
+            let reps: Vec<String> = p["replicas"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_string())
+                .collect();
+            let distinct: std::collections::BTreeSet<&String> = reps.iter().collect();
+            assert_eq!(distinct.len(), r, "{s}: {p}");
+            for a in reps {
+                *counts.entry(a).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
+fn job(meta: &str, id: u64) -> serde_json::Value {
+    let jobs: Vec<serde_json::Value> =
+        serde_json::from_str(&cli_ok(meta, &["jobs", "--json"])).unwrap();
+    jobs.into_iter()
+        .find(|j| j["id"] == id)
+        .unwrap_or_else(|| panic!("no job {id}"))
+}
+
+#[test]
+fn balance_data_survives_a_meta_restart_and_drain_empties_a_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta_dir = tmp.path().join("meta");
+    let mut meta = start_meta(&meta_dir, "127.0.0.1:0", &[]);
+    let mut nodes = start_storage_nodes(&meta.addr, tmp.path(), 4);
+    cli_ok(
+        &meta.addr,
+        &[
+            "spaces",
+            "create",
+            "s1",
+            "--partitions",
+            "12",
+            "--replicas",
+            "3",
+        ],
+    );
+    let dead = nodes[0].addr.clone();
+    nodes[0].proc.kill9();
+    wait_status(&meta.addr, nodes[0].port(), "OFFLINE");
+    cli_ok(
+        &meta.addr,
+        &[
+            "spaces",
+            "create",
+            "s2",
+            "--partitions",
+            "6",
+            "--replicas",
+            "3",
+        ],
+    );
+    assert_eq!(replica_counts(&meta.addr, &["s1", "s2"], 3)[&dead], 9);
+
+    // Start the job, let it make some progress, then kill the meta server
+    // and restart it from its data directory: the job resumes.
+    let out = cli_ok(&meta.addr, &["balance", "data"]);
+    assert!(
+        out.contains("job 1 (balance_data) started: 9 replica move(s)"),
+        "{out}"
+    );
+    let at_kill = poll("the job to make progress", DEADLINE, || {
+        let j = job(&meta.addr, 1);
+        (j["progress"]["done"].as_u64().unwrap_or(0) >= 1).then_some(j)
+    });
+    assert_eq!(
+        at_kill["status"], "running",
+        "the job ended before the restart: {at_kill}"
+    );
+    let addr = meta.addr.clone();
+    meta.proc.kill9();
+    meta = start_meta(&meta_dir, &addr, &[]);
+    let done = poll("the job to finish after the restart", DEADLINE * 2, || {
+        let j = job(&meta.addr, 1);
+        (j["status"] != "running").then_some(j)
+    });
+    assert_eq!(done["status"], "finished", "{done}");
+    assert_eq!(done["progress"]["done"], 9, "{done}");
+    assert!(done["finished"].is_string(), "{done}");
+    let counts = replica_counts(&meta.addr, &["s1", "s2"], 3);
+    assert!(!counts.contains_key(&dead), "{counts:?}");
+    assert!(counts.values().all(|c| *c == 18), "{counts:?}");
+    // Nothing left to do; a finished job cannot be stopped.
+    let again = cli_ok(&meta.addr, &["balance", "data"]);
+    assert!(again.contains("nothing to move"), "{again}");
+    let out = cli(&meta.addr, &["jobs", "stop", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not running"));
+
+    // Leaders: within ±1 of the mean on every live host, per space.
+    cli_ok(&meta.addr, &["balance", "leader", "--wait"]);
+    poll("leaders within ±1", DEADLINE, || {
+        let rows = hosts(&meta.addr)?;
+        let ok = [("s1", 4), ("s2", 2)].iter().all(|(space, mean)| {
+            nodes[1..].iter().all(|n| {
+                host_at(&rows, n.port())
+                    .and_then(|r| r["leader_distribution"][*space].as_u64())
+                    .is_some_and(|c| c + 1 >= *mean && c <= mean + 1)
+            })
+        });
+        ok.then_some(())
+    });
+
+    // Drain: with every partition on all three live hosts there is
+    // nowhere to go, which is said plainly; a fourth live host fixes it.
+    let target = nodes[1].addr.clone();
+    let out = cli(&meta.addr, &["hosts", "drain", &target]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("PLACEMENT_FAILED") && err.contains("nowhere to go"),
+        "{err}"
+    );
+    let extra = start_node(
+        &meta.addr,
+        "storage",
+        &tmp.path().join("s-extra"),
+        "127.0.0.1:0",
+    );
+    wait_status(&meta.addr, extra.port(), "ONLINE");
+    let out = cli_ok(&meta.addr, &["hosts", "drain", &target, "--wait"]);
+    assert!(out.contains("finished: 18 move(s) done"), "{out}");
+    let counts = replica_counts(&meta.addr, &["s1", "s2"], 3);
+    assert!(!counts.contains_key(&target), "{counts:?}");
+    assert_eq!(counts[&extra.addr], 18, "{counts:?}");
+    let table = cli_ok(&meta.addr, &["jobs"]);
+    assert!(
+        table.contains("drain") && table.contains("18/18"),
+        "{table}"
+    );
+    // Stopped, the drained host can be dropped without --force.
+    nodes[1].proc.kill9();
+    wait_status(&meta.addr, nodes[1].port(), "OFFLINE");
+    cli_ok(&meta.addr, &["hosts", "drop", &target]);
+}
