@@ -66,6 +66,8 @@ pub struct Shared {
     legacy: Mutex<Option<(crate::raft::RaftStore, ClusterState)>>,
     pub(crate) writer: Writer,
     writes: Arc<AtomicU64>,
+    /// When each peer last answered a Raft RPC from this server.
+    contacts: crate::raft::Contacts,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -137,6 +139,7 @@ impl Shared {
         addr: String,
         raft: Raft,
         writes: Arc<AtomicU64>,
+        contacts: crate::raft::Contacts,
     ) -> Self {
         let now = MonoTime::from_duration(origin.elapsed());
         Shared {
@@ -163,6 +166,7 @@ impl Shared {
             writer: Writer::new(raft.clone()),
             raft,
             writes,
+            contacts,
         }
     }
 
@@ -747,6 +751,14 @@ impl Shared {
                 Some(r) if !me => r.get(id).map(|l| l.map_or(0, |l| l.index)),
                 _ => None,
             };
+            let contact = if me {
+                Some(std::time::Duration::ZERO)
+            } else {
+                self.contacts.since(*id)
+            };
+            // A follower is current if it answered within the election
+            // timeout (twice, for slack) and its log is close behind.
+            let recent = contact.is_some_and(|c| c <= self.config.election_timeout * 2);
             let (status, applied, lag) = if me {
                 let applied = m.last_applied.map_or(0, |l| l.index);
                 (
@@ -758,7 +770,7 @@ impl Shared {
                 match matched {
                     Some(idx) => {
                         let lag = last_index.saturating_sub(idx);
-                        let status = if lag <= 100 {
+                        let status = if lag <= 100 && recent {
                             pb::HostStatus::Online
                         } else {
                             pb::HostStatus::Offline
@@ -776,7 +788,8 @@ impl Shared {
                 node_id: *id,
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 start_time_ms: if me { self.started_wall_ms } else { 0 },
-                last_heartbeat_ms: if me { wall_ms() } else { 0 },
+                last_heartbeat_ms: contact.map_or(0, |c| wall_ms() - c.as_millis() as i64),
+                last_contact_ms: contact.map_or(-1, |c| c.as_millis() as i64),
                 metadata_version,
                 admission: "meta".into(),
                 raft_role: raft_role.into(),

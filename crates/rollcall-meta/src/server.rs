@@ -23,7 +23,7 @@ use crate::error::MetaError;
 use crate::grpc::{AdminService, MetaService, RaftService};
 use crate::listener::{accept_loop, Accept};
 use crate::node::{LeaderMetrics, Shared};
-use crate::raft::{Network, Raft, RaftStore};
+use crate::raft::{Contacts, Network, Raft, RaftStore};
 use rollcall_proto::transport::Dialer;
 
 /// Where a server's connections come from and how it reaches its peers.
@@ -127,13 +127,14 @@ impl MetaServer {
             .cloned()
             .unwrap_or_else(|| addr.to_string());
 
+        let contacts = Contacts::default();
         let legacy = crate::raft::legacy::read(&store)?;
         let (log, sm) = store.split()?;
         let state = sm.state();
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config)?),
-            Network::new(dialer),
+            Network::new(dialer, contacts.clone()),
             log,
             sm,
         )
@@ -170,6 +171,7 @@ impl MetaServer {
             advertised,
             raft.clone(),
             store.write_counter(),
+            contacts,
         ));
 
         if let Some(state) = legacy {

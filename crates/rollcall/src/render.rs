@@ -133,7 +133,7 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
 }
 
 /// One host as a JSON object with the stable keys (meta rows add
-/// `raft_role`, `applied_index` and `lag`).
+/// `raft_role`, `applied_index`, `lag` and `last_contact_ms`).
 pub fn host_json(h: &pb::HostView) -> Value {
     let dist = |m: &std::collections::HashMap<String, u32>| -> Value {
         let sorted: BTreeMap<_, _> = m.iter().collect();
@@ -160,6 +160,11 @@ pub fn host_json(h: &pb::HostView) -> Value {
         v["raft_role"] = json!(h.raft_role);
         v["applied_index"] = json!(h.applied_index);
         v["lag"] = json!(h.lag);
+        v["last_contact_ms"] = if h.last_contact_ms < 0 {
+            Value::Null
+        } else {
+            json!(h.last_contact_ms)
+        };
     }
     v
 }

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backend::FailSwitch;
 pub use log_store::LogStore;
-pub use network::Network;
+pub use network::{Contacts, Network};
 pub use runtime::seed_election_timeouts;
 pub use state_machine::StateMachine;
 pub use store::RaftStore;

@@ -2,7 +2,11 @@
 //! openraft's messages JSON-encoded in a bytes field. One lazily
 //! connected channel per peer.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -22,16 +26,41 @@ use tonic::transport::Channel;
 
 use super::{MetaNodeId, TypeConfig};
 
+/// When each peer last answered a Raft RPC (the leader's view of "last
+/// contact" with its followers; openraft 0.9's metrics do not carry it).
+#[derive(Clone, Debug, Default)]
+pub struct Contacts(Arc<Mutex<HashMap<MetaNodeId, Instant>>>);
+
+impl Contacts {
+    fn record(&self, peer: MetaNodeId) {
+        let mut m = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        m.insert(peer, Instant::now());
+    }
+
+    /// Time since `peer` last answered, if it ever did.
+    pub fn since(&self, peer: MetaNodeId) -> Option<Duration> {
+        let m = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        m.get(&peer).map(|t| t.elapsed())
+    }
+}
+
 /// Makes connections to peers.
 #[derive(Clone, Debug, Default)]
 pub struct Network {
     dialer: Dialer,
+    contacts: Contacts,
 }
 
 impl Network {
-    /// Connects to peers with `dialer`.
-    pub fn new(dialer: Dialer) -> Network {
-        Network { dialer }
+    /// Connects to peers with `dialer`, noting answers in `contacts`.
+    pub fn new(dialer: Dialer, contacts: Contacts) -> Network {
+        Network { dialer, contacts }
     }
 }
 
@@ -43,6 +72,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             addr: node.addr.clone(),
             dialer: self.dialer.clone(),
+            contacts: self.contacts.clone(),
             client: None,
         }
     }
@@ -53,6 +83,7 @@ pub struct Peer {
     target: MetaNodeId,
     addr: String,
     dialer: Dialer,
+    contacts: Contacts,
     client: Option<RaftClient<Channel>>,
 }
 
@@ -102,7 +133,10 @@ impl Peer {
             }
         };
         let resp = match tokio::time::timeout(option.hard_ttl(), call).await {
-            Ok(Ok(r)) => r.into_inner(),
+            Ok(Ok(r)) => {
+                self.contacts.record(self.target);
+                r.into_inner()
+            }
             Ok(Err(status)) => {
                 // Drop the channel so the next call reconnects.
                 self.client = None;

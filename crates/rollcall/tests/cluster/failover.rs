@@ -50,9 +50,20 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
         },
     );
 
+    // The new leader shows the killed server as out of contact.
+    let port = group.ports[first] as u64;
+    poll("the killed server to show OFFLINE", DEADLINE, || {
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_str(&cli_ok(&group.all, &["hosts", "--role", "meta", "--json"]))
+                .ok()?;
+        rows.iter()
+            .find(|r| r["port"] == port)
+            .filter(|r| r["status"] == "OFFLINE")
+            .map(|_| ())
+    });
+
     // The killed server comes back as a follower and catches up.
     group.restart(first);
-    let port = group.ports[first] as u64;
     poll("the old leader to rejoin and catch up", DEADLINE, || {
         let rows: Vec<serde_json::Value> =
             serde_json::from_str(&cli_ok(&group.all, &["hosts", "--role", "meta", "--json"]))
@@ -60,6 +71,7 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
         rows.iter()
             .find(|r| r["port"] == port)
             .filter(|r| r["status"] == "ONLINE" && r["raft_role"] == "follower" && r["lag"] == 0)
+            .filter(|r| r["last_contact_ms"].as_u64().is_some_and(|c| c < 1000))
             .map(|_| ())
     });
     // The cluster identity never changed.
