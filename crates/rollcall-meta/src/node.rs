@@ -139,7 +139,6 @@ impl Shared {
         addr: String,
         raft: Raft,
         writes: Arc<AtomicU64>,
-        contacts: crate::raft::Contacts,
     ) -> Self {
         let now = MonoTime::from_duration(origin.elapsed());
         Shared {
@@ -166,8 +165,15 @@ impl Shared {
             writer: Writer::new(raft.clone()),
             raft,
             writes,
-            contacts,
+            contacts: crate::raft::Contacts::default(),
         }
+    }
+
+    /// Uses `contacts` (filled by the Raft network) for the meta rows'
+    /// last contact.
+    pub fn with_contacts(mut self, contacts: crate::raft::Contacts) -> Self {
+        self.contacts = contacts;
+        self
     }
 
     /// The cluster id (0 until the bootstrap command is applied here).

@@ -163,16 +163,18 @@ impl MetaServer {
             }
         }
 
-        let shared = Arc::new(Shared::new(
-            config.clone(),
-            origin,
-            state,
-            config.node_id,
-            advertised,
-            raft.clone(),
-            store.write_counter(),
-            contacts,
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                config.clone(),
+                origin,
+                state,
+                config.node_id,
+                advertised,
+                raft.clone(),
+                store.write_counter(),
+            )
+            .with_contacts(contacts),
+        );
 
         if let Some(state) = legacy {
             if shared.cluster_id() == 0 {
