@@ -1112,11 +1112,20 @@ impl Shared {
         let m = self.raft.metrics().borrow().clone();
         let membership = m.membership_config.membership();
         let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        let views: std::collections::BTreeMap<u64, pb::HostView> = self
+            .meta_views(0)
+            .into_iter()
+            .map(|v| (v.node_id, v))
+            .collect();
         let members = membership
             .nodes()
             .map(|(id, node)| pb::MetaMember {
                 id: *id,
                 address: node.addr.clone(),
+                status: views.get(id).map_or(0, |v| v.status),
+                applied_index: views.get(id).map_or(0, |v| v.applied_index),
+                lag: views.get(id).map_or(0, |v| v.lag),
+                last_contact_ms: views.get(id).map_or(-1, |v| v.last_contact_ms),
                 role: if m.current_leader == Some(*id) {
                     "leader"
                 } else if voters.contains(id) {

@@ -234,7 +234,17 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse) -> String {
     let members: Vec<Value> = c
         .members
         .iter()
-        .map(|m| json!({"id": m.id, "address": m.address, "role": m.role}))
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "address": m.address,
+                "role": m.role,
+                "status": status_name(m.status),
+                "applied_index": m.applied_index,
+                "lag": m.lag,
+                "last_contact_ms": if m.last_contact_ms < 0 { Value::Null } else { json!(m.last_contact_ms) },
+            })
+        })
         .collect();
     pretty(&json!({
         "cluster_id": c.cluster_id,

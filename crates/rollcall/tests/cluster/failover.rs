@@ -74,6 +74,18 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
             .filter(|r| r["last_contact_ms"].as_u64().is_some_and(|c| c < 1000))
             .map(|_| ())
     });
+    // `cluster --json` at the leader carries the same facts per member.
+    let info = cluster(&format!("127.0.0.1:{}", group.ports[group.leader()]));
+    let me = info["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["address"] == format!("127.0.0.1:{port}"))
+        .cloned()
+        .unwrap();
+    assert_eq!(me["role"], "follower", "{info}");
+    assert!(me["applied_index"].as_u64().unwrap() > 0, "{info}");
+    assert!(me["last_contact_ms"].is_u64() && me["status"].is_string(), "{info}");
     // The cluster identity never changed.
     let ids: Vec<String> = nodes
         .iter()
