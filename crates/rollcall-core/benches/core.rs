@@ -9,9 +9,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::collections::{BTreeMap, BTreeSet};
 
 use rollcall_core::{
-    place, plan, plan_leader_balance, AdmissionPolicy, Candidate, ClusterState, Command,
-    DetectorConfig, DetectorKind, HeartbeatInput, HostAddr, HostInfo, Limits, Liveness, MonoTime,
-    PartitionLeaders, Role,
+    place, plan, plan_leader_balance, plan_moves, AdmissionPolicy, Candidate, ClusterState,
+    Command, DetectorConfig, DetectorKind, HeartbeatInput, HostAddr, HostInfo, Limits, Liveness,
+    MonoTime, PartitionLeaders, Role, SpaceReplicas,
 };
 
 const HOSTS: u64 = 10_000;
@@ -150,6 +150,43 @@ fn placement(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("plan for 1,000,000 replicas on 1,000 hosts", |b| {
         b.iter(|| black_box(plan_leader_balance(&parts, &online, 0.05)))
+    });
+    group.finish();
+
+    // Balance data: 10,000 partitions x 3 on 100 hosts; one host dies
+    // (its 300 replicas go to the other 99), or an empty host joins (about
+    // 300 replicas come to it).
+    let placed = place(&h100, &BTreeMap::new(), 10_000, 3, &[]).expect("placement");
+    let spaces = vec![SpaceReplicas {
+        name: "s".into(),
+        zones: vec![],
+        partitions: placed,
+    }];
+    let mut group = c.benchmark_group("balance data");
+    group.sample_size(10);
+    let h99 = hosts(100).into_iter().skip(1).collect::<Vec<_>>();
+    group.bench_function("plan: evacuate 1 of 100 hosts (10,000 x 3)", |b| {
+        b.iter(|| {
+            black_box(plan_moves(
+                &spaces,
+                &h99,
+                &BTreeMap::new(),
+                &BTreeSet::from([1]),
+                true,
+            ))
+        })
+    });
+    let h101 = hosts(101);
+    group.bench_function("plan: even out onto a new 101st host (10,000 x 3)", |b| {
+        b.iter(|| {
+            black_box(plan_moves(
+                &spaces,
+                &h101,
+                &BTreeMap::new(),
+                &BTreeSet::new(),
+                true,
+            ))
+        })
     });
     group.finish();
 }

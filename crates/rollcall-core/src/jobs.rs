@@ -9,8 +9,10 @@
 //!    the replica list (and with it any preference for leadership);
 //! 3. **remove**: the old replica leaves; the partition has R again.
 //!
-//! Stopping or failing a job in the middle of a move finishes or undoes
-//! that move, so no partition is left with R+1 replicas.
+//! Moves of different partitions run side by side (the leader keeps a
+//! window of them under way); moves of one partition run in plan order.
+//! Stopping or failing a job finishes or undoes every move under way, so
+//! no partition is left with R+1 replicas.
 
 use serde::{Deserialize, Serialize};
 
@@ -147,5 +149,47 @@ impl Job {
     /// The first move not done, if any.
     pub fn current(&self) -> Option<usize> {
         self.steps.iter().position(|s| s.phase != Phase::Done)
+    }
+
+    /// Whether move `step` may advance now: it is not done and no earlier
+    /// move of the same partition is unfinished (moves of one partition go
+    /// one after another; moves of different partitions run side by side).
+    pub fn may_advance(&self, step: usize) -> bool {
+        let Some(s) = self.steps.get(step) else {
+            return false;
+        };
+        s.phase != Phase::Done
+            && !self.steps[..step].iter().any(|e| {
+                e.phase != Phase::Done && e.mv.space == s.mv.space && e.mv.part == s.mv.part
+            })
+    }
+
+    /// Moves that may advance now, in order, starting at most
+    /// `window` moves in total (moves already under way count).
+    pub fn advanceable(&self, window: usize) -> Vec<usize> {
+        let mut under_way = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s.phase, Phase::Added | Phase::Switched))
+            .count();
+        let mut out = Vec::new();
+        let mut busy: std::collections::BTreeSet<(&str, u32)> = std::collections::BTreeSet::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            if s.phase == Phase::Done {
+                continue;
+            }
+            let key = (s.mv.space.as_str(), s.mv.part);
+            if !busy.insert(key) {
+                continue;
+            }
+            if s.phase == Phase::Pending {
+                if under_way >= window {
+                    continue;
+                }
+                under_way += 1;
+            }
+            out.push(i);
+        }
+        out
     }
 }

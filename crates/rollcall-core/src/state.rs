@@ -160,6 +160,11 @@ impl ClusterState {
         self.metadata_version
     }
 
+    /// The metadata version of the last change to spaces (placement).
+    pub fn spaces_version(&self) -> u64 {
+        self.spaces_version
+    }
+
     /// Index of the last applied command.
     pub fn applied_index(&self) -> u64 {
         self.applied_index
@@ -449,7 +454,8 @@ impl ClusterState {
     }
 
     /// Moves step `step` of `job` to `phase`, which must be the phase after
-    /// its current one (so a repeated proposal changes nothing). A move
+    /// its current one (so a repeated proposal changes nothing), once no
+    /// earlier move of the same partition is unfinished. A move
     /// whose space or partition is gone, or whose replicas no longer match
     /// (the old one left, the new one is already there), is skipped.
     fn advance_job(
@@ -463,7 +469,7 @@ impl ClusterState {
         if job.status != JobStatus::Running {
             return Err(ApplyError::JobNotRunning(id, job.status.name().to_string()));
         }
-        if job.current() != Some(step) || job.steps[step].phase.next() != phase {
+        if !job.may_advance(step) || job.steps[step].phase.next() != phase {
             return Err(ApplyError::StaleJobStep { job: id, step });
         }
         let mv = job.steps[step].mv.clone();
@@ -518,8 +524,8 @@ impl ClusterState {
     }
 
     /// Ends a running job: stopped by an operator (`error: None`) or
-    /// failed. A move in the middle is finished (after the switch) or
-    /// undone (after the add), so every partition keeps R replicas.
+    /// failed. Moves under way are finished (after the switch) or undone
+    /// (after the add), so every partition keeps R replicas.
     fn end_job(
         &mut self,
         id: JobId,
@@ -530,8 +536,14 @@ impl ClusterState {
         if job.status != JobStatus::Running {
             return Err(ApplyError::JobNotRunning(id, job.status.name().to_string()));
         }
-        if let Some(i) = job.current() {
-            let step = job.steps[i].clone();
+        let under_way: Vec<(usize, Step)> = job
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.phase, Phase::Added | Phase::Switched))
+            .map(|(i, s)| (i, s.clone()))
+            .collect();
+        for (i, step) in under_way {
             let replicas = self
                 .spaces
                 .get_mut(&step.mv.space)
@@ -539,18 +551,13 @@ impl ClusterState {
             if let Some(r) = replicas {
                 match step.phase {
                     Phase::Added => r.retain(|h| *h != step.mv.to),
-                    Phase::Switched => r.retain(|h| *h != step.mv.from),
-                    Phase::Pending | Phase::Done => {}
+                    _ => r.retain(|h| *h != step.mv.from),
                 }
-                if matches!(step.phase, Phase::Added | Phase::Switched) {
-                    self.metadata_version += 1;
-                    self.spaces_version = self.metadata_version;
-                }
+                self.metadata_version += 1;
+                self.spaces_version = self.metadata_version;
             }
             if let Some(job) = self.jobs.get_mut(&id) {
-                if matches!(step.phase, Phase::Added | Phase::Switched) {
-                    job.steps[i].phase = Phase::Done;
-                }
+                job.steps[i].phase = Phase::Done;
             }
         }
         if let Some(job) = self.jobs.get_mut(&id) {

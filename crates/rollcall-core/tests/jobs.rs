@@ -64,6 +64,8 @@ proptest! {
     fn jobs_keep_r_replicas_at_every_step_and_when_stopped(
         partitions in 1u32..20,
         stop_after in 0usize..200,
+        window in 1usize..8,
+        reverse in any::<bool>(),
     ) {
         let mut s = cluster(5);
         let placed = place(&candidates(1..=4), &BTreeMap::new(), partitions, 3, &[]).unwrap();
@@ -77,21 +79,30 @@ proptest! {
             other => panic!("{other:?}"),
         };
         let mut n = 0;
-        while let Some(step) = s.jobs()[&id].current() {
-            if n == stop_after {
-                apply(&mut s, Command::EndJob { job: id, error: None, at_ms: 2 }).unwrap();
-                break;
+        'run: while s.jobs()[&id].status == JobStatus::Running {
+            // Advance every move that may, a window of them at a time, in
+            // an order picked by the test.
+            let mut ready = s.jobs()[&id].advanceable(window);
+            prop_assert!(!ready.is_empty());
+            if reverse {
+                ready.reverse();
             }
-            let phase = s.jobs()[&id].steps[step].phase.next();
-            apply(&mut s, Command::AdvanceJob { job: id, step, phase, at_ms: 3 }).unwrap();
-            // A repeated proposal changes nothing.
-            let again = apply(&mut s, Command::AdvanceJob { job: id, step, phase, at_ms: 3 });
-            prop_assert!(again.is_err());
-            for reps in &s.spaces()["s"].partitions {
-                let set: BTreeSet<_> = reps.iter().collect();
-                prop_assert!(set.len() == reps.len() && (3..=4).contains(&reps.len()), "{:?}", reps);
+            for step in ready {
+                if n == stop_after {
+                    apply(&mut s, Command::EndJob { job: id, error: None, at_ms: 2 }).unwrap();
+                    break 'run;
+                }
+                let phase = s.jobs()[&id].steps[step].phase.next();
+                apply(&mut s, Command::AdvanceJob { job: id, step, phase, at_ms: 3 }).unwrap();
+                // A repeated proposal changes nothing.
+                let again = apply(&mut s, Command::AdvanceJob { job: id, step, phase, at_ms: 3 });
+                prop_assert!(again.is_err());
+                for reps in &s.spaces()["s"].partitions {
+                    let set: BTreeSet<_> = reps.iter().collect();
+                    prop_assert!(set.len() == reps.len() && (3..=4).contains(&reps.len()), "{:?}", reps);
+                }
+                n += 1;
             }
-            n += 1;
         }
         for reps in &s.spaces()["s"].partitions {
             prop_assert_eq!(reps.len(), 3);

@@ -149,7 +149,10 @@ impl Admin for AdminService {
         request: Request<pb::BalanceLeaderRequest>,
     ) -> Result<Response<pb::BalanceLeaderResponse>, Status> {
         self.0.read_barrier().await?;
-        let transfers = self.0.balance_leader(request.into_inner().deviation)?;
+        let transfers = self
+            .0
+            .balance_leader_when_settled(request.into_inner().deviation)
+            .await?;
         Ok(Response::new(pb::BalanceLeaderResponse { transfers }))
     }
 

@@ -15,18 +15,8 @@ use crate::convert::status;
 use crate::error::ProposeError;
 use crate::node::{lock, propose_status, unexpected, wall_ms, Shared};
 
-/// What the executor will do next.
-enum Next {
-    Advance {
-        job: JobId,
-        step: usize,
-        phase: Phase,
-    },
-    Fail {
-        job: JobId,
-        error: String,
-    },
-}
+/// Moves a job keeps under way at once (each adds a replica for a while).
+pub const MOVES_UNDER_WAY: usize = 16;
 
 impl Shared {
     /// Plans and starts `balance data`: replicas leave OFFLINE (and
@@ -189,72 +179,73 @@ impl Shared {
         }
     }
 
-    /// One executor tick (leader only): advances the running job's
-    /// current move by one phase when it may, or fails the job when its
-    /// target host went OFFLINE (the half-done move is undone).
+    /// One executor tick (leader only): advances every move that may
+    /// advance by one phase (at most [`MOVES_UNDER_WAY`] moves under way),
+    /// or fails the job when a target host went OFFLINE (moves under way
+    /// are undone or finished).
     pub async fn drive_jobs(&self) {
-        let next = {
+        let actions: Vec<Command> = {
             let s = self.read();
             let Some(job) = s.running_job() else { return };
-            let Some(i) = job.current() else { return };
-            let step = &job.steps[i];
-            let to = step.mv.to;
             let now = self.now();
             let l = lock(&self.liveness);
-            let to_status = l.status(to, now);
-            let to_name = s
-                .host(to)
-                .map(|h| h.info.addr.to_string())
-                .unwrap_or_else(|| format!("node {to}"));
-            let advance = Next::Advance {
-                job: job.id,
-                step: i,
-                phase: step.phase.next(),
-            };
-            let fail = |why: &str| Next::Fail {
-                job: job.id,
-                error: format!(
-                    "{to_name} {why} while moving {} part {} onto it; the move was undone",
-                    step.mv.space, step.mv.part
-                ),
-            };
-            if s.host(to).is_none() {
-                fail("was dropped")
-            } else {
-                match (step.phase, to_status) {
-                    (Phase::Pending | Phase::Added, Status::Offline) => fail("went OFFLINE"),
-                    (Phase::Pending, Status::Online) => advance,
+            let mut actions = Vec::new();
+            for i in job.advanceable(MOVES_UNDER_WAY) {
+                let step = &job.steps[i];
+                let to = step.mv.to;
+                let to_name = s
+                    .host(to)
+                    .map(|h| h.info.addr.to_string())
+                    .unwrap_or_else(|| format!("node {to}"));
+                let fail = |why: &str| Command::EndJob {
+                    job: job.id,
+                    error: Some(format!(
+                        "{to_name} {why} while moving {} part {} onto it; moves under way were \
+                         undone or finished",
+                        step.mv.space, step.mv.part
+                    )),
+                    at_ms: wall_ms(),
+                };
+                let advance = Command::AdvanceJob {
+                    job: job.id,
+                    step: i,
+                    phase: step.phase.next(),
+                    at_ms: wall_ms(),
+                };
+                if s.host(to).is_none() {
+                    actions = vec![fail("was dropped")];
+                    break;
+                }
+                match (step.phase, l.status(to, now)) {
+                    (Phase::Pending | Phase::Added, Status::Offline) => {
+                        actions = vec![fail("went OFFLINE")];
+                        break;
+                    }
+                    (Phase::Pending, Status::Online) => actions.push(advance),
                     // The new host must have learned of its replica.
                     (Phase::Added, Status::Online)
                         if l.get(to).map(|h| h.metadata_version).unwrap_or(0)
                             >= step.added_version =>
                     {
-                        advance
+                        actions.push(advance)
                     }
-                    (Phase::Switched, _) => advance,
-                    _ => return,
+                    (Phase::Switched, _) => actions.push(advance),
+                    _ => {}
                 }
             }
+            actions
         };
-        let cmd = match next {
-            Next::Advance { job, step, phase } => Command::AdvanceJob {
-                job,
-                step,
-                phase,
-                at_ms: wall_ms(),
-            },
-            Next::Fail { job, error } => {
-                tracing::warn!(job, %error, "job failed");
-                Command::EndJob {
-                    job,
-                    error: Some(error),
-                    at_ms: wall_ms(),
+        for cmd in actions {
+            if let Command::EndJob { job, error, .. } = &cmd {
+                tracing::warn!(job, error = error.as_deref().unwrap_or(""), "job failed");
+            }
+            match self.writer.propose(cmd).await {
+                Ok(_) | Err(ProposeError::Rejected(ApplyError::StaleJobStep { .. })) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not advance the running job");
+                    return;
                 }
             }
-        };
-        match self.writer.propose(cmd).await {
-            Ok(_) | Err(ProposeError::Rejected(ApplyError::StaleJobStep { .. })) => {}
-            Err(e) => tracing::warn!(error = %e, "could not advance the running job"),
         }
     }
 }

@@ -234,6 +234,52 @@ impl Shared {
     /// leader and `become_leader {space, part, term}` to the new one (a
     /// database acts on the first; the simulated node uses both). Hosts
     /// report the outcome in later heartbeats.
+    ///
+    /// Hosts act only on partitions they know they hold, so this first
+    /// waits (up to five heartbeat intervals) until every ONLINE storage
+    /// host has reported the latest placement.
+    pub async fn balance_leader_when_settled(
+        &self,
+        deviation: f64,
+    ) -> Result<Vec<pb::LeaderTransferView>, tonic::Status> {
+        let interval = self.config.heartbeat_interval;
+        let deadline = tokio::time::Instant::now() + interval * 5;
+        loop {
+            let behind = self.hosts_behind_placement();
+            if behind.is_empty() {
+                return self.balance_leader(deviation);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(status(
+                    Code::Unavailable,
+                    format!(
+                        "{} ONLINE storage host(s) have not yet reported the latest placement \
+                         ({}); retry in a moment",
+                        behind.len(),
+                        behind.join(", ")
+                    ),
+                ));
+            }
+            tokio::time::sleep(interval / 4).await;
+        }
+    }
+
+    /// ONLINE storage hosts whose reported metadata is older than the
+    /// latest placement change.
+    fn hosts_behind_placement(&self) -> Vec<String> {
+        let s = self.read();
+        let wanted = s.spaces_version();
+        let now = self.now();
+        let l = lock(&self.liveness);
+        s.hosts()
+            .values()
+            .filter(|h| h.info.role == Role::Storage && l.status(h.node_id, now) == Status::Online)
+            .filter(|h| l.get(h.node_id).map_or(0, |x| x.metadata_version) < wanted)
+            .map(|h| h.info.addr.to_string())
+            .collect()
+    }
+
+    /// Plans leader transfers now (see [`Shared::balance_leader_when_settled`]).
     pub fn balance_leader(
         &self,
         deviation: f64,

@@ -409,6 +409,10 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
             _ => println!("  meta CPU/RSS      not measured (external meta server)"),
         }
         println!(
+            "  Raft entries      {raft_entries} during the run ({:.2}/s)",
+            raft_entries as f64 / elapsed.as_secs_f64()
+        );
+        println!(
             "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
         );
     }

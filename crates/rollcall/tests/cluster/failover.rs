@@ -85,7 +85,10 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
         .unwrap();
     assert_eq!(me["role"], "follower", "{info}");
     assert!(me["applied_index"].as_u64().unwrap() > 0, "{info}");
-    assert!(me["last_contact_ms"].is_u64() && me["status"].is_string(), "{info}");
+    assert!(
+        me["last_contact_ms"].is_u64() && me["status"].is_string(),
+        "{info}"
+    );
     // The cluster identity never changed.
     let ids: Vec<String> = nodes
         .iter()

@@ -260,9 +260,15 @@ fn balance_data_survives_a_meta_restart_and_drain_empties_a_host() {
         out.contains("job 1 (balance_data) started: 9 replica move(s)"),
         "{out}"
     );
-    let at_kill = poll("the job to make progress", DEADLINE, || {
+    // Kill while moves are under way (a replica added, not yet removed).
+    let at_kill = poll("moves to be under way", DEADLINE, || {
         let j = job(&meta.addr, 1);
-        (j["progress"]["done"].as_u64().unwrap_or(0) >= 1).then_some(j)
+        let under_way = j["moves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["phase"] == "added" || m["phase"] == "switched");
+        (under_way || j["status"] != "running").then_some(j)
     });
     assert_eq!(
         at_kill["status"], "running",
