@@ -12,6 +12,7 @@ pub mod v1 {
 }
 
 pub mod stream;
+pub mod thrift;
 pub mod transport;
 
 pub use v1::*;
