@@ -27,6 +27,7 @@ mod jobs;
 mod liveness;
 mod metadata;
 mod placement;
+mod pull;
 mod rebalance;
 mod state;
 mod time;
@@ -44,6 +45,7 @@ pub use placement::{
     leader_band, place, plan_leader_balance, Candidate, LeaderTransfer, PartitionLeaders,
     PlacementError,
 };
+pub use pull::{judge, Accepted, MasterRecord, Probe, ProbeRefusal};
 pub use rebalance::{apply_moves, plan_moves, MovePlan, SpaceReplicas};
 pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord, Space};
 pub use time::MonoTime;
