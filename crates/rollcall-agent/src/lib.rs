@@ -24,6 +24,7 @@
 //! to remove, instead of retrying forever while looking healthy.
 
 mod agent;
+mod backend;
 mod cache;
 mod client;
 mod config;
@@ -33,6 +34,7 @@ mod identity;
 mod schedule;
 
 pub use agent::{Agent, AgentStatus};
+pub use backend::{BackendConfig, BackendServer, BackendStats, MASTER_FILE};
 pub use cache::{MetadataCache, MetadataUpdate};
 pub use config::AgentConfig;
 pub use error::AgentError;

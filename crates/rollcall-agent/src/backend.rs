@@ -1,0 +1,353 @@
+//! Pull mode, backend side: a server's `HeartbeatService` endpoint (the
+//! seed's Doris Thrift interface, binary protocol, buffered or framed
+//! transport). A master probes it with `heartbeat(TMasterInfo)`; the
+//! probe is judged by `rollcall_core::judge` (cluster id, master and
+//! epoch, token, in Doris's order), what it changes is persisted before
+//! the answer (`cluster.id`, and `master.json` with the master, the
+//! highest epoch and the token), and the answer carries the server's real
+//! ports, version and start time.
+//!
+//! A probe from another cluster is refused by comparing with an atomic,
+//! without taking the lock that valid probes use, so a flood of
+//! wrong-cluster probes cannot delay the real master's (the Doris #27914
+//! failure: a lock held across the check).
+
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rollcall_core::{judge, MasterRecord, Probe, ProbeRefusal};
+use rollcall_proto::thrift::{
+    self, exception, mtype, read_heartbeat_args, status_code, BackendInfo, HeartbeatResult, Limits,
+    Reader, TStatus, ThriftError, Writer,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use crate::error::AgentError;
+use crate::identity::Identity;
+
+/// Name of the file holding the master, the highest epoch and the token.
+pub const MASTER_FILE: &str = "master.json";
+
+/// How long a connection may stay silent before it is closed.
+const IDLE: Duration = Duration::from_secs(300);
+
+/// Settings of a backend endpoint.
+#[derive(Clone, Debug)]
+pub struct BackendConfig {
+    /// Address to listen on (port 0 picks one).
+    pub listen: SocketAddr,
+    /// Where `cluster.id` and `master.json` live.
+    pub data_dir: PathBuf,
+    /// What every answer reports.
+    pub info: BackendInfo,
+    /// Framed transport (4-byte length before each message) instead of
+    /// buffered.
+    pub framed: bool,
+    /// Message limits.
+    pub limits: Limits,
+}
+
+/// Counters of a running endpoint.
+#[derive(Debug, Default)]
+pub struct BackendStats {
+    /// Probes accepted.
+    pub accepted: AtomicU64,
+    /// Probes refused (any reason).
+    pub refused: AtomicU64,
+}
+
+struct State {
+    config: BackendConfig,
+    identity: Identity,
+    /// The adopted cluster id, -1 before the first probe: the lock-free
+    /// wrong-cluster check.
+    cluster_id: AtomicI64,
+    record: Mutex<MasterRecord>,
+    stats: BackendStats,
+}
+
+/// A running `HeartbeatService` endpoint; dropping it stops serving.
+pub struct BackendServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for BackendServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl BackendServer {
+    /// Loads what was persisted and starts listening.
+    pub async fn start(config: BackendConfig) -> Result<BackendServer, AgentError> {
+        let identity = Identity::open(&config.data_dir)?;
+        let mut record = read_record(&config.data_dir)?;
+        let cid = identity.cluster_id()?;
+        if cid != 0 {
+            record.cluster_id = Some(cid as i32);
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| AgentError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| AgentError::Config(format!("listener address: {e}")))?;
+        let state = Arc::new(State {
+            cluster_id: AtomicI64::new(record.cluster_id.map_or(-1, i64::from)),
+            record: Mutex::new(record),
+            identity,
+            config,
+            stats: BackendStats::default(),
+        });
+        let task = tokio::spawn(accept(listener, state.clone()));
+        Ok(BackendServer { addr, state, task })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &BackendStats {
+        &self.state.stats
+    }
+
+    /// What is persisted about the master now.
+    pub async fn record(&self) -> MasterRecord {
+        self.state.record.lock().await.clone()
+    }
+}
+
+fn read_record(dir: &Path) -> Result<MasterRecord, AgentError> {
+    let path = dir.join(MASTER_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AgentError::Identity {
+            path,
+            message: format!("unreadable ({e}); remove it to accept a new master"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(MasterRecord::default()),
+        Err(e) => Err(AgentError::Identity {
+            path,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Writes `master.json` atomically (temporary file, fsync, rename).
+fn write_record(dir: &Path, rec: &MasterRecord) -> std::io::Result<()> {
+    let path = dir.join(MASTER_FILE);
+    let tmp = dir.join(format!("{MASTER_FILE}.tmp"));
+    let bytes = serde_json::to_vec_pretty(rec).map_err(std::io::Error::other)?;
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, &path)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+async fn accept(listener: TcpListener, state: Arc<State>) {
+    loop {
+        match listener.accept().await {
+            Ok((sock, _)) => {
+                let _ = sock.set_nodelay(true);
+                tokio::spawn(serve(sock, state.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat port: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Serves one connection: messages until the peer leaves, stays silent
+/// for [`IDLE`], or sends bytes that cannot be read (answered with a
+/// protocol-error exception, then closed).
+async fn serve(sock: TcpStream, state: Arc<State>) {
+    let limits = state.config.limits;
+    let mut io = BufReader::with_capacity(4096, sock);
+    loop {
+        let answer = if state.config.framed {
+            let len = match tokio::time::timeout(IDLE, io.read_u32()).await {
+                Ok(Ok(n)) => n as usize,
+                _ => return,
+            };
+            if len > limits.max_message {
+                let w = Writer::exception(
+                    "",
+                    0,
+                    exception::PROTOCOL_ERROR,
+                    &format!("frame of {len} bytes exceeds {}", limits.max_message),
+                );
+                let _ = io.get_mut().write_all(&w.into_frame()).await;
+                return;
+            }
+            let mut buf = vec![0u8; len];
+            if io.read_exact(&mut buf).await.is_err() {
+                return;
+            }
+            let mut cur = std::io::Cursor::new(buf);
+            handle(&mut cur, &state, limits).await
+        } else {
+            match tokio::time::timeout(IDLE, peer_sent(&mut io)).await {
+                Ok(true) => match tokio::time::timeout(IDLE, handle(&mut io, &state, limits)).await
+                {
+                    Ok(a) => a,
+                    Err(_) => return,
+                },
+                _ => return,
+            }
+        };
+        let (bytes, close) = match answer {
+            Ok(w) => (w, false),
+            Err(w) => (w, true),
+        };
+        let bytes = if state.config.framed {
+            bytes.into_frame()
+        } else {
+            bytes.into_bytes()
+        };
+        if io.get_mut().write_all(&bytes).await.is_err() || close {
+            return;
+        }
+    }
+}
+
+/// Waits until the peer sent something (`false`: closed or failed).
+async fn peer_sent(io: &mut BufReader<TcpStream>) -> bool {
+    use tokio::io::AsyncBufReadExt;
+    matches!(io.fill_buf().await, Ok(b) if !b.is_empty())
+}
+
+/// Reads one message and builds its answer (`Err`: answer, then close).
+async fn handle<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    state: &State,
+    limits: Limits,
+) -> Result<Writer, Writer> {
+    let mut reader = Reader::new(r, limits);
+    let (name, mt, seq) = match reader.message_begin().await {
+        Ok(h) => h,
+        Err(e) => return Err(protocol_error("", 0, &e)),
+    };
+    if name != "heartbeat" || !(mt == mtype::CALL || mt == mtype::ONEWAY) {
+        // Read past the arguments, then say what is served.
+        if let Err(e) = reader.skip(thrift::ttype::STRUCT).await {
+            return Err(protocol_error(&name, seq, &e));
+        }
+        return Ok(Writer::exception(
+            &name,
+            seq,
+            exception::UNKNOWN_METHOD,
+            &format!("unknown method {name:?}; this endpoint serves HeartbeatService.heartbeat"),
+        ));
+    }
+    let master = match read_heartbeat_args(&mut reader).await {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            return Ok(result(
+                &name,
+                seq,
+                state,
+                Err("heartbeat without master_info".into()),
+            ))
+        }
+        Err(e) => return Err(protocol_error(&name, seq, &e)),
+    };
+    let verdict = on_probe(state, &master).await;
+    Ok(result(&name, seq, state, verdict))
+}
+
+fn protocol_error(name: &str, seq: i32, e: &ThriftError) -> Writer {
+    Writer::exception(name, seq, exception::PROTOCOL_ERROR, &e.to_string())
+}
+
+/// Judges and, when it changes anything, persists a probe.
+async fn on_probe(state: &State, m: &thrift::MasterInfo) -> Result<(), String> {
+    // Another cluster: refused without touching the lock.
+    let known = state.cluster_id.load(Ordering::Acquire);
+    if known >= 0 && known != i64::from(m.cluster_id) {
+        state.stats.refused.fetch_add(1, Ordering::Relaxed);
+        return Err(ProbeRefusal::InvalidClusterId {
+            have: known as i32,
+            got: m.cluster_id,
+        }
+        .to_string());
+    }
+    let master = format!("{}:{}", m.network_address.hostname, m.network_address.port);
+    let probe = Probe {
+        master: &master,
+        cluster_id: m.cluster_id,
+        epoch: m.epoch,
+        token: m.token.as_deref(),
+    };
+    let mut rec = state.record.lock().await;
+    let accepted = match judge(&rec, &probe) {
+        Ok(a) => a,
+        Err(e) => {
+            state.stats.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(e.to_string());
+        }
+    };
+    if accepted.changed(&rec) {
+        // Persist before answering; on failure nothing changes.
+        let dir = &state.config.data_dir;
+        if accepted.adopted_cluster_id {
+            if let Some(cid) = accepted.record.cluster_id {
+                if cid <= 0 {
+                    state.stats.refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(format!("invalid cluster id {cid}: must be positive"));
+                }
+                state
+                    .identity
+                    .set_cluster_id(cid as u32)
+                    .map_err(|e| format!("could not persist the cluster id: {e}"))?;
+            }
+        }
+        write_record(dir, &accepted.record)
+            .map_err(|e| format!("could not persist the master's epoch: {e}"))?;
+        if accepted.master_changed {
+            tracing::info!(master = %master, epoch = m.epoch, "a new master took over");
+        } else if accepted.master_restarted {
+            tracing::info!(master = %master, epoch = m.epoch, "the master restarted");
+        }
+        if let Some(cid) = accepted.record.cluster_id {
+            state.cluster_id.store(i64::from(cid), Ordering::Release);
+        }
+        *rec = accepted.record;
+    }
+    state.stats.accepted.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+fn result(name: &str, seq: i32, state: &State, verdict: Result<(), String>) -> Writer {
+    let status = match verdict {
+        Ok(()) => TStatus {
+            status_code: status_code::OK,
+            error_msgs: None,
+        },
+        Err(msg) => TStatus {
+            status_code: status_code::INTERNAL_ERROR,
+            error_msgs: Some(vec![msg]),
+        },
+    };
+    let res = HeartbeatResult {
+        status,
+        backend_info: state.config.info.clone(),
+    };
+    thrift::reply(name, seq, |w| res.write(w))
+}
