@@ -177,7 +177,7 @@ fn parse_peer(s: &str) -> Result<(u64, String), String> {
 }
 
 /// `rollcall node`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct NodeArgs {
     /// Role of the simulated server.
     #[arg(long, value_enum)]
@@ -197,6 +197,15 @@ pub struct NodeArgs {
     /// Version string to report.
     #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
     pub server_version: String,
+    /// Also serve Doris's `HeartbeatService` (Thrift) on this port, for a
+    /// master that probes (pull mode). Without `--meta` the server is a
+    /// pure pull-mode backend. Port 0 picks one (`heartbeat.addr` in the
+    /// data directory holds it).
+    #[arg(long)]
+    pub heartbeat_port: Option<u16>,
+    /// Framed transport on the heartbeat port (default: buffered, as Doris).
+    #[arg(long)]
+    pub heartbeat_framed: bool,
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {
@@ -436,6 +445,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         // Without --meta the bench starts its own meta server.
         return crate::bench::run(args, cli.meta).await;
     }
+    let explicit_meta = !cli.meta.is_empty();
     let meta = if cli.meta.is_empty() {
         vec![DEFAULT_META.to_string()]
     } else {
@@ -443,7 +453,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match cli.command {
         Command::Meta(args) => crate::meta_cmd::run(args).await,
-        Command::Node(args) => crate::node_cmd::run(meta, args).await,
+        Command::Node(args) => crate::node_cmd::run(meta, explicit_meta, args).await,
         Command::Hosts(args) => crate::admin::hosts(&meta, args).await,
         Command::Config(cmd) => crate::admin::config(&meta, cmd).await,
         Command::Cluster { json } => crate::admin::cluster(&meta, json).await,

@@ -3,18 +3,30 @@
 
 use rollcall_core::Role;
 
+use rollcall_agent::{BackendConfig, BackendServer};
+use rollcall_proto::thrift::{BackendInfo, Limits};
+
 use crate::cli::{NodeArgs, RoleArg};
 use crate::error::CliError;
 use crate::meta_cmd::shutdown_signal;
 use crate::sim::{SimNode, SimOptions};
 
+/// Name of the file holding the bound heartbeat (Thrift) address.
+pub const HEARTBEAT_ADDR_FILE: &str = "heartbeat.addr";
+
 /// Runs the simulated server until a signal or a fatal agent error.
-pub async fn run(meta: Vec<String>, args: NodeArgs) -> Result<(), CliError> {
+/// `explicit_meta`: `--meta` was given (without it and with
+/// `--heartbeat-port`, the server is a pure pull-mode backend).
+pub async fn run(meta: Vec<String>, explicit_meta: bool, args: NodeArgs) -> Result<(), CliError> {
     if args.role == RoleArg::Meta {
         return Err(CliError::Usage(
             "a node is a storage or graph server; run `rollcall meta` for a meta server".into(),
         ));
     }
+    if let (Some(port), false) = (args.heartbeat_port, explicit_meta) {
+        return pull_only(args.clone(), port).await;
+    }
+    let backend_args = args.clone();
     let node = SimNode::start(SimOptions {
         meta: meta.clone(),
         role: Role::from(args.role),
@@ -25,6 +37,18 @@ pub async fn run(meta: Vec<String>, args: NodeArgs) -> Result<(), CliError> {
         version: args.server_version,
     })
     .await?;
+    let _backend = match backend_args.heartbeat_port {
+        Some(port) => Some(
+            start_backend(
+                &backend_args,
+                port,
+                node.addr.port(),
+                node.agent_start_time_ms(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     println!(
         "rollcall node listening on {}; refusing to serve until the meta service at {} accepts its first heartbeat",
         node.addr,
@@ -44,4 +68,93 @@ pub async fn run(meta: Vec<String>, args: NodeArgs) -> Result<(), CliError> {
         e = node.agent.stopped() => Err(e.into()),
         r = shutdown_signal() => r,
     }
+}
+
+/// Starts the `HeartbeatService` endpoint; its answers carry `be_port`
+/// (the server's main port), its version and start time.
+async fn start_backend(
+    args: &NodeArgs,
+    port: u16,
+    be_port: u16,
+    start_time_ms: i64,
+) -> Result<BackendServer, CliError> {
+    let listen = std::net::SocketAddr::new(args.listen.ip(), port);
+    let server = BackendServer::start(BackendConfig {
+        listen,
+        data_dir: args.data_dir.clone(),
+        info: BackendInfo {
+            be_port: i32::from(be_port),
+            // The simulated server has no HTTP or bRPC service.
+            http_port: 0,
+            be_rpc_port: None,
+            brpc_port: None,
+            version: Some(args.server_version.clone()),
+            be_start_time: Some(start_time_ms),
+        },
+        framed: args.heartbeat_framed,
+        limits: Limits::default(),
+    })
+    .await?;
+    let addr = server.local_addr();
+    let file = args.data_dir.join(HEARTBEAT_ADDR_FILE);
+    std::fs::write(&file, format!("{addr}\n")).map_err(|source| CliError::Io {
+        what: format!("writing {}", file.display()),
+        source,
+    })?;
+    println!(
+        "HeartbeatService (Thrift, {}) on {addr}",
+        if args.heartbeat_framed {
+            "framed"
+        } else {
+            "buffered"
+        }
+    );
+    Ok(server)
+}
+
+/// A pure pull-mode backend: the main port and the heartbeat port, and no
+/// meta address; it learns its cluster and master from the first probe.
+async fn pull_only(args: NodeArgs, port: u16) -> Result<(), CliError> {
+    std::fs::create_dir_all(&args.data_dir).map_err(|source| CliError::Io {
+        what: format!("creating {}", args.data_dir.display()),
+        source,
+    })?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| CliError::Io {
+            what: format!("listening on {}", args.listen),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| CliError::Io {
+        what: "reading the bound address".into(),
+        source,
+    })?;
+    let addr_file = args.data_dir.join(crate::sim::ADDR_FILE);
+    std::fs::write(&addr_file, format!("{addr}\n")).map_err(|source| CliError::Io {
+        what: format!("writing {}", addr_file.display()),
+        source,
+    })?;
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let server = start_backend(&args, port, addr.port(), start).await?;
+    println!(
+        "rollcall node listening on {addr} in pull mode (no --meta): it learns its cluster \
+         and master from the first probe on {}",
+        server.local_addr()
+    );
+    let serve = tokio::spawn(async move {
+        loop {
+            if let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = sock.write_all(b"OK rollcall pull-mode backend\n").await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        }
+    });
+    let r = shutdown_signal().await;
+    serve.abort();
+    r
 }

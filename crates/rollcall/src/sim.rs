@@ -125,10 +125,18 @@ pub struct SimNode {
     pub addr: SocketAddr,
     /// Its agent.
     pub agent: Arc<Agent>,
+    /// When this server started, ms since the Unix epoch (as its agent
+    /// reports it).
+    pub start_time_ms: i64,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl SimNode {
+    /// When the agent says this server started (ms since the Unix epoch).
+    pub fn agent_start_time_ms(&self) -> i64 {
+        self.start_time_ms
+    }
+
     /// Binds the address, starts the agent and the acceptor.
     pub async fn start(opts: SimOptions) -> Result<SimNode, CliError> {
         let listener = TcpListener::bind(opts.listen)
@@ -158,6 +166,7 @@ impl SimNode {
         config.version = opts.version;
         let leading = Arc::new(SimLeaders::default());
         config.handler = leading.clone();
+        let start_time_ms = config.start_time_ms;
         let agent = Arc::new(Agent::start(config).await?);
         let ready = Arc::new(AtomicBool::new(false));
 
@@ -247,7 +256,12 @@ impl SimNode {
                 }
             }));
         }
-        Ok(SimNode { addr, agent, tasks })
+        Ok(SimNode {
+            addr,
+            agent,
+            start_time_ms,
+            tasks,
+        })
     }
 
     /// Stops the server as a crash would: heartbeats stop, the port closes.

@@ -110,7 +110,7 @@ impl Drop for Proc {
 }
 
 /// Reads an address file written by a starting process.
-fn wait_addr(proc: &mut Proc, file: &Path) -> String {
+pub fn wait_addr(proc: &mut Proc, file: &Path) -> String {
     let name = proc.name.clone();
     poll(
         &format!("{name} to write {}", file.display()),
