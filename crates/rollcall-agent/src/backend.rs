@@ -18,15 +18,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rollcall_core::{judge, MasterRecord, Probe, ProbeRefusal};
 use rollcall_proto::thrift::{
-    self, exception, mtype, read_heartbeat_args, status_code, BackendInfo, HeartbeatResult, Limits,
-    Reader, TStatus, ThriftError, Writer,
+    self, read_heartbeat_args, status_code, BackendInfo, HeartbeatResult, Limits, Reader, TStatus,
+    ThriftError, Writer,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use rollcall_proto::thrift_server::{serve, unknown_method, Handler};
+use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
@@ -35,9 +34,6 @@ use crate::identity::Identity;
 
 /// Name of the file holding the master, the highest epoch and the token.
 pub const MASTER_FILE: &str = "master.json";
-
-/// How long a connection may stay silent before it is closed.
-const IDLE: Duration = Duration::from_secs(300);
 
 /// Settings of a backend endpoint.
 #[derive(Clone, Debug)]
@@ -109,7 +105,14 @@ impl BackendServer {
             config,
             stats: BackendStats::default(),
         });
-        let task = tokio::spawn(accept(listener, state.clone()));
+        let framed = state.config.framed;
+        let limits = state.config.limits;
+        let task = tokio::spawn(serve(
+            listener,
+            Arc::new(Service(state.clone())),
+            framed,
+            limits,
+        ));
         Ok(BackendServer { addr, state, task })
     }
 
@@ -159,121 +162,25 @@ fn write_record(dir: &Path, rec: &MasterRecord) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn accept(listener: TcpListener, state: Arc<State>) {
-    loop {
-        match listener.accept().await {
-            Ok((sock, _)) => {
-                let _ = sock.set_nodelay(true);
-                tokio::spawn(serve(sock, state.clone()));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "heartbeat port: accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
+/// `HeartbeatService` on the shared Thrift connection loop.
+struct Service(Arc<State>);
 
-/// Serves one connection: messages until the peer leaves, stays silent
-/// for [`IDLE`], or sends bytes that cannot be read (answered with a
-/// protocol-error exception, then closed).
-async fn serve(sock: TcpStream, state: Arc<State>) {
-    let limits = state.config.limits;
-    let mut io = BufReader::with_capacity(4096, sock);
-    loop {
-        let answer = if state.config.framed {
-            let len = match tokio::time::timeout(IDLE, io.read_u32()).await {
-                Ok(Ok(n)) => n as usize,
-                _ => return,
-            };
-            if len > limits.max_message {
-                let w = Writer::exception(
-                    "",
-                    0,
-                    exception::PROTOCOL_ERROR,
-                    &format!("frame of {len} bytes exceeds {}", limits.max_message),
-                );
-                let _ = io.get_mut().write_all(&w.into_frame()).await;
-                return;
-            }
-            let mut buf = vec![0u8; len];
-            if io.read_exact(&mut buf).await.is_err() {
-                return;
-            }
-            let mut cur = std::io::Cursor::new(buf);
-            handle(&mut cur, &state, limits).await
-        } else {
-            match tokio::time::timeout(IDLE, peer_sent(&mut io)).await {
-                Ok(true) => match tokio::time::timeout(IDLE, handle(&mut io, &state, limits)).await
-                {
-                    Ok(a) => a,
-                    Err(_) => return,
-                },
-                _ => return,
-            }
+impl Handler for Service {
+    async fn call<R: tokio::io::AsyncRead + Unpin + Send>(
+        &self,
+        name: &str,
+        seq: i32,
+        r: &mut Reader<'_, R>,
+    ) -> Result<Writer, ThriftError> {
+        if name != "heartbeat" {
+            return unknown_method(name, seq, r, "HeartbeatService.heartbeat").await;
+        }
+        let verdict = match read_heartbeat_args(r).await? {
+            Some(m) => on_probe(&self.0, &m).await,
+            None => Err("heartbeat without master_info".into()),
         };
-        let (bytes, close) = match answer {
-            Ok(w) => (w, false),
-            Err(w) => (w, true),
-        };
-        let bytes = if state.config.framed {
-            bytes.into_frame()
-        } else {
-            bytes.into_bytes()
-        };
-        if io.get_mut().write_all(&bytes).await.is_err() || close {
-            return;
-        }
+        Ok(result(name, seq, &self.0, verdict))
     }
-}
-
-/// Waits until the peer sent something (`false`: closed or failed).
-async fn peer_sent(io: &mut BufReader<TcpStream>) -> bool {
-    use tokio::io::AsyncBufReadExt;
-    matches!(io.fill_buf().await, Ok(b) if !b.is_empty())
-}
-
-/// Reads one message and builds its answer (`Err`: answer, then close).
-async fn handle<R: tokio::io::AsyncRead + Unpin>(
-    r: &mut R,
-    state: &State,
-    limits: Limits,
-) -> Result<Writer, Writer> {
-    let mut reader = Reader::new(r, limits);
-    let (name, mt, seq) = match reader.message_begin().await {
-        Ok(h) => h,
-        Err(e) => return Err(protocol_error("", 0, &e)),
-    };
-    if name != "heartbeat" || !(mt == mtype::CALL || mt == mtype::ONEWAY) {
-        // Read past the arguments, then say what is served.
-        if let Err(e) = reader.skip(thrift::ttype::STRUCT).await {
-            return Err(protocol_error(&name, seq, &e));
-        }
-        return Ok(Writer::exception(
-            &name,
-            seq,
-            exception::UNKNOWN_METHOD,
-            &format!("unknown method {name:?}; this endpoint serves HeartbeatService.heartbeat"),
-        ));
-    }
-    let master = match read_heartbeat_args(&mut reader).await {
-        Ok(Some(m)) => m,
-        Ok(None) => {
-            return Ok(result(
-                &name,
-                seq,
-                state,
-                Err("heartbeat without master_info".into()),
-            ))
-        }
-        Err(e) => return Err(protocol_error(&name, seq, &e)),
-    };
-    let verdict = on_probe(state, &master).await;
-    Ok(result(&name, seq, state, verdict))
-}
-
-fn protocol_error(name: &str, seq: i32, e: &ThriftError) -> Writer {
-    Writer::exception(name, seq, exception::PROTOCOL_ERROR, &e.to_string())
 }
 
 /// Judges and, when it changes anything, persists a probe.

@@ -13,6 +13,7 @@ pub mod v1 {
 
 pub mod stream;
 pub mod thrift;
+pub mod thrift_server;
 pub mod transport;
 
 pub use v1::*;
