@@ -201,8 +201,11 @@ async fn leader_hosts(admins: &mut [Admin]) -> Option<(u64, Vec<pb::HostView>)> 
         )
         .await;
         let Ok(Ok(hosts)) = hosts else { continue };
-        let info =
-            tokio::time::timeout(RPC_TIMEOUT, a.cluster_info(pb::ClusterInfoRequest {})).await;
+        let info = tokio::time::timeout(
+            RPC_TIMEOUT,
+            a.cluster_info(pb::ClusterInfoRequest::default()),
+        )
+        .await;
         let Ok(Ok(info)) = info else { continue };
         let term = info.into_inner().term;
         if best.as_ref().is_none_or(|(t, _)| term > *t) {

@@ -43,6 +43,8 @@ pub struct MetaConfig {
     pub raft_heartbeat: Duration,
     /// Raft election timeout: a random value in [this, 2 × this).
     pub election_timeout: Duration,
+    /// Where to serve Doris's `FrontendService.ping` (Thrift), if at all.
+    pub thrift_listen: Option<SocketAddr>,
 }
 
 impl MetaConfig {
@@ -65,6 +67,7 @@ impl MetaConfig {
             snapshot_every: 1000,
             raft_heartbeat: Duration::from_millis(100),
             election_timeout: Duration::from_millis(500),
+            thrift_listen: None,
         }
     }
 

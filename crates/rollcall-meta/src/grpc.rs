@@ -230,9 +230,13 @@ impl Admin for AdminService {
 
     async fn cluster_info(
         &self,
-        _request: Request<pb::ClusterInfoRequest>,
+        request: Request<pb::ClusterInfoRequest>,
     ) -> Result<Response<pb::ClusterInfoResponse>, Status> {
-        Ok(Response::new(self.0.cluster_info()))
+        let mut info = self.0.cluster_info();
+        if request.into_inner().show_token {
+            info.token = self.0.token();
+        }
+        Ok(Response::new(info))
     }
 }
 

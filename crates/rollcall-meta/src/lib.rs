@@ -19,6 +19,7 @@
 mod config;
 mod convert;
 mod error;
+mod frontend;
 mod grpc;
 mod jobs;
 mod listener;

@@ -68,6 +68,8 @@ pub struct Shared {
     writes: Arc<AtomicU64>,
     /// When each peer last answered a Raft RPC from this server.
     contacts: crate::raft::Contacts,
+    /// The port of this server's `FrontendService` (0 if not served).
+    pub(crate) thrift_port: AtomicU32,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,6 +168,7 @@ impl Shared {
             raft,
             writes,
             contacts: crate::raft::Contacts::default(),
+            thrift_port: AtomicU32::new(0),
         }
     }
 
@@ -1108,6 +1111,48 @@ impl Shared {
     }
 
     /// Cluster facts for `rollcall cluster`, as this server knows them.
+    /// `FrontendService.ping`: another server (or a tool) checks that this
+    /// one is alive and of its cluster. A wrong cluster id or token gets
+    /// FAILED with a message that reveals neither.
+    pub fn ping(
+        &self,
+        req: &rollcall_proto::thrift::PingRequest,
+    ) -> rollcall_proto::thrift::PingResult {
+        let s = self.read();
+        let applied = s.applied_index();
+        let failed = match s.identity() {
+            None => Some("this meta server has no cluster identity yet".to_string()),
+            Some(id) if id.cluster_id as i64 != i64::from(req.cluster_id) => {
+                Some(format!("invalid cluster id {}", req.cluster_id))
+            }
+            Some(id) if id.token != req.token => Some("invalid token".to_string()),
+            Some(_) => None,
+        };
+        drop(s);
+        let grpc_port = self
+            .addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<i32>().ok())
+            .unwrap_or(0);
+        rollcall_proto::thrift::PingResult {
+            status: i32::from(failed.is_some()),
+            msg: failed.unwrap_or_default(),
+            query_port: grpc_port,
+            rpc_port: self.thrift_port.load(Ordering::Acquire) as i32,
+            replayed_journal_id: applied as i64,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// The cluster's token (for `cluster --show-token`).
+    pub fn token(&self) -> String {
+        self.read()
+            .identity()
+            .map(|i| i.token.clone())
+            .unwrap_or_default()
+    }
+
     pub fn cluster_info(&self) -> pb::ClusterInfoResponse {
         let m = self.raft.metrics().borrow().clone();
         let membership = m.membership_config.membership();
@@ -1146,6 +1191,8 @@ impl Shared {
             store_writes: self.store_writes(),
             applied_index: m.last_applied.map_or(0, |l| l.index),
             snapshot_index: m.snapshot.map_or(0, |l| l.index),
+            token: String::new(),
+            thrift_port: self.thrift_port.load(Ordering::Acquire),
             purged_index: m.purged.map_or(0, |l| l.index),
             heartbeat_interval_ms: self.interval_ms(),
             detector: self.config.detector_config().name().into(),

@@ -39,6 +39,7 @@ pub struct Transport {
 /// A running meta server.
 pub struct MetaServer {
     addr: SocketAddr,
+    thrift_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     raft: Raft,
     stop: Arc<Notify>,
@@ -186,6 +187,33 @@ impl MetaServer {
             }
         }
 
+        // Doris's FrontendService.ping, if asked for.
+        let mut thrift_addr = None;
+        let mut thrift_task = None;
+        if let Some(listen) = config.thrift_listen {
+            let l = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| MetaError::Bind {
+                    addr: listen,
+                    source,
+                })?;
+            let bound = l.local_addr().map_err(|source| MetaError::Bind {
+                addr: listen,
+                source,
+            })?;
+            shared.thrift_port.store(
+                u32::from(bound.port()),
+                std::sync::atomic::Ordering::Release,
+            );
+            thrift_addr = Some(bound);
+            thrift_task = Some(tokio::spawn(rollcall_proto::thrift_server::serve(
+                l,
+                Arc::new(crate::frontend::Frontend(shared.clone())),
+                false,
+                rollcall_proto::thrift::Limits::default(),
+            )));
+        }
+
         let stop = Arc::new(Notify::new());
         let stopped = stop.clone();
         let limit = config.max_message_bytes;
@@ -210,12 +238,13 @@ impl MetaServer {
         // connections are handed to tonic.
         let (grpc_tx, grpc_rx) = mpsc::channel(1024);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(accept_loop(
+        let mut tasks: Vec<JoinHandle<()>> = thrift_task.into_iter().collect();
+        tasks.push(tokio::spawn(accept_loop(
             listener,
             shared.clone(),
             grpc_tx,
             stop_rx,
-        ))];
+        )));
         let serve = tokio::spawn(async move {
             let r = router
                 .serve_with_incoming_shutdown(ReceiverStream::new(grpc_rx), async move {
@@ -291,6 +320,7 @@ impl MetaServer {
 
         let server = MetaServer {
             addr,
+            thrift_addr,
             shared,
             raft,
             stop,
@@ -324,6 +354,11 @@ impl MetaServer {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound `FrontendService` (Thrift) address, if served.
+    pub fn thrift_addr(&self) -> Option<SocketAddr> {
+        self.thrift_addr
     }
 
     /// The cluster id (0 until known here).

@@ -29,7 +29,7 @@ pub async fn connect(addrs: &[String]) -> Result<AdminClient<Channel>, CliError>
             }
         };
         let leader = client
-            .cluster_info(pb::ClusterInfoRequest {})
+            .cluster_info(pb::ClusterInfoRequest::default())
             .await
             .map(|r| r.into_inner().leader)
             .unwrap_or_default();
@@ -453,17 +453,20 @@ pub async fn meta_cluster(meta: &[String], cmd: MetaClusterCmd) -> Result<(), Cl
 }
 
 /// `rollcall cluster`.
-pub async fn cluster(meta: &[String], json: bool) -> Result<(), CliError> {
+pub async fn cluster(meta: &[String], json: bool, show_token: bool) -> Result<(), CliError> {
     // Any server answers, with its own view (leader, term, members, log).
     let (mut c, _) = connect_any(meta).await?;
     let info = c
-        .cluster_info(pb::ClusterInfoRequest {})
+        .cluster_info(pb::ClusterInfoRequest { show_token })
         .await?
         .into_inner();
     if json {
-        println!("{}", render::cluster_json(&info));
+        println!("{}", render::cluster_json(&info, show_token));
     } else {
         println!("{}", render::cluster_text(&info));
+        if show_token {
+            println!("token:              {}", info.token);
+        }
     }
     Ok(())
 }
@@ -517,7 +520,7 @@ pub async fn events(meta: &[String], follow: bool, json: bool) -> Result<(), Cli
 }
 
 async fn leader_term(c: &mut AdminClient<Channel>) -> u64 {
-    c.cluster_info(pb::ClusterInfoRequest {})
+    c.cluster_info(pb::ClusterInfoRequest::default())
         .await
         .map(|r| r.into_inner().term)
         .unwrap_or(0)

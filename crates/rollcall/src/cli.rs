@@ -57,6 +57,9 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also print the cluster's secret token (pull mode, ping).
+        #[arg(long)]
+        show_token: bool,
     },
     /// Show host events (registered, online, offline, restarted, dropped, rejected).
     Events {
@@ -160,6 +163,11 @@ pub struct MetaArgs {
     /// Build a snapshot and purge the Raft log after this many entries.
     #[arg(long, default_value_t = 1000)]
     pub snapshot_every: u64,
+    /// Serve Doris's `FrontendService.ping` (Thrift) here; `off` to not.
+    /// Default: the --listen host on port 9020 (Doris FE's rpc port), or
+    /// port 0 when --listen uses port 0.
+    #[arg(long)]
+    pub thrift_listen: Option<String>,
 }
 
 fn parse_peer(s: &str) -> Result<(u64, String), String> {
@@ -456,7 +464,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Node(args) => crate::node_cmd::run(meta, explicit_meta, args).await,
         Command::Hosts(args) => crate::admin::hosts(&meta, args).await,
         Command::Config(cmd) => crate::admin::config(&meta, cmd).await,
-        Command::Cluster { json } => crate::admin::cluster(&meta, json).await,
+        Command::Cluster { json, show_token } => {
+            crate::admin::cluster(&meta, json, show_token).await
+        }
         Command::MetaCluster(cmd) => crate::admin::meta_cluster(&meta, cmd).await,
         Command::Spaces(cmd) => crate::admin::spaces(&meta, cmd).await,
         Command::Balance(BalanceCmd::Leader { wait, deviation }) => {

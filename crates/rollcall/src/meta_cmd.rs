@@ -10,6 +10,8 @@ use crate::error::CliError;
 
 /// The file holding a running meta server's address.
 pub const ADDR_FILE: &str = "meta.addr";
+/// Where the bound `FrontendService` (Thrift) address is written.
+pub const THRIFT_ADDR_FILE: &str = "thrift.addr";
 
 /// Builds the server config from the arguments.
 pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
@@ -48,6 +50,18 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
         ));
     }
     c.snapshot_every = args.snapshot_every;
+    c.thrift_listen = match args.thrift_listen.as_deref() {
+        Some("off") => None,
+        Some(a) => Some(a.parse().map_err(|e| {
+            CliError::Usage(format!(
+                "--thrift-listen {a:?} is not host:port or off: {e}"
+            ))
+        })?),
+        None => {
+            let port = if args.listen.port() == 0 { 0 } else { 9020 };
+            Some(std::net::SocketAddr::new(args.listen.ip(), port))
+        }
+    };
     c.peers = args.peers.iter().cloned().collect();
     if c.peers.len() != args.peers.len() {
         return Err(CliError::Usage("--peers names an id twice".into()));
@@ -71,6 +85,14 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
         what: format!("writing {}", addr_file.display()),
         source,
     })?;
+    if let Some(t) = server.thrift_addr() {
+        let file = args.data_dir.join(THRIFT_ADDR_FILE);
+        std::fs::write(&file, format!("{t}\n")).map_err(|source| CliError::Io {
+            what: format!("writing {}", file.display()),
+            source,
+        })?;
+        println!("FrontendService (Thrift) on {t}");
+    }
     if args.join {
         println!(
             "rollcall meta {} listening on {addr}, waiting to be added: rollcall meta-cluster add {} {addr}",

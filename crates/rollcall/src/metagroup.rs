@@ -83,7 +83,9 @@ impl MetaGroup {
             .arg("--listen")
             .arg(&self.addrs[i])
             .arg("--heartbeat-interval")
-            .arg(format!("{}ms", self.interval.as_millis()));
+            .arg(format!("{}ms", self.interval.as_millis()))
+            .arg("--thrift-listen")
+            .arg("127.0.0.1:0");
         if self.addrs.len() > 1 {
             cmd.arg("--id")
                 .arg((i + 1).to_string())
@@ -160,7 +162,7 @@ pub async fn cluster_info(addr: &str) -> Result<pb::ClusterInfoResponse, CliErro
         reason: e.to_string(),
     })?;
     Ok(pb::admin_client::AdminClient::new(ch)
-        .cluster_info(pb::ClusterInfoRequest {})
+        .cluster_info(pb::ClusterInfoRequest::default())
         .await?
         .into_inner())
 }

@@ -230,7 +230,7 @@ pub fn event_line(e: &pb::Event, json: bool) -> String {
 }
 
 /// `rollcall cluster --json`.
-pub fn cluster_json(c: &pb::ClusterInfoResponse) -> String {
+pub fn cluster_json(c: &pb::ClusterInfoResponse, show_token: bool) -> String {
     let members: Vec<Value> = c
         .members
         .iter()
@@ -246,7 +246,7 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse) -> String {
             })
         })
         .collect();
-    pretty(&json!({
+    let mut v = json!({
         "cluster_id": c.cluster_id,
         "metadata_version": c.metadata_version,
         "leader": c.leader,
@@ -259,7 +259,12 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse) -> String {
         "heartbeat_interval_ms": c.heartbeat_interval_ms,
         "detector": c.detector,
         "admission": c.admission,
-    }))
+        "thrift_port": if c.thrift_port == 0 { Value::Null } else { json!(c.thrift_port) },
+    });
+    if show_token {
+        v["token"] = json!(c.token);
+    }
+    pretty(&v)
 }
 
 /// `rollcall cluster`.

@@ -131,3 +131,41 @@ fn a_generated_python_master_drives_our_backend() {
     assert_eq!(rec["master"], "127.0.0.2:9020", "{rec}");
     assert_eq!(rec["epoch"], 6, "{rec}");
 }
+
+#[test]
+fn a_generated_python_frontend_pings_our_meta_server() {
+    let Some(py) = tools() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let gen = tmp.path().join("gen-py");
+    generate(&gen);
+    let meta_dir = tmp.path().join("meta");
+    let mut meta = start_meta(&meta_dir, "127.0.0.1:0", &[]);
+    let thrift_addr = wait_addr(&mut meta.proc, &meta_dir.join("thrift.addr"));
+    let info: serde_json::Value =
+        serde_json::from_str(&cli_ok(&meta.addr, &["cluster", "--json", "--show-token"])).unwrap();
+    let token = info["token"].as_str().unwrap().to_string();
+    assert_eq!(token.len(), 32, "{info}");
+    let plain = cli_ok(&meta.addr, &["cluster", "--json"]);
+    assert!(
+        !plain.contains(&token),
+        "the token shows without --show-token"
+    );
+    let grpc_port = meta.addr.rsplit(':').next().unwrap().to_string();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/ping_client.py");
+    let out = Command::new(&py)
+        .arg(&script)
+        .arg(&gen)
+        .arg(&thrift_addr)
+        .arg(info["cluster_id"].to_string())
+        .arg(&token)
+        .arg(&grpc_port)
+        .arg(info["applied_index"].to_string())
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "conformance client failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+}

@@ -152,6 +152,8 @@ pub fn start_meta(dir: &Path, listen: &str, extra: &[&str]) -> Meta {
         listen,
         "--heartbeat-interval",
         "200ms",
+        "--thrift-listen",
+        "127.0.0.1:0",
     ];
     args.extend_from_slice(extra);
     let mut proc = Proc::spawn("meta", &args, dir.with_extension("log"));
