@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobId, JobKind, Move, Phase};
-use crate::types::{ClusterId, HostAddr, HostInfo, NodeId, Role};
+use crate::types::{ClusterId, HostAddr, HostInfo, HostMode, NodeId, Role};
 
 /// A durable change to the cluster state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +46,9 @@ pub enum Command {
     AddHosts {
         /// Addresses and roles to admit.
         hosts: Vec<(HostAddr, Role)>,
+        /// How their liveness is learned (push unless probed).
+        #[serde(default)]
+        mode: HostMode,
     },
     /// An operator removes hosts (`rollcall hosts drop`).
     DropHosts {

@@ -326,6 +326,7 @@ mod tests {
             2,
             &Command::AddHosts {
                 hosts: vec![(HostAddr::new("127.0.0.1", 9000).unwrap(), Role::Storage)],
+                mode: Default::default(),
             },
         )
         .unwrap();

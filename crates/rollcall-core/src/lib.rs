@@ -50,6 +50,6 @@ pub use rebalance::{apply_moves, plan_moves, MovePlan, SpaceReplicas};
 pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord, Space};
 pub use time::MonoTime;
 pub use types::{
-    is_valid_cluster_id, Admission, AdmissionPolicy, ClusterId, HostAddr, HostInfo, NodeId,
-    PartLeader, Role,
+    is_valid_cluster_id, Admission, AdmissionPolicy, ClusterId, HostAddr, HostInfo, HostMode,
+    NodeId, PartLeader, Role,
 };

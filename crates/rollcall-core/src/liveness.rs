@@ -56,6 +56,9 @@ pub struct HostLiveness {
     pub metadata_version: u64,
     /// Partition leaderships the host reported.
     pub leaders: Vec<PartLeader>,
+    /// Pull mode: why the probes failed past the tolerance (the host is
+    /// OFFLINE whatever its heartbeats say); `None` while they work.
+    pub probe_down: Option<String>,
 }
 
 impl HostLiveness {
@@ -109,6 +112,7 @@ impl Liveness {
             heartbeats: 0,
             metadata_version: 0,
             leaders: Vec::new(),
+            probe_down: None,
         });
         if h.recorded == Status::Online && h.detector.is_dead(now) {
             out.push(Transition::Offline);
@@ -119,15 +123,38 @@ impl Liveness {
         h.heartbeats += 1;
         h.metadata_version = metadata_version;
         h.leaders = leaders;
-        if h.recorded != Status::Online {
+        if h.recorded != Status::Online && h.probe_down.is_none() {
             h.recorded = Status::Online;
             out.push(Transition::Online);
         }
         out
     }
 
+    /// Pull mode: records that probes of `node` fail past the tolerance
+    /// (`Some(why)`: OFFLINE from now on) or work again (`None`).
+    pub fn set_probe_down(&mut self, node: NodeId, why: Option<String>) {
+        let config = self.config;
+        let h = self.hosts.entry(node).or_insert_with(|| HostLiveness {
+            detector: FailureDetector::new(config),
+            recorded: Status::Unknown,
+            last_wall_ms: 0,
+            heartbeats: 0,
+            metadata_version: 0,
+            leaders: Vec::new(),
+            probe_down: None,
+        });
+        h.probe_down = why;
+    }
+
     /// The status of `node` at `now`.
     pub fn status(&self, node: NodeId, now: MonoTime) -> Status {
+        if self
+            .hosts
+            .get(&node)
+            .is_some_and(|h| h.probe_down.is_some())
+        {
+            return Status::Offline;
+        }
         match self
             .hosts
             .get(&node)
@@ -158,6 +185,7 @@ impl Liveness {
                 heartbeats: 0,
                 metadata_version: 0,
                 leaders: Vec::new(),
+                probe_down: None,
             });
             if status == Status::Offline && h.recorded != Status::Offline {
                 h.recorded = Status::Offline;
@@ -183,6 +211,28 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn failed_probes_make_a_host_offline_until_they_work_again() {
+        let cfg = DetectorConfig {
+            interval: Duration::from_secs(1),
+            expired_factor: 5,
+            kind: crate::DetectorKind::Threshold,
+        };
+        let mut l = Liveness::new(cfg, MonoTime::ZERO);
+        let t = MonoTime::from_millis;
+        // Never reached: OFFLINE as soon as the probes are declared down.
+        l.set_probe_down(1, Some("connection refused".into()));
+        assert_eq!(l.status(1, t(100)), Status::Offline);
+        assert_eq!(l.sweep(t(100), [1]), vec![(1, Transition::Offline)]);
+        // A heartbeat alone does not bring it back while probes fail.
+        assert!(l.observe(1, t(200), 0, 0, vec![]).is_empty());
+        assert_eq!(l.status(1, t(200)), Status::Offline);
+        // Probes work again: the next accepted heartbeat makes it ONLINE.
+        l.set_probe_down(1, None);
+        assert_eq!(l.observe(1, t(300), 0, 0, vec![]), vec![Transition::Online]);
+        assert_eq!(l.status(1, t(300)), Status::Online);
+    }
     use crate::detector::DetectorKind;
 
     fn table(kind: DetectorKind) -> Liveness {

@@ -10,7 +10,9 @@ use crate::command::{Applied, Command};
 use crate::error::ApplyError;
 use crate::jobs::{Job, JobId, JobKind, JobStatus, Move, Phase, Step};
 use crate::metadata::{MetadataDelta, MetadataSnapshot};
-use crate::types::{is_valid_cluster_id, Admission, ClusterId, HostAddr, HostInfo, NodeId, Role};
+use crate::types::{
+    is_valid_cluster_id, Admission, ClusterId, HostAddr, HostInfo, HostMode, NodeId, Role,
+};
 
 /// The cluster's identity, fixed at bootstrap.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +34,9 @@ pub struct HostRecord {
     pub info: HostInfo,
     /// How it was admitted.
     pub admission: Admission,
+    /// How its liveness is learned.
+    #[serde(default)]
+    pub mode: HostMode,
 }
 
 /// A config key: a name and the role it applies to (`None` = every role).
@@ -290,7 +295,7 @@ impl ClusterState {
                 let replaced = self.set_info(*node_id, info.clone());
                 Ok(Applied::Updated { replaced })
             }
-            Command::AddHosts { hosts } => {
+            Command::AddHosts { hosts, mode } => {
                 let mut ids = Vec::with_capacity(hosts.len());
                 for (addr, role) in hosts {
                     let id = match self.by_addr.get(addr) {
@@ -304,6 +309,7 @@ impl ClusterState {
                     };
                     if let Some(h) = self.hosts.get_mut(&id) {
                         h.admission = Admission::Added;
+                        h.mode = *mode;
                     }
                     ids.push(id);
                 }
@@ -641,6 +647,7 @@ impl ClusterState {
                 node_id: id,
                 info,
                 admission,
+                mode: HostMode::Push,
             },
         );
     }
@@ -865,6 +872,7 @@ mod tests {
             2,
             &Command::AddHosts {
                 hosts: vec![(a.clone(), Role::Graph)],
+                mode: Default::default(),
             },
         );
         assert_eq!(r, Ok(Applied::Added(vec![1])));

@@ -78,6 +78,50 @@ impl Admission {
     }
 }
 
+/// Which way a host's liveness is learned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HostMode {
+    /// The host sends heartbeats (its agent).
+    #[default]
+    Push,
+    /// The meta leader probes the host's `HeartbeatService` (Doris style).
+    Pull {
+        /// The host's heartbeat (Thrift) port.
+        heartbeat_port: u16,
+    },
+    /// Both; ONLINE only while both directions work.
+    Both {
+        /// The host's heartbeat (Thrift) port.
+        heartbeat_port: u16,
+    },
+}
+
+impl HostMode {
+    /// `push`, `pull` or `both`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostMode::Push => "push",
+            HostMode::Pull { .. } => "pull",
+            HostMode::Both { .. } => "both",
+        }
+    }
+
+    /// The port to probe, for pull and both.
+    pub fn heartbeat_port(self) -> Option<u16> {
+        match self {
+            HostMode::Push => None,
+            HostMode::Pull { heartbeat_port } | HostMode::Both { heartbeat_port } => {
+                Some(heartbeat_port)
+            }
+        }
+    }
+
+    /// Whether the host must also push heartbeats.
+    pub fn pushes(self) -> bool {
+        !matches!(self, HostMode::Pull { .. })
+    }
+}
+
 /// The meta service's admission policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AdmissionPolicy {

@@ -25,7 +25,8 @@ fn arb_command() -> impl Strategy<Value = Command> {
             hosts: hs
                 .into_iter()
                 .map(|(p, r)| (HostAddr::new("10.0.0.1", p).unwrap(), r))
-                .collect()
+                .collect(),
+            mode: Default::default(),
         }),
         proptest::collection::vec(1u64..8, 0..3)
             .prop_map(|node_ids| Command::DropHosts { node_ids }),

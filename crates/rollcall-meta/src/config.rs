@@ -45,6 +45,8 @@ pub struct MetaConfig {
     pub election_timeout: Duration,
     /// Where to serve Doris's `FrontendService.ping` (Thrift), if at all.
     pub thrift_listen: Option<SocketAddr>,
+    /// Consecutive failed probes before a pull-mode host is OFFLINE.
+    pub pull_failure_tolerance: u32,
 }
 
 impl MetaConfig {
@@ -68,6 +70,7 @@ impl MetaConfig {
             raft_heartbeat: Duration::from_millis(100),
             election_timeout: Duration::from_millis(500),
             thrift_listen: None,
+            pull_failure_tolerance: 3,
         }
     }
 

@@ -53,9 +53,31 @@ impl Admin for AdminService {
     ) -> Result<Response<pb::AddHostsResponse>, Status> {
         self.0.require_leader()?;
         let req = request.into_inner();
+        let port = u16::try_from(req.heartbeat_port).ok().filter(|p| *p != 0);
+        let mode = match (req.mode.as_str(), port) {
+            ("" | "push", _) => rollcall_core::HostMode::Push,
+            ("pull", Some(heartbeat_port)) => rollcall_core::HostMode::Pull { heartbeat_port },
+            ("both", Some(heartbeat_port)) => rollcall_core::HostMode::Both { heartbeat_port },
+            ("pull" | "both", None) => {
+                return Err(status(
+                    rollcall_core::Code::InvalidArgument,
+                    format!(
+                        "--mode {} needs --heartbeat-port (1 to 65535): the port the meta \
+                         leader probes",
+                        req.mode
+                    ),
+                ))
+            }
+            (other, _) => {
+                return Err(status(
+                    rollcall_core::Code::InvalidArgument,
+                    format!("mode {other:?} is not push, pull or both"),
+                ))
+            }
+        };
         let node_ids = self
             .0
-            .add_hosts(&req.addresses, role_from_pb(req.role))
+            .add_hosts(&req.addresses, role_from_pb(req.role), mode)
             .await?;
         Ok(Response::new(pb::AddHostsResponse { node_ids }))
     }

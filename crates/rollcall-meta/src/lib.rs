@@ -24,6 +24,7 @@ mod grpc;
 mod jobs;
 mod listener;
 mod node;
+mod prober;
 pub mod raft;
 mod server;
 mod spaces;

@@ -70,6 +70,8 @@ pub struct Shared {
     contacts: crate::raft::Contacts,
     /// The port of this server's `FrontendService` (0 if not served).
     pub(crate) thrift_port: AtomicU32,
+    /// Pull mode: the leader's probing state.
+    pub(crate) probes: crate::prober::Probes,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -169,6 +171,7 @@ impl Shared {
             writes,
             contacts: crate::raft::Contacts::default(),
             thrift_port: AtomicU32::new(0),
+            probes: crate::prober::Probes::default(),
         }
     }
 
@@ -302,6 +305,7 @@ impl Shared {
             self.lease_lapsed.store(false, Ordering::Release);
             *lock(&self.liveness) = Liveness::new(self.config.detector_config(), now);
             lock(&self.pending).clear();
+            self.probes.reset();
             self.led_term.store(term, Ordering::Release);
             tracing::info!(term, "this meta server is now the leader");
         }
@@ -725,6 +729,9 @@ impl Shared {
                     .map(|(k, v)| (k.clone(), *v as u32))
                     .collect(),
                 admission: rec.admission.as_str().to_string(),
+                mode: rec.mode.as_str().to_string(),
+                heartbeat_port: u32::from(rec.mode.heartbeat_port().unwrap_or(0)),
+                last_error: self.last_error(rec, l.status(rec.node_id, now)),
                 heartbeats: live.map_or(0, |h| h.heartbeats),
                 leader_count,
                 ..Default::default()
@@ -734,6 +741,21 @@ impl Shared {
             out.extend(self.meta_views(s.metadata_version()));
         }
         out
+    }
+
+    /// Why a host is not ONLINE, when known: the last failed probe (pull
+    /// and both), or the push direction of a both-mode host gone silent.
+    fn last_error(&self, rec: &rollcall_core::HostRecord, st: rollcall_core::Status) -> String {
+        if let Some(e) = self.probes.last_error(rec.node_id) {
+            return e;
+        }
+        match (rec.mode, st) {
+            (rollcall_core::HostMode::Both { .. }, rollcall_core::Status::Offline) => format!(
+                "push: no heartbeat for more than {}",
+                humantime::format_duration(self.config.detector_config().threshold())
+            ),
+            _ => String::new(),
+        }
     }
 
     /// One row per meta server in the Raft membership.
@@ -815,6 +837,7 @@ impl Shared {
         &self,
         addresses: &[String],
         role: Option<Role>,
+        mode: rollcall_core::HostMode,
     ) -> Result<Vec<NodeId>, tonic::Status> {
         let role = match role {
             None => Role::Storage,
@@ -832,7 +855,7 @@ impl Shared {
             addrs.iter().map(|a| s.host_by_addr(a).is_none()).collect()
         };
         let hosts = addrs.into_iter().map(|a| (a, role)).collect();
-        match self.writer.propose(Command::AddHosts { hosts }).await {
+        match self.writer.propose(Command::AddHosts { hosts, mode }).await {
             Ok(Applied::Added(ids)) => {
                 for (id, is_new) in ids.iter().zip(new) {
                     if is_new {

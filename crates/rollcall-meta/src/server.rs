@@ -303,6 +303,22 @@ impl MetaServer {
             })
         });
 
+        // Probe pull-mode hosts (leader only), once per interval.
+        tasks.push({
+            let shared = shared.clone();
+            let every = config.heartbeat_interval.max(Duration::from_millis(10));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if shared.is_leader() {
+                        shared.probe_round().await;
+                    }
+                }
+            })
+        });
+
         // Advance the running job (leader only), one phase per tick.
         tasks.push({
             let shared = shared.clone();

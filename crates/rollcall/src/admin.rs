@@ -8,7 +8,7 @@ use rollcall_proto::admin_client::AdminClient;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::cli::{
-    ConfigCmd, HostsArgs, HostsCmd, JobsArgs, JobsCmd, MetaClusterCmd, RoleArg, SpacesCmd,
+    ConfigCmd, HostsArgs, HostsCmd, JobsArgs, JobsCmd, MetaClusterCmd, ModeArg, RoleArg, SpacesCmd,
 };
 use crate::error::CliError;
 use crate::render;
@@ -136,10 +136,27 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
                 println!("{}", render::hosts_table(&hosts));
             }
         }
-        Some(HostsCmd::Add { addrs, role }) => {
+        Some(HostsCmd::Add {
+            addrs,
+            role,
+            mode,
+            heartbeat_port,
+        }) => {
+            let mode = match mode {
+                ModeArg::Push => "push",
+                ModeArg::Pull => "pull",
+                ModeArg::Both => "both",
+            };
+            if mode != "push" && heartbeat_port.is_none() {
+                return Err(CliError::Usage(format!(
+                    "--mode {mode} needs --heartbeat-port: the port the meta leader probes"
+                )));
+            }
             let req = pb::AddHostsRequest {
                 addresses: addrs.clone(),
                 role: role_pb(Some(role)),
+                mode: mode.to_string(),
+                heartbeat_port: u32::from(heartbeat_port.unwrap_or(0)),
             };
             let r = at_leader(meta, |mut c| {
                 let req = req.clone();

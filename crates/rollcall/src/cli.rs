@@ -168,6 +168,9 @@ pub struct MetaArgs {
     /// port 0 when --listen uses port 0.
     #[arg(long)]
     pub thrift_listen: Option<String>,
+    /// Consecutive failed probes before a pull-mode host is OFFLINE.
+    #[arg(long, default_value_t = 3)]
+    pub pull_failure_tolerance: u32,
 }
 
 fn parse_peer(s: &str) -> Result<(u64, String), String> {
@@ -236,6 +239,17 @@ pub struct HostsArgs {
     pub action: Option<HostsCmd>,
 }
 
+/// `--mode` of `hosts add`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// The host sends heartbeats.
+    Push,
+    /// The meta leader probes it.
+    Pull,
+    /// Both directions.
+    Both,
+}
+
 /// `rollcall hosts add|drop`.
 #[derive(Debug, Subcommand)]
 pub enum HostsCmd {
@@ -247,6 +261,14 @@ pub enum HostsCmd {
         /// Role of the added hosts.
         #[arg(long, value_enum, default_value = "storage")]
         role: RoleArg,
+        /// How their liveness is learned: push (they send heartbeats), pull
+        /// (the meta leader probes their HeartbeatService, Doris style) or
+        /// both.
+        #[arg(long, value_enum, default_value = "push")]
+        mode: ModeArg,
+        /// Their HeartbeatService (Thrift) port, for pull and both.
+        #[arg(long)]
+        heartbeat_port: Option<u16>,
     },
     /// Move every replica off a host (a job), so it can be dropped.
     Drain {

@@ -50,6 +50,12 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
         ));
     }
     c.snapshot_every = args.snapshot_every;
+    if args.pull_failure_tolerance == 0 {
+        return Err(CliError::Usage(
+            "--pull-failure-tolerance must be at least 1".into(),
+        ));
+    }
+    c.pull_failure_tolerance = args.pull_failure_tolerance;
     c.thrift_listen = match args.thrift_listen.as_deref() {
         Some("off") => None,
         Some(a) => Some(a.parse().map_err(|e| {

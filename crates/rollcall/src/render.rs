@@ -60,24 +60,31 @@ fn distribution(m: &std::collections::HashMap<String, u32>) -> String {
 
 /// The SHOW HOSTS-style table.
 pub fn hosts_table(hosts: &[pb::HostView]) -> String {
+    // An Error column only when some host has one (failed probes, or a
+    // both-mode host whose push direction went silent).
+    let with_errors = hosts.iter().any(|h| !h.last_error.is_empty());
+    let mut header = vec![
+        "Host",
+        "Port",
+        "Role",
+        "Status",
+        "Node id",
+        "Zone",
+        "Version",
+        "Start time",
+        "Last heartbeat",
+        "Leader count",
+        "Leader distribution",
+        "Partition distribution",
+        "Metadata version",
+    ];
+    if with_errors {
+        header.push("Error");
+    }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(vec![
-            "Host",
-            "Port",
-            "Role",
-            "Status",
-            "Node id",
-            "Zone",
-            "Version",
-            "Start time",
-            "Last heartbeat",
-            "Leader count",
-            "Leader distribution",
-            "Partition distribution",
-            "Metadata version",
-        ]);
+        .set_header(header);
     let mut total_leaders = 0u64;
     let mut total_leader_dist: BTreeMap<String, u64> = BTreeMap::new();
     let mut total_part_dist: BTreeMap<String, u64> = BTreeMap::new();
@@ -90,7 +97,7 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
             *total_part_dist.entry(k.clone()).or_default() += *v as u64;
         }
         let has_parts = !h.leader_distribution.is_empty() || !h.partition_distribution.is_empty();
-        t.add_row(vec![
+        let mut row = vec![
             h.host.clone(),
             h.port.to_string(),
             role_name(h.role).to_string(),
@@ -112,7 +119,11 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
             distribution(&h.leader_distribution),
             distribution(&h.partition_distribution),
             h.metadata_version.to_string(),
-        ]);
+        ];
+        if with_errors {
+            row.push(h.last_error.clone());
+        }
+        t.add_row(row);
     }
     if !total_part_dist.is_empty() {
         let join = |m: &BTreeMap<String, u64>| {
@@ -127,6 +138,9 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
         row.push(join(&total_leader_dist));
         row.push(join(&total_part_dist));
         row.push(String::new());
+        if with_errors {
+            row.push(String::new());
+        }
         t.add_row(row);
     }
     t.to_string()
@@ -155,7 +169,21 @@ pub fn host_json(h: &pb::HostView) -> Value {
         "metadata_version": h.metadata_version,
         "heartbeats": h.heartbeats,
         "admission": h.admission,
+        "ports": dist(&h.ports),
     });
+    if h.role != pb::Role::Meta as i32 {
+        v["mode"] = json!(h.mode);
+        v["heartbeat_port"] = if h.heartbeat_port == 0 {
+            Value::Null
+        } else {
+            json!(h.heartbeat_port)
+        };
+        v["last_error"] = if h.last_error.is_empty() {
+            Value::Null
+        } else {
+            json!(h.last_error)
+        };
+    }
     if h.role == pb::Role::Meta as i32 {
         v["raft_role"] = json!(h.raft_role);
         v["applied_index"] = json!(h.applied_index);

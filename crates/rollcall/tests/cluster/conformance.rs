@@ -169,3 +169,93 @@ fn a_generated_python_frontend_pings_our_meta_server() {
         String::from_utf8_lossy(&out.stderr),
     );
 }
+
+/// Starts a pure pull-mode backend; returns it with its main and
+/// heartbeat addresses.
+fn start_backend(dir: &Path, listen: &str, hb_port: &str) -> (Proc, String, String) {
+    let _ = std::fs::remove_file(dir.join("node.addr"));
+    let _ = std::fs::remove_file(dir.join("heartbeat.addr"));
+    let d = dir.to_str().unwrap();
+    let mut p = Proc::spawn(
+        "backend",
+        &[
+            "node",
+            "--role",
+            "storage",
+            "--listen",
+            listen,
+            "--data-dir",
+            d,
+            "--heartbeat-port",
+            hb_port,
+            "--server-version",
+            "pull-1",
+        ],
+        dir.with_extension("log"),
+    );
+    let main = wait_addr(&mut p, &dir.join("node.addr"));
+    let hb = wait_addr(&mut p, &dir.join("heartbeat.addr"));
+    (p, main, hb)
+}
+
+#[test]
+fn the_meta_leader_probes_a_pull_mode_backend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = start_meta(&tmp.path().join("meta"), "127.0.0.1:0", &[]);
+    let be_dir = tmp.path().join("be");
+    let (mut be, main, hb) = start_backend(&be_dir, "127.0.0.1:0", "0");
+    let main_port: u64 = main.rsplit(':').next().unwrap().parse().unwrap();
+    let hb_port = hb.rsplit(':').next().unwrap().to_string();
+    let out = cli_ok(
+        &meta.addr,
+        &[
+            "hosts",
+            "add",
+            &main,
+            "--mode",
+            "pull",
+            "--heartbeat-port",
+            &hb_port,
+        ],
+    );
+    assert!(out.contains("added"), "{out}");
+    let row = wait_status(&meta.addr, main_port, "ONLINE");
+    assert_eq!(row["mode"], "pull", "{row}");
+    assert_eq!(row["version"], "pull-1", "{row}");
+    assert_eq!(row["ports"]["be"], main_port, "{row}");
+    // The backend adopted the cluster and follows this master.
+    let cid = cluster(&meta.addr)["cluster_id"].to_string();
+    assert_eq!(
+        std::fs::read_to_string(be_dir.join("cluster.id"))
+            .unwrap()
+            .trim(),
+        cid
+    );
+
+    // Killed: OFFLINE after the tolerance, with the probe's error.
+    be.kill9();
+    let row = wait_status(&meta.addr, main_port, "OFFLINE");
+    assert!(
+        row["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("pull:")),
+        "{row}"
+    );
+    let table = cli_ok(&meta.addr, &["hosts"]);
+    assert!(
+        table.contains("Error") && table.contains("pull:"),
+        "{table}"
+    );
+
+    // Restarted on the same ports: ONLINE again, with a `restarted` event.
+    let (_be, _, _) = start_backend(&be_dir, &main, &hb_port);
+    wait_status(&meta.addr, main_port, "ONLINE");
+    poll("a restarted event", DEADLINE, || {
+        events(&meta.addr)
+            .iter()
+            .any(|e| e["kind"] == "restarted" && e["port"] == main_port)
+            .then_some(())
+    });
+    let row = wait_status(&meta.addr, main_port, "ONLINE");
+    assert!(row["last_error"].is_null(), "{row}");
+}

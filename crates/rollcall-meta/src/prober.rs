@@ -1,0 +1,213 @@
+//! Pull mode, master side: the meta leader probes every pull-mode (and
+//! both-mode) host's `HeartbeatService` once per interval, concurrently
+//! (a bounded pool) and each within a timeout, so one dead or slow host
+//! never delays the others.
+//!
+//! A successful probe of a pull-mode host goes through the same path as a
+//! pushed heartbeat (registration, restart detection from
+//! `be_start_time`, a durable update only when the host's facts changed,
+//! liveness); for a both-mode host it only confirms the pull direction.
+//! After `pull_failure_tolerance` consecutive failures the host is OFFLINE
+//! (with the last error) until a probe works again.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rollcall_core::{HostMode, NodeId};
+use rollcall_proto as pb;
+use rollcall_proto::thrift::{self, Client, MasterInfo, NetworkAddress};
+use tokio::sync::Semaphore;
+
+use crate::node::{lock, Shared};
+
+/// Probes in flight at once.
+const POOL: usize = 256;
+
+/// The leader's probing state.
+#[derive(Default)]
+pub struct Probes {
+    /// One open connection per host (reused between rounds).
+    conns: Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<Option<Client>>>>>,
+    /// Consecutive failures and the last error, per host.
+    failures: Mutex<HashMap<NodeId, (u32, String)>>,
+}
+
+impl Probes {
+    /// The last probe error of `node`, if its last probe failed.
+    pub fn last_error(&self, node: NodeId) -> Option<String> {
+        lock(&self.failures).get(&node).map(|(_, e)| e.clone())
+    }
+
+    /// Forgets everything (a new term: connections and counts start over).
+    pub fn reset(&self) {
+        lock(&self.conns).clear();
+        lock(&self.failures).clear();
+    }
+}
+
+/// One host to probe.
+struct Target {
+    node: NodeId,
+    addr: String,
+    mode: HostMode,
+    req: pb::HeartbeatRequest,
+}
+
+impl Shared {
+    /// One probing round (leader only): every pull and both host, at most
+    /// [`POOL`] at once, each within the probe timeout.
+    pub async fn probe_round(self: &Arc<Self>) {
+        let (targets, master) = {
+            let s = self.read();
+            let Some(identity) = s.identity() else { return };
+            let targets: Vec<Target> = s
+                .hosts()
+                .values()
+                .filter_map(|h| {
+                    let port = h.mode.heartbeat_port()?;
+                    Some(Target {
+                        node: h.node_id,
+                        addr: format!("{}:{port}", h.info.addr.host),
+                        mode: h.mode,
+                        req: pb::HeartbeatRequest {
+                            cluster_id: identity.cluster_id,
+                            node_id: h.node_id,
+                            host: h.info.addr.host.clone(),
+                            port: u32::from(h.info.addr.port),
+                            role: crate::convert::role_to_pb(Some(h.info.role)) as i32,
+                            zone: h.info.zone.clone(),
+                            labels: h.info.labels.clone().into_iter().collect(),
+                            ..Default::default()
+                        },
+                    })
+                })
+                .collect();
+            let (host, grpc_port) = self
+                .addr
+                .rsplit_once(':')
+                .map(|(h, p)| (h.to_string(), p.parse::<i32>().unwrap_or(0)))
+                .unwrap_or_default();
+            let thrift_port = self.thrift_port.load(Ordering::Acquire) as i32;
+            let master = MasterInfo {
+                network_address: NetworkAddress {
+                    hostname: host,
+                    port: if thrift_port != 0 {
+                        thrift_port
+                    } else {
+                        grpc_port
+                    },
+                },
+                cluster_id: identity.cluster_id as i32,
+                epoch: self.epoch() as i64,
+                token: Some(identity.token.clone()),
+                backend_ip: None,
+                http_port: None,
+                heartbeat_flags: Some(0),
+                backend_id: None,
+            };
+            (targets, master)
+        };
+        if targets.is_empty() {
+            return;
+        }
+        let timeout = self
+            .config
+            .heartbeat_interval
+            .clamp(Duration::from_millis(100), Duration::from_secs(5));
+        let pool = Arc::new(Semaphore::new(POOL));
+        let mut tasks = Vec::with_capacity(targets.len());
+        for t in targets {
+            let shared = self.clone();
+            let pool = pool.clone();
+            let mut m = master.clone();
+            m.backend_ip = Some(t.req.host.clone());
+            m.backend_id = Some(t.node as i64);
+            tasks.push(tokio::spawn(async move {
+                let Ok(_permit) = pool.acquire().await else {
+                    return;
+                };
+                shared.probe_one(t, m, timeout).await;
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    async fn probe_one(&self, t: Target, m: MasterInfo, timeout: Duration) {
+        let slot = lock(&self.probes.conns).entry(t.node).or_default().clone();
+        let mut conn = slot.lock().await;
+        let outcome = tokio::time::timeout(timeout, async {
+            if conn.is_none() {
+                *conn = Some(
+                    Client::connect(&t.addr, false)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            match conn.as_mut() {
+                Some(c) => c.heartbeat(&m).await.map_err(|e| e.to_string()),
+                None => Err("not connected".to_string()),
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")));
+        let result = match outcome {
+            Ok(r) if r.status.status_code == thrift::status_code::OK => Ok(r),
+            Ok(r) => Err(format!(
+                "refused: {}",
+                r.status.error_msgs.unwrap_or_default().join("; ")
+            )),
+            Err(e) => {
+                *conn = None;
+                Err(e)
+            }
+        };
+        drop(conn);
+        match result {
+            Ok(r) => {
+                lock(&self.probes.failures).remove(&t.node);
+                lock(&self.liveness).set_probe_down(t.node, None);
+                if matches!(t.mode, HostMode::Pull { .. }) {
+                    let b = r.backend_info;
+                    let mut req = t.req;
+                    req.version = b.version.unwrap_or_default();
+                    req.start_time_ms = b.be_start_time.unwrap_or(0);
+                    let mut ports = HashMap::new();
+                    ports.insert("be".to_string(), b.be_port.max(0) as u32);
+                    if b.http_port > 0 {
+                        ports.insert("http".to_string(), b.http_port as u32);
+                    }
+                    if let Some(p) = b.be_rpc_port.filter(|p| *p > 0) {
+                        ports.insert("be_rpc".to_string(), p as u32);
+                    }
+                    if let Some(p) = b.brpc_port.filter(|p| *p > 0) {
+                        ports.insert("brpc".to_string(), p as u32);
+                    }
+                    req.ports = ports;
+                    let resp = self.heartbeat(req).await;
+                    if resp.code != pb::Code::Ok as i32 {
+                        tracing::warn!(node = t.node, message = %resp.message, "a probed host was refused");
+                    }
+                }
+            }
+            Err(e) => {
+                let failures = {
+                    let mut f = lock(&self.probes.failures);
+                    let entry = f.entry(t.node).or_insert((0, String::new()));
+                    entry.0 += 1;
+                    entry.1 = format!("pull: {e}");
+                    entry.0
+                };
+                if failures >= self.config.pull_failure_tolerance.max(1) {
+                    lock(&self.liveness).set_probe_down(
+                        t.node,
+                        Some(format!("pull: {failures} probes failed; last: {e}")),
+                    );
+                }
+            }
+        }
+    }
+}
