@@ -259,3 +259,99 @@ fn the_meta_leader_probes_a_pull_mode_backend() {
     let row = wait_status(&meta.addr, main_port, "ONLINE");
     assert!(row["last_error"].is_null(), "{row}");
 }
+
+/// A both-mode host is ONLINE only while both directions work: here the
+/// probes work but its heartbeats cannot reach the meta service (the
+/// Doris #46774 failure), so it is OFFLINE with the push direction named.
+#[test]
+fn a_both_mode_host_whose_push_direction_is_cut_goes_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = start_meta(&tmp.path().join("meta"), "127.0.0.1:0", &[]);
+    // Healthy: pushes to the meta server and serves probes.
+    let ok_dir = tmp.path().join("ok");
+    let ok_main = format!("127.0.0.1:{}", free_port());
+    let ok_hb = free_port().to_string();
+    let mut healthy = Proc::spawn(
+        "both-ok",
+        &[
+            "node",
+            "--meta",
+            &meta.addr,
+            "--role",
+            "storage",
+            "--listen",
+            &ok_main,
+            "--data-dir",
+            ok_dir.to_str().unwrap(),
+            "--heartbeat-port",
+            &ok_hb,
+        ],
+        tmp.path().join("both-ok.log"),
+    );
+    wait_addr(&mut healthy, &ok_dir.join("heartbeat.addr"));
+    cli_ok(
+        &meta.addr,
+        &[
+            "hosts",
+            "add",
+            &ok_main,
+            "--mode",
+            "both",
+            "--heartbeat-port",
+            &ok_hb,
+        ],
+    );
+    let ok_port: u64 = ok_main.rsplit(':').next().unwrap().parse().unwrap();
+    let row = wait_status(&meta.addr, ok_port, "ONLINE");
+    assert_eq!(row["mode"], "both", "{row}");
+
+    // Cut: its meta address list leads nowhere, the probes still work.
+    let cut_dir = tmp.path().join("cut");
+    let cut_main = format!("127.0.0.1:{}", free_port());
+    let cut_hb = free_port().to_string();
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let mut cut = Proc::spawn(
+        "both-cut",
+        &[
+            "node",
+            "--meta",
+            &nowhere,
+            "--role",
+            "storage",
+            "--listen",
+            &cut_main,
+            "--data-dir",
+            cut_dir.to_str().unwrap(),
+            "--heartbeat-port",
+            &cut_hb,
+        ],
+        tmp.path().join("both-cut.log"),
+    );
+    wait_addr(&mut cut, &cut_dir.join("heartbeat.addr"));
+    cli_ok(
+        &meta.addr,
+        &[
+            "hosts",
+            "add",
+            &cut_main,
+            "--mode",
+            "both",
+            "--heartbeat-port",
+            &cut_hb,
+        ],
+    );
+    let cut_port: u64 = cut_main.rsplit(':').next().unwrap().parse().unwrap();
+    // The probes reach it (it adopts the cluster id)...
+    poll("the cut host to be probed", DEADLINE, || {
+        std::fs::read_to_string(cut_dir.join("cluster.id"))
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+    });
+    // ...but it is OFFLINE, and the push direction is named.
+    let row = wait_status(&meta.addr, cut_port, "OFFLINE");
+    let err = row["last_error"].as_str().unwrap_or_default().to_string();
+    assert!(err.starts_with("push:"), "{row}");
+    // The healthy one stayed ONLINE throughout.
+    let row = wait_status(&meta.addr, ok_port, "ONLINE");
+    assert!(row["last_error"].is_null(), "{row}");
+}
