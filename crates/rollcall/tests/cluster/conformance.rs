@@ -355,3 +355,70 @@ fn a_both_mode_host_whose_push_direction_is_cut_goes_offline() {
     let row = wait_status(&meta.addr, ok_port, "ONLINE");
     assert!(row["last_error"].is_null(), "{row}");
 }
+
+/// The other direction: our meta leader probes a backend served by the
+/// Python code generated from the same IDL.
+#[test]
+fn our_master_probes_a_generated_python_backend() {
+    let Some(py) = tools() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let gen = tmp.path().join("gen-py");
+    generate(&gen);
+    let meta = start_meta(&tmp.path().join("meta"), "127.0.0.1:0", &[]);
+    let py_port = free_port().to_string();
+    let be_port = free_port();
+    let probes = tmp.path().join("probes.jsonl");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/backend_server.py");
+    let mut server = Command::new(&py)
+        .arg(&script)
+        .arg(&gen)
+        .arg(&py_port)
+        .arg(be_port.to_string())
+        .arg(&probes)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run python");
+    let addr = format!("127.0.0.1:{be_port}");
+    cli_ok(
+        &meta.addr,
+        &[
+            "hosts",
+            "add",
+            &addr,
+            "--mode",
+            "pull",
+            "--heartbeat-port",
+            &py_port,
+        ],
+    );
+    let row = wait_status(&meta.addr, u64::from(be_port), "ONLINE");
+    assert_eq!(row["version"], "py-1", "{row}");
+    assert_eq!(row["ports"]["http"], 8040, "{row}");
+    assert_eq!(row["ports"]["brpc"], 8060, "{row}");
+    // What our master sent, as the generated code decoded it.
+    let info: serde_json::Value =
+        serde_json::from_str(&cli_ok(&meta.addr, &["cluster", "--json", "--show-token"])).unwrap();
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&probes)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["cluster_id"], info["cluster_id"], "{first}");
+    assert_eq!(first["epoch"], info["term"], "{first}");
+    assert_eq!(first["token"], info["token"], "{first}");
+    assert_eq!(first["backend_id"], row["node_id"], "{first}");
+    assert_eq!(first["backend_ip"], "127.0.0.1", "{first}");
+    let _ = server.kill();
+    let _ = server.wait();
+    let row = wait_status(&meta.addr, u64::from(be_port), "OFFLINE");
+    assert!(
+        row["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("pull:")),
+        "{row}"
+    );
+}
