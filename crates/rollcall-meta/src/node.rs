@@ -52,7 +52,7 @@ pub struct Shared {
     pub node_id: u64,
     /// This server's advertised gRPC address.
     pub addr: String,
-    raft: Raft,
+    pub(crate) raft: Raft,
     pub(crate) liveness: Mutex<Liveness>,
     events: Mutex<EventLog>,
     rejects: Mutex<RejectFilter>,
@@ -782,6 +782,7 @@ impl Shared {
                 Some(r) if !me => r.get(id).map(|l| l.map_or(0, |l| l.index)),
                 _ => None,
             };
+            let ping = if me { None } else { self.probes.ping_of(*id) };
             let contact = if me {
                 Some(std::time::Duration::ZERO)
             } else {
@@ -821,6 +822,13 @@ impl Shared {
                 start_time_ms: if me { self.started_wall_ms } else { 0 },
                 last_heartbeat_ms: contact.map_or(0, |c| wall_ms() - c.as_millis() as i64),
                 last_contact_ms: contact.map_or(-1, |c| c.as_millis() as i64),
+                ping_alive: me || ping.as_ref().is_some_and(|p| p.alive),
+                replayed_journal_id: if me {
+                    m.last_applied.map_or(0, |l| l.index) as i64
+                } else {
+                    ping.as_ref().map_or(0, |p| p.replayed_journal_id)
+                },
+                last_error: ping.map(|p| p.error).unwrap_or_default(),
                 metadata_version,
                 admission: "meta".into(),
                 raft_role: raft_role.into(),

@@ -25,9 +25,26 @@ use crate::node::{lock, Shared};
 /// Probes in flight at once.
 const POOL: usize = 256;
 
+/// What the leader last learned by pinging a peer meta server
+/// (`FrontendService.ping`).
+#[derive(Clone, Debug, Default)]
+pub struct PeerPing {
+    /// The ping was answered OK.
+    pub alive: bool,
+    /// The peer's applied journal (Raft) index.
+    pub replayed_journal_id: i64,
+    /// Why it failed, if it did.
+    pub error: String,
+}
+
 /// The leader's probing state.
 #[derive(Default)]
 pub struct Probes {
+    /// Peers' Thrift addresses (learned from their gRPC `ClusterInfo`) and
+    /// open connections.
+    peers: tokio::sync::Mutex<HashMap<u64, (String, Option<Client>)>>,
+    /// Last ping result per peer meta server.
+    pings: Mutex<HashMap<u64, PeerPing>>,
     /// One open connection per host (reused between rounds).
     conns: Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<Option<Client>>>>>,
     /// Consecutive failures and the last error, per host.
@@ -44,6 +61,12 @@ impl Probes {
     pub fn reset(&self) {
         lock(&self.conns).clear();
         lock(&self.failures).clear();
+        lock(&self.pings).clear();
+    }
+
+    /// The last ping of peer meta server `id`.
+    pub fn ping_of(&self, id: u64) -> Option<PeerPing> {
+        lock(&self.pings).get(&id).cloned()
     }
 }
 
@@ -56,6 +79,97 @@ struct Target {
 }
 
 impl Shared {
+    /// Pings every other meta server's `FrontendService` (leader only,
+    /// each within the probe timeout). A peer's Thrift address is learned
+    /// from its gRPC `ClusterInfo` the first time.
+    pub async fn ping_peers(&self) {
+        let (peers, token, cluster_id) = {
+            let s = self.read();
+            let Some(identity) = s.identity() else { return };
+            let m = self.raft.metrics().borrow().clone();
+            let peers: Vec<(u64, String)> = m
+                .membership_config
+                .membership()
+                .nodes()
+                .filter(|(id, _)| **id != self.node_id)
+                .map(|(id, n)| (*id, n.addr.clone()))
+                .collect();
+            (peers, identity.token.clone(), identity.cluster_id as i32)
+        };
+        let timeout = self
+            .config
+            .heartbeat_interval
+            .clamp(Duration::from_millis(100), Duration::from_secs(5));
+        let mut book = self.probes.peers.lock().await;
+        for (id, grpc_addr) in peers {
+            let result = tokio::time::timeout(timeout, async {
+                if let std::collections::hash_map::Entry::Vacant(slot) = book.entry(id) {
+                    let ch = rollcall_proto::transport::Dialer::tcp()
+                        .channel(&grpc_addr, timeout)
+                        .map_err(|e| e.to_string())?;
+                    let info = pb::admin_client::AdminClient::new(ch)
+                        .cluster_info(pb::ClusterInfoRequest::default())
+                        .await
+                        .map_err(|e| format!("asking for its Thrift port: {}", e.message()))?
+                        .into_inner();
+                    if info.thrift_port == 0 {
+                        return Err("it serves no FrontendService (--thrift-listen off)".into());
+                    }
+                    let host = grpc_addr.rsplit_once(':').map_or("", |(h, _)| h);
+                    slot.insert((format!("{host}:{}", info.thrift_port), None));
+                }
+                let Some((addr, conn)) = book.get_mut(&id) else {
+                    return Err("no address".to_string());
+                };
+                if conn.is_none() {
+                    *conn = Some(
+                        Client::connect(addr, false)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                let Some(c) = conn.as_mut() else {
+                    return Err("not connected".to_string());
+                };
+                let r = c
+                    .ping(&thrift::PingRequest {
+                        cluster_id,
+                        token: token.clone(),
+                    })
+                    .await;
+                if r.is_err() {
+                    *conn = None;
+                }
+                r.map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")));
+            let ping = match result {
+                Ok(r) if r.status == 0 => PeerPing {
+                    alive: true,
+                    replayed_journal_id: r.replayed_journal_id,
+                    error: String::new(),
+                },
+                Ok(r) => PeerPing {
+                    alive: false,
+                    replayed_journal_id: r.replayed_journal_id,
+                    error: format!("ping refused: {}", r.msg),
+                },
+                Err(e) => {
+                    if let Some((_, conn)) = book.get_mut(&id) {
+                        *conn = None;
+                    }
+                    PeerPing {
+                        alive: false,
+                        replayed_journal_id: 0,
+                        error: format!("ping: {e}"),
+                    }
+                }
+            };
+            lock(&self.probes.pings).insert(id, ping);
+        }
+    }
+
     /// One probing round (leader only): every pull and both host, at most
     /// [`POOL`] at once, each within the probe timeout.
     pub async fn probe_round(self: &Arc<Self>) {

@@ -314,6 +314,7 @@ impl MetaServer {
                     tick.tick().await;
                     if shared.is_leader() {
                         shared.probe_round().await;
+                        shared.ping_peers().await;
                     }
                 }
             })

@@ -193,6 +193,11 @@ pub fn host_json(h: &pb::HostView) -> Value {
         } else {
             json!(h.last_contact_ms)
         };
+        v["ping"] = json!({
+            "alive": h.ping_alive,
+            "replayed_journal_id": h.replayed_journal_id,
+            "error": if h.last_error.is_empty() { Value::Null } else { json!(h.last_error) },
+        });
     }
     v
 }

@@ -58,7 +58,12 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
                 .ok()?;
         rows.iter()
             .find(|r| r["port"] == port)
-            .filter(|r| r["status"] == "OFFLINE")
+            .filter(|r| r["status"] == "OFFLINE" && r["ping"]["alive"] == false)
+            .filter(|r| {
+                r["ping"]["error"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("ping:"))
+            })
             .map(|_| ())
     });
 
@@ -72,6 +77,13 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
             .find(|r| r["port"] == port)
             .filter(|r| r["status"] == "ONLINE" && r["raft_role"] == "follower" && r["lag"] == 0)
             .filter(|r| r["last_contact_ms"].as_u64().is_some_and(|c| c < 1000))
+            // The leader's FrontendService.ping of it works again.
+            .filter(|r| {
+                r["ping"]["alive"] == true
+                    && r["ping"]["replayed_journal_id"]
+                        .as_u64()
+                        .is_some_and(|j| j > 0)
+            })
             .map(|_| ())
     });
     // `cluster --json` at the leader carries the same facts per member.
