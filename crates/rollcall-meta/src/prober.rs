@@ -81,8 +81,14 @@ struct Target {
 impl Shared {
     /// Pings every other meta server's `FrontendService` (leader only,
     /// each within the probe timeout). A peer's Thrift address is learned
-    /// from its gRPC `ClusterInfo` the first time.
+    /// from its gRPC `ClusterInfo` the first time (over TCP: this is a
+    /// production-only path, off without `thrift_listen`).
     pub async fn ping_peers(&self) {
+        // A server that serves no FrontendService itself (tests, the
+        // simulation, `--thrift-listen off`) does not ping either.
+        if self.config.thrift_listen.is_none() {
+            return;
+        }
         let (peers, token, cluster_id) = {
             let s = self.read();
             let Some(identity) = s.identity() else { return };
