@@ -1,4 +1,4 @@
-//! Three meta servers: the leader killed with SIGKILL, a new one elected,
+//! Three meta servers and five storage servers: the leader killed with SIGKILL, a new one elected,
 //! heartbeats and writes going on, no false OFFLINE, and the killed server
 //! rejoining as a follower.
 
@@ -10,7 +10,7 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
     // 200ms heartbeats, 2s to OFFLINE (and 2s of grace for a new leader).
     let mut group = MetaGroup::start(tmp.path(), 3, &["--expired-factor", "10"]);
     let first = group.leader();
-    let nodes = start_storage_nodes(&group.all, tmp.path(), 3);
+    let nodes = start_storage_nodes(&group.all, tmp.path(), 5);
     cli_ok(&group.all, &["config", "set", "k", "before"]);
     let follower = Proc::spawn(
         "events",
