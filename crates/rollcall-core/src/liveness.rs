@@ -62,6 +62,19 @@ pub struct HostLiveness {
 }
 
 impl HostLiveness {
+    /// A host not heard yet.
+    fn new(config: DetectorConfig) -> Self {
+        HostLiveness {
+            detector: FailureDetector::new(config),
+            recorded: Status::Unknown,
+            last_wall_ms: 0,
+            heartbeats: 0,
+            metadata_version: 0,
+            leaders: Vec::new(),
+            probe_down: None,
+        }
+    }
+
     /// Arrival time of the last heartbeat.
     pub fn last(&self) -> Option<MonoTime> {
         self.detector.last()
@@ -105,15 +118,10 @@ impl Liveness {
     ) -> Vec<Transition> {
         let config = self.config;
         let mut out = Vec::new();
-        let h = self.hosts.entry(node).or_insert_with(|| HostLiveness {
-            detector: FailureDetector::new(config),
-            recorded: Status::Unknown,
-            last_wall_ms: 0,
-            heartbeats: 0,
-            metadata_version: 0,
-            leaders: Vec::new(),
-            probe_down: None,
-        });
+        let h = self
+            .hosts
+            .entry(node)
+            .or_insert_with(|| HostLiveness::new(config));
         if h.recorded == Status::Online && h.detector.is_dead(now) {
             out.push(Transition::Offline);
             h.recorded = Status::Offline;
@@ -134,36 +142,31 @@ impl Liveness {
     /// (`Some(why)`: OFFLINE from now on) or work again (`None`).
     pub fn set_probe_down(&mut self, node: NodeId, why: Option<String>) {
         let config = self.config;
-        let h = self.hosts.entry(node).or_insert_with(|| HostLiveness {
-            detector: FailureDetector::new(config),
-            recorded: Status::Unknown,
-            last_wall_ms: 0,
-            heartbeats: 0,
-            metadata_version: 0,
-            leaders: Vec::new(),
-            probe_down: None,
-        });
+        let h = self
+            .hosts
+            .entry(node)
+            .or_insert_with(|| HostLiveness::new(config));
         h.probe_down = why;
     }
 
     /// The status of `node` at `now`.
     pub fn status(&self, node: NodeId, now: MonoTime) -> Status {
-        if self
-            .hosts
-            .get(&node)
-            .is_some_and(|h| h.probe_down.is_some())
-        {
-            return Status::Offline;
-        }
-        match self
-            .hosts
-            .get(&node)
-            .filter(|h| h.detector.last().is_some())
-        {
+        match self.hosts.get(&node) {
+            Some(h) if h.probe_down.is_some() => Status::Offline,
+            Some(h) if h.detector.last().is_none() => self.grace_status(now),
             Some(h) if h.detector.is_dead(now) => Status::Offline,
             Some(_) => Status::Online,
-            None if now.since(self.started) > self.config.threshold() => Status::Offline,
-            None => Status::Unknown,
+            None => self.grace_status(now),
+        }
+    }
+
+    /// A host never heard by this table: UNKNOWN for one threshold after
+    /// the table started, OFFLINE after.
+    fn grace_status(&self, now: MonoTime) -> Status {
+        if now.since(self.started) > self.config.threshold() {
+            Status::Offline
+        } else {
+            Status::Unknown
         }
     }
 
@@ -178,15 +181,10 @@ impl Liveness {
         for node in nodes {
             let status = self.status(node, now);
             let config = self.config;
-            let h = self.hosts.entry(node).or_insert_with(|| HostLiveness {
-                detector: FailureDetector::new(config),
-                recorded: Status::Unknown,
-                last_wall_ms: 0,
-                heartbeats: 0,
-                metadata_version: 0,
-                leaders: Vec::new(),
-                probe_down: None,
-            });
+            let h = self
+                .hosts
+                .entry(node)
+                .or_insert_with(|| HostLiveness::new(config));
             if status == Status::Offline && h.recorded != Status::Offline {
                 h.recorded = Status::Offline;
                 out.push((node, Transition::Offline));

@@ -23,7 +23,7 @@ impl Shared {
     /// forgotten) storage hosts, then the ONLINE ones are evened out.
     pub async fn start_balance_data(&self) -> Result<pb::JobView, tonic::Status> {
         self.read_barrier().await?;
-        let (plan, _) = self.plan(None)?;
+        let plan = self.plan(None)?;
         self.start_job(JobKind::BalanceData, plan).await
     }
 
@@ -41,7 +41,7 @@ impl Shared {
                     format!("no host at {addr}; `rollcall hosts` lists them"),
                 )
             })?;
-        let (plan, _) = self.plan(Some(node))?;
+        let plan = self.plan(Some(node))?;
         if !plan.stranded.is_empty() {
             return Err(status(
                 Code::PlacementFailed,
@@ -59,7 +59,7 @@ impl Shared {
     /// OFFLINE hosts and even out. Refused while a host holding replicas
     /// is UNKNOWN (a leader that just took office has not heard from it
     /// yet), so a failover never moves data off live hosts.
-    fn plan(&self, drain: Option<NodeId>) -> Result<(MovePlan, usize), tonic::Status> {
+    fn plan(&self, drain: Option<NodeId>) -> Result<MovePlan, tonic::Status> {
         let s = self.read();
         if let Some(j) = s.running_job() {
             return Err(status(
@@ -124,8 +124,13 @@ impl Shared {
                 partitions: sp.partitions.clone(),
             })
             .collect();
-        let plan = plan_moves(&spaces, &candidates, &zone_of, &evacuate, drain.is_none());
-        Ok((plan, candidates.len()))
+        Ok(plan_moves(
+            &spaces,
+            &candidates,
+            &zone_of,
+            &evacuate,
+            drain.is_none(),
+        ))
     }
 
     async fn start_job(&self, kind: JobKind, plan: MovePlan) -> Result<pb::JobView, tonic::Status> {

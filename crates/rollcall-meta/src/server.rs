@@ -289,51 +289,21 @@ impl MetaServer {
         // Judge liveness while leading.
         let sweep_every = (config.heartbeat_interval / 4)
             .clamp(Duration::from_millis(10), Duration::from_millis(250));
-        tasks.push({
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(sweep_every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    if shared.is_leader() {
-                        shared.sweep();
-                    }
-                }
-            })
-        });
+        tasks.push(while_leading(shared.clone(), sweep_every, |s| async move {
+            s.sweep();
+        }));
 
         // Probe pull-mode hosts (leader only), once per interval.
-        tasks.push({
-            let shared = shared.clone();
-            let every = config.heartbeat_interval.max(Duration::from_millis(10));
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    if shared.is_leader() {
-                        shared.probe_round().await;
-                        shared.ping_peers().await;
-                    }
-                }
-            })
-        });
+        let every = config.heartbeat_interval.max(Duration::from_millis(10));
+        tasks.push(while_leading(shared.clone(), every, |s| async move {
+            s.probe_round().await;
+            s.ping_peers().await;
+        }));
 
         // Advance the running job (leader only), one phase per tick.
-        tasks.push({
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(sweep_every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    if shared.is_leader() {
-                        shared.drive_jobs().await;
-                    }
-                }
-            })
-        });
+        tasks.push(while_leading(shared.clone(), sweep_every, |s| async move {
+            s.drive_jobs().await;
+        }));
 
         let server = MetaServer {
             addr,
@@ -435,6 +405,24 @@ impl MetaServer {
             let _ = self.raft.shutdown().await;
         }
     }
+}
+
+/// Runs `f` every `every` while this server leads (with its lease).
+fn while_leading<F, Fut>(shared: Arc<Shared>, every: Duration, f: F) -> JoinHandle<()>
+where
+    F: Fn(Arc<Shared>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if shared.is_leader() {
+                f(shared.clone()).await;
+            }
+        }
+    })
 }
 
 /// Stops a [`MetaServer`] from another task.

@@ -115,25 +115,7 @@ async fn start_backend(
 /// A pure pull-mode backend: the main port and the heartbeat port, and no
 /// meta address; it learns its cluster and master from the first probe.
 async fn pull_only(args: NodeArgs, port: u16) -> Result<(), CliError> {
-    std::fs::create_dir_all(&args.data_dir).map_err(|source| CliError::Io {
-        what: format!("creating {}", args.data_dir.display()),
-        source,
-    })?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| CliError::Io {
-            what: format!("listening on {}", args.listen),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| CliError::Io {
-        what: "reading the bound address".into(),
-        source,
-    })?;
-    let addr_file = args.data_dir.join(crate::sim::ADDR_FILE);
-    std::fs::write(&addr_file, format!("{addr}\n")).map_err(|source| CliError::Io {
-        what: format!("writing {}", addr_file.display()),
-        source,
-    })?;
+    let (listener, addr) = crate::sim::bind_main(args.listen, &args.data_dir).await?;
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);

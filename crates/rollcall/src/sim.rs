@@ -38,6 +38,34 @@ pub struct SimOptions {
     pub version: String,
 }
 
+/// Binds a simulated server's main port and writes the bound address to
+/// `DATA_DIR/node.addr` (the data directory is created if missing).
+pub async fn bind_main(
+    listen: SocketAddr,
+    data_dir: &std::path::Path,
+) -> Result<(TcpListener, SocketAddr), CliError> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| CliError::Io {
+            what: format!("listening on {listen}"),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| CliError::Io {
+        what: "reading the bound address".into(),
+        source,
+    })?;
+    std::fs::create_dir_all(data_dir).map_err(|source| CliError::Io {
+        what: format!("creating {}", data_dir.display()),
+        source,
+    })?;
+    let addr_file = data_dir.join(ADDR_FILE);
+    std::fs::write(&addr_file, format!("{addr}\n")).map_err(|source| CliError::Io {
+        what: format!("writing {}", addr_file.display()),
+        source,
+    })?;
+    Ok((listener, addr))
+}
+
 /// The partitions a simulated storage server leads. By default, of each
 /// partition's replicas the one at position `(part - 1) % replicas` leads,
 /// in term 1; commands from the meta leader (`transfer_leader`,
@@ -139,25 +167,7 @@ impl SimNode {
 
     /// Binds the address, starts the agent and the acceptor.
     pub async fn start(opts: SimOptions) -> Result<SimNode, CliError> {
-        let listener = TcpListener::bind(opts.listen)
-            .await
-            .map_err(|source| CliError::Io {
-                what: format!("listening on {}", opts.listen),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| CliError::Io {
-            what: "reading the bound address".into(),
-            source,
-        })?;
-        std::fs::create_dir_all(&opts.data_dir).map_err(|source| CliError::Io {
-            what: format!("creating {}", opts.data_dir.display()),
-            source,
-        })?;
-        let addr_file = opts.data_dir.join(ADDR_FILE);
-        std::fs::write(&addr_file, format!("{addr}\n")).map_err(|source| CliError::Io {
-            what: format!("writing {}", addr_file.display()),
-            source,
-        })?;
+        let (listener, addr) = bind_main(opts.listen, &opts.data_dir).await?;
         let advertise = HostAddr::new(&addr.ip().to_string(), addr.port() as u32)
             .map_err(|e| CliError::Usage(format!("listen address {addr}: {e}")))?;
         let mut config = AgentConfig::new(opts.meta.clone(), opts.role, advertise, opts.data_dir);
