@@ -9,7 +9,11 @@
 //! - no acknowledged `config set` is lost;
 //! - after the network heals, every agent is ONLINE at the leader within
 //!   one liveness threshold;
-//! - an agent never cut off from the meta servers is never seen OFFLINE;
+//! - an agent never cut off from the meta servers is never seen OFFLINE,
+//!   unless the leader showing it was itself isolated within the last
+//!   threshold (a partition need not be transitive: a leader can keep a
+//!   majority of the meta group while no agent reaches it, and then no
+//!   heartbeat arrives: OFFLINE is the truth there);
 //! - the epochs an agent accepts never go backwards, and each is the term
 //!   of a real leader.
 //!
@@ -54,6 +58,13 @@ struct Record {
     epochs: BTreeMap<String, Vec<u64>>,
     /// Agents cut off from every meta server at some point.
     ever_cut: BTreeSet<String>,
+    /// Per meta server: until when it was isolated (`None` if never,
+    /// `Duration::MAX` while it is). A leader isolated
+    /// from the agents but not from a majority of the meta group (the
+    /// partition need not be transitive) rightly sees them go OFFLINE: no
+    /// heartbeat reaches it. Until one threshold after it is released,
+    /// its OFFLINE rows are not a false OFFLINE.
+    meta_isolated_until: [Option<Duration>; 3],
     /// Broken invariants seen while running.
     violations: Vec<String>,
     /// When the network was healed (sim time since start).
@@ -185,14 +196,19 @@ fn admins() -> Result<Vec<Admin>, Box<dyn std::error::Error>> {
 }
 
 /// The hosts table of the server that answers for the leader (only a
-/// leader holding its lease answers), with its term.
-async fn leader_hosts(admins: &mut [Admin]) -> Option<(u64, Vec<pb::HostView>)> {
-    let mut best: Option<(u64, Vec<pb::HostView>)> = None;
+/// leader holding its lease answers), with its term and which meta server
+/// it is. The term is read before and after the table and must not have
+/// moved, so the rows belong to that term's leader.
+async fn leader_hosts(admins: &mut [Admin]) -> Option<(u64, usize, Vec<pb::HostView>)> {
+    let mut best: Option<(u64, usize, Vec<pb::HostView>)> = None;
     for (i, a) in admins.iter_mut().enumerate() {
         // Fresh connections: one may hang across a partition.
         if let Ok(fresh) = admin(i) {
             *a = fresh;
         }
+        let Some(before) = term_of(a).await else {
+            continue;
+        };
         let hosts = tokio::time::timeout(
             RPC_TIMEOUT,
             a.list_hosts(pb::ListHostsRequest {
@@ -201,29 +217,71 @@ async fn leader_hosts(admins: &mut [Admin]) -> Option<(u64, Vec<pb::HostView>)> 
         )
         .await;
         let Ok(Ok(hosts)) = hosts else { continue };
-        let info = tokio::time::timeout(
-            RPC_TIMEOUT,
-            a.cluster_info(pb::ClusterInfoRequest::default()),
-        )
-        .await;
-        let Ok(Ok(info)) = info else { continue };
-        let term = info.into_inner().term;
-        if best.as_ref().is_none_or(|(t, _)| term > *t) {
-            best = Some((term, hosts.into_inner().hosts));
+        let Some(after) = term_of(a).await else {
+            continue;
+        };
+        if before != after {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(t, _, _)| after > *t) {
+            best = Some((after, i, hosts.into_inner().hosts));
         }
     }
     best
+}
+
+/// The Raft term a meta server is in, if it answers in time.
+async fn term_of(a: &mut Admin) -> Option<u64> {
+    let info = tokio::time::timeout(
+        RPC_TIMEOUT,
+        a.cluster_info(pb::ClusterInfoRequest::default()),
+    )
+    .await;
+    match info {
+        Ok(Ok(info)) => Some(info.into_inner().term),
+        _ => None,
+    }
+}
+
+/// Until the heal, looks at the leader's hosts table every 500 ms: an
+/// agent never cut off must not be OFFLINE there (unless that leader was
+/// itself isolated within the last threshold).
+async fn watch(shared: Shared, start: Instant) -> Result<(), String> {
+    let mut admins = admins().map_err(|e| e.to_string())?;
+    while start.elapsed() < HEAL_AT {
+        let asked_at = start.elapsed();
+        if let Some((term, meta, hosts)) = leader_hosts(&mut admins).await {
+            let r = &mut *record(&shared);
+            let leader_was_isolated = r.meta_isolated_until[meta]
+                .is_some_and(|until| asked_at < until.saturating_add(THRESHOLD));
+            for h in &hosts {
+                if h.status == pb::HostStatus::Offline as i32
+                    && !r.ever_cut.contains(&h.host)
+                    && !leader_was_isolated
+                {
+                    r.violations.push(format!(
+                        "{} was never cut off but the leader of term {term} shows it OFFLINE at {asked_at:?}",
+                        h.host,
+                    ));
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
 }
 
 /// The client: writes configs while faults happen, watches the hosts
 /// table, and after the heal checks liveness and every acknowledged write.
 async fn drive(shared: Shared) -> turmoil::Result {
     let start = Instant::now();
+    // Watching runs beside the writes, so a slow look at a partitioned
+    // server never holds the writes up.
+    let watcher = tokio::spawn(watch(shared.clone(), start));
     let mut admins = admins()?;
     let mut acked: BTreeMap<String, String> = BTreeMap::new();
     let mut current = 0;
     let mut n = 0u64;
-    let mut next_look = Duration::ZERO;
     while start.elapsed() < HEAL_AT {
         n += 1;
         let (key, value) = (format!("sim.k{n}"), format!("v{n}"));
@@ -247,23 +305,9 @@ async fn drive(shared: Shared) -> turmoil::Result {
                 current = (current + 1) % admins.len();
             }
         }
-        if start.elapsed() >= next_look {
-            next_look = start.elapsed() + Duration::from_millis(500);
-            if let Some((term, hosts)) = leader_hosts(&mut admins).await {
-                let r = &mut *record(&shared);
-                for h in &hosts {
-                    if h.status == pb::HostStatus::Offline as i32 && !r.ever_cut.contains(&h.host) {
-                        r.violations.push(format!(
-                            "{} was never cut off but the leader of term {term} shows it OFFLINE at {:?}",
-                            h.host,
-                            start.elapsed()
-                        ));
-                    }
-                }
-            }
-        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    watcher.await??;
 
     // Wait for the heal (the fault injector runs between simulation steps).
     let healed = loop {
@@ -275,7 +319,7 @@ async fn drive(shared: Shared) -> turmoil::Result {
     // Every agent ONLINE within one threshold of the heal.
     let deadline = healed + THRESHOLD;
     let confirmed_term = loop {
-        if let Some((term, hosts)) = leader_hosts(&mut admins).await {
+        if let Some((term, _, hosts)) = leader_hosts(&mut admins).await {
             let online: BTreeSet<&str> = hosts
                 .iter()
                 .filter(|h| h.status == pb::HostStatus::Online as i32)
@@ -441,6 +485,7 @@ fn run_seeded(seed: u64) -> Result<(), String> {
                     for o in others(METAS[i]) {
                         sim.release(METAS[i], o);
                     }
+                    record(&shared).meta_isolated_until[i] = Some(now);
                 }
                 if cut[i] {
                     for m in METAS {
@@ -490,12 +535,14 @@ fn run_seeded(seed: u64) -> Result<(), String> {
                     sim.hold(METAS[i], o);
                 }
                 isolated[i] = true;
+                record(&shared).meta_isolated_until[i] = Some(Duration::MAX);
             }
             Fault::RejoinMeta(i) => {
                 for o in others(METAS[i]) {
                     sim.release(METAS[i], o);
                 }
                 isolated[i] = false;
+                record(&shared).meta_isolated_until[i] = Some(now);
             }
             Fault::CutAgent(i) => {
                 for m in METAS {
