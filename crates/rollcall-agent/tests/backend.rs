@@ -177,3 +177,89 @@ async fn a_wrong_cluster_flood_does_not_delay_the_master() {
             >= refused
     );
 }
+
+/// The meta leader probes a backend that serves nothing but heartbeats
+/// (its other ports are 0, as a Doris BE reports ports it does not
+/// serve): it goes ONLINE with its version, and the leader counts the
+/// probes and their round trips.
+#[tokio::test]
+async fn a_meta_leader_probes_a_heartbeat_only_backend() {
+    use rollcall_meta::{MetaConfig, MetaServer};
+    use rollcall_proto as pb;
+
+    let mut c = MetaConfig::new("127.0.0.1:0".parse().unwrap());
+    c.heartbeat_interval = Duration::from_millis(100);
+    let meta = MetaServer::start(c).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = BackendServer::start(BackendConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        info: BackendInfo {
+            be_port: 0,
+            http_port: 0,
+            be_rpc_port: Some(-1),
+            brpc_port: None,
+            version: Some("bare-1".into()),
+            be_start_time: Some(1_700_000_000_000),
+        },
+        framed: false,
+        limits: Limits::default(),
+    })
+    .await
+    .unwrap();
+    let port = server.local_addr().port();
+    let mut admin = pb::admin_client::AdminClient::connect(format!("http://{}", meta.local_addr()))
+        .await
+        .unwrap();
+    admin
+        .add_hosts(pb::AddHostsRequest {
+            addresses: vec![format!("127.0.0.1:{port}")],
+            role: pb::Role::Storage as i32,
+            mode: "pull".into(),
+            heartbeat_port: u32::from(port),
+        })
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let row = loop {
+        let hosts = admin
+            .list_hosts(pb::ListHostsRequest {
+                role: pb::Role::Storage as i32,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .hosts;
+        if let Some(h) = hosts
+            .into_iter()
+            .find(|h| h.status == pb::HostStatus::Online as i32)
+        {
+            break h;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the backend never went ONLINE"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(row.version, "bare-1");
+    assert!(row.last_error.is_empty(), "{}", row.last_error);
+    let probes = admin
+        .cluster_info(pb::ClusterInfoRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .probes
+        .unwrap();
+    assert!(probes.ok >= 1, "{probes:?}");
+    assert!(probes.rounds >= 1, "{probes:?}");
+    let timed: u64 = probes.latency_us_buckets.iter().sum();
+    assert_eq!(timed, probes.ok + probes.failed, "every probe is timed");
+    assert!(
+        server
+            .stats()
+            .accepted
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= probes.ok
+    );
+}

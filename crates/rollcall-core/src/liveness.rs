@@ -3,7 +3,11 @@
 //!
 //! A host not heard since this table started (a meta server that just
 //! started or took office) is UNKNOWN for one full threshold, then OFFLINE;
-//! so a meta restart or failover never marks a live host OFFLINE.
+//! so a meta restart or failover never marks a live host OFFLINE. A host
+//! the table first learns of later (added by an operator while this leader
+//! leads) gets its threshold of grace from then, not from the table's
+//! start: a pull-mode host added a minute into a term is UNKNOWN until its
+//! first probe, never OFFLINE before anyone tried it.
 
 use std::collections::HashMap;
 
@@ -59,12 +63,16 @@ pub struct HostLiveness {
     /// Pull mode: why the probes failed past the tolerance (the host is
     /// OFFLINE whatever its heartbeats say); `None` while they work.
     pub probe_down: Option<String>,
+    /// When this table first learned of the host: its grace starts here
+    /// (or at the table's start, whichever is later).
+    first_seen: MonoTime,
 }
 
 impl HostLiveness {
-    /// A host not heard yet.
-    fn new(config: DetectorConfig) -> Self {
+    /// A host not heard yet, first learned of at `first_seen`.
+    fn new(config: DetectorConfig, first_seen: MonoTime) -> Self {
         HostLiveness {
+            first_seen,
             detector: FailureDetector::new(config),
             recorded: Status::Unknown,
             last_wall_ms: 0,
@@ -86,6 +94,10 @@ impl HostLiveness {
 pub struct Liveness {
     config: DetectorConfig,
     started: MonoTime,
+    /// Whether a sweep ran yet: the first one finds the hosts this table
+    /// starts with (their grace runs from `started`); later ones find
+    /// hosts added since (their grace runs from then).
+    swept: bool,
     hosts: HashMap<NodeId, HostLiveness>,
 }
 
@@ -95,6 +107,7 @@ impl Liveness {
         Liveness {
             config,
             started,
+            swept: false,
             hosts: HashMap::new(),
         }
     }
@@ -121,7 +134,7 @@ impl Liveness {
         let h = self
             .hosts
             .entry(node)
-            .or_insert_with(|| HostLiveness::new(config));
+            .or_insert_with(|| HostLiveness::new(config, now));
         if h.recorded == Status::Online && h.detector.is_dead(now) {
             out.push(Transition::Offline);
             h.recorded = Status::Offline;
@@ -138,35 +151,50 @@ impl Liveness {
         out
     }
 
-    /// Pull mode: records that probes of `node` fail past the tolerance
-    /// (`Some(why)`: OFFLINE from now on) or work again (`None`).
-    pub fn set_probe_down(&mut self, node: NodeId, why: Option<String>) {
+    /// Pull mode: records at `now` that probes of `node` fail past the
+    /// tolerance (`Some(why)`: OFFLINE from now on) or work again (`None`).
+    pub fn set_probe_down(&mut self, node: NodeId, now: MonoTime, why: Option<String>) {
         let config = self.config;
         let h = self
             .hosts
             .entry(node)
-            .or_insert_with(|| HostLiveness::new(config));
+            .or_insert_with(|| HostLiveness::new(config, now));
         h.probe_down = why;
     }
 
     /// The status of `node` at `now`.
     pub fn status(&self, node: NodeId, now: MonoTime) -> Status {
         match self.hosts.get(&node) {
-            Some(h) if h.probe_down.is_some() => Status::Offline,
-            Some(h) if h.detector.last().is_none() => self.grace_status(now),
-            Some(h) if h.detector.is_dead(now) => Status::Offline,
-            Some(_) => Status::Online,
-            None => self.grace_status(now),
+            Some(h) => Self::judge(&self.config, self.started, h, now),
+            // Not swept yet: added since the last sweep, or this table
+            // just started. Either way within its grace.
+            None => Status::Unknown,
         }
     }
 
-    /// A host never heard by this table: UNKNOWN for one threshold after
-    /// the table started, OFFLINE after.
-    fn grace_status(&self, now: MonoTime) -> Status {
-        if now.since(self.started) > self.config.threshold() {
+    /// The status of a host this table knows of. One never heard is
+    /// UNKNOWN for one threshold after the table started or it was first
+    /// learned of, whichever is later; OFFLINE after.
+    fn judge(
+        config: &DetectorConfig,
+        started: MonoTime,
+        h: &HostLiveness,
+        now: MonoTime,
+    ) -> Status {
+        if h.probe_down.is_some() {
+            return Status::Offline;
+        }
+        if h.detector.last().is_none() {
+            return if now.since(h.first_seen.max(started)) > config.threshold() {
+                Status::Offline
+            } else {
+                Status::Unknown
+            };
+        }
+        if h.detector.is_dead(now) {
             Status::Offline
         } else {
-            Status::Unknown
+            Status::Online
         }
     }
 
@@ -178,13 +206,15 @@ impl Liveness {
         nodes: impl IntoIterator<Item = NodeId>,
     ) -> Vec<(NodeId, Transition)> {
         let mut out = Vec::new();
+        let found = if self.swept { now } else { self.started };
+        self.swept = true;
         for node in nodes {
-            let status = self.status(node, now);
             let config = self.config;
             let h = self
                 .hosts
                 .entry(node)
-                .or_insert_with(|| HostLiveness::new(config));
+                .or_insert_with(|| HostLiveness::new(config, found));
+            let status = Self::judge(&self.config, self.started, h, now);
             if status == Status::Offline && h.recorded != Status::Offline {
                 h.recorded = Status::Offline;
                 out.push((node, Transition::Offline));
@@ -211,6 +241,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_host_added_late_in_a_term_gets_its_own_grace() {
+        let cfg = DetectorConfig {
+            interval: Duration::from_secs(1),
+            expired_factor: 5,
+            kind: crate::DetectorKind::Threshold,
+        };
+        let mut l = Liveness::new(cfg, MonoTime::ZERO);
+        let t = MonoTime::from_millis;
+        // Host 1 is known from the start and never heard: OFFLINE after 5 s.
+        assert!(l.sweep(t(1_000), [1]).is_empty());
+        assert_eq!(l.sweep(t(5_001), [1]), vec![(1, Transition::Offline)]);
+        // Host 2 is added a minute into the term: UNKNOWN for its own 5 s.
+        assert_eq!(l.status(2, t(60_000)), Status::Unknown);
+        assert!(l.sweep(t(60_000), [1, 2]).is_empty());
+        assert_eq!(l.status(2, t(64_000)), Status::Unknown);
+        // Its first heartbeat makes it ONLINE without passing OFFLINE.
+        assert_eq!(
+            l.observe(2, t(64_500), 0, 0, Vec::new()),
+            vec![Transition::Online]
+        );
+        // Host 3, added and never started, goes OFFLINE after its grace.
+        assert!(l.sweep(t(70_000), [1, 3]).is_empty());
+        assert_eq!(l.status(3, t(75_000)), Status::Unknown);
+        assert_eq!(l.sweep(t(75_001), [1, 3]), vec![(3, Transition::Offline)]);
+    }
+
+    #[test]
     fn failed_probes_make_a_host_offline_until_they_work_again() {
         let cfg = DetectorConfig {
             interval: Duration::from_secs(1),
@@ -220,14 +277,14 @@ mod tests {
         let mut l = Liveness::new(cfg, MonoTime::ZERO);
         let t = MonoTime::from_millis;
         // Never reached: OFFLINE as soon as the probes are declared down.
-        l.set_probe_down(1, Some("connection refused".into()));
+        l.set_probe_down(1, t(0), Some("connection refused".into()));
         assert_eq!(l.status(1, t(100)), Status::Offline);
         assert_eq!(l.sweep(t(100), [1]), vec![(1, Transition::Offline)]);
         // A heartbeat alone does not bring it back while probes fail.
         assert!(l.observe(1, t(200), 0, 0, vec![]).is_empty());
         assert_eq!(l.status(1, t(200)), Status::Offline);
         // Probes work again: the next accepted heartbeat makes it ONLINE.
-        l.set_probe_down(1, None);
+        l.set_probe_down(1, t(0), None);
         assert_eq!(l.observe(1, t(300), 0, 0, vec![]), vec![Transition::Online]);
         assert_eq!(l.status(1, t(300)), Status::Online);
     }

@@ -1224,6 +1224,7 @@ impl Shared {
             snapshot_index: m.snapshot.map_or(0, |l| l.index),
             token: String::new(),
             thrift_port: self.thrift_port.load(Ordering::Acquire),
+            probes: Some(self.probes.stats().to_pb()),
             purged_index: m.purged.map_or(0, |l| l.index),
             heartbeat_interval_ms: self.interval_ms(),
             detector: self.config.detector_config().name().into(),

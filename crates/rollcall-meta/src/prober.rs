@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rollcall_core::{HostMode, NodeId};
+use rollcall_core::{Histogram, HostMode, NodeId};
 use rollcall_proto as pb;
 use rollcall_proto::thrift::{self, Client, MasterInfo, NetworkAddress};
 use tokio::sync::Semaphore;
@@ -37,6 +37,37 @@ pub struct PeerPing {
     pub error: String,
 }
 
+/// Counters of the probes this server sent while leading (cumulative
+/// since it started: never reset, so two readings subtract).
+#[derive(Clone, Debug, Default)]
+pub struct ProbeStats {
+    /// Probes answered OK.
+    pub ok: u64,
+    /// Probes that failed (no answer, a transport error or a refusal).
+    pub failed: u64,
+    /// Round-trip time of every probe, answered or not (microseconds;
+    /// the wait for a slot in the pool is not included).
+    pub latency_us: Histogram,
+    /// Probing rounds run.
+    pub rounds: u64,
+    /// How long each round took, from its start until its last probe
+    /// ended (ms).
+    pub round_ms: Histogram,
+}
+
+impl ProbeStats {
+    /// As sent in `ClusterInfo`.
+    pub fn to_pb(&self) -> pb::ProbeStats {
+        pb::ProbeStats {
+            ok: self.ok,
+            failed: self.failed,
+            latency_us_buckets: self.latency_us.counts().to_vec(),
+            rounds: self.rounds,
+            round_ms_buckets: self.round_ms.counts().to_vec(),
+        }
+    }
+}
+
 /// The leader's probing state.
 #[derive(Default)]
 pub struct Probes {
@@ -49,6 +80,8 @@ pub struct Probes {
     conns: Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<Option<Client>>>>>,
     /// Consecutive failures and the last error, per host.
     failures: Mutex<HashMap<NodeId, (u32, String)>>,
+    /// Counters (kept across terms).
+    stats: Mutex<ProbeStats>,
 }
 
 impl Probes {
@@ -67,6 +100,11 @@ impl Probes {
     /// The last ping of peer meta server `id`.
     pub fn ping_of(&self, id: u64) -> Option<PeerPing> {
         lock(&self.pings).get(&id).cloned()
+    }
+
+    /// The probe counters so far.
+    pub fn stats(&self) -> ProbeStats {
+        lock(&self.stats).clone()
     }
 }
 
@@ -232,6 +270,7 @@ impl Shared {
         if targets.is_empty() {
             return;
         }
+        let started = tokio::time::Instant::now();
         let timeout = self
             .config
             .heartbeat_interval
@@ -254,11 +293,16 @@ impl Shared {
         for t in tasks {
             let _ = t.await;
         }
+        let took = started.elapsed().as_millis() as u64;
+        let mut st = lock(&self.probes.stats);
+        st.rounds += 1;
+        st.round_ms.record(took);
     }
 
     async fn probe_one(&self, t: Target, m: MasterInfo, timeout: Duration) {
         let slot = lock(&self.probes.conns).entry(t.node).or_default().clone();
         let mut conn = slot.lock().await;
+        let sent = tokio::time::Instant::now();
         let outcome = tokio::time::timeout(timeout, async {
             if conn.is_none() {
                 *conn = Some(
@@ -286,17 +330,29 @@ impl Shared {
             }
         };
         drop(conn);
+        {
+            let mut st = lock(&self.probes.stats);
+            st.latency_us.record(sent.elapsed().as_micros() as u64);
+            if result.is_ok() {
+                st.ok += 1;
+            } else {
+                st.failed += 1;
+            }
+        }
         match result {
             Ok(r) => {
                 lock(&self.probes.failures).remove(&t.node);
-                lock(&self.liveness).set_probe_down(t.node, None);
+                lock(&self.liveness).set_probe_down(t.node, self.now(), None);
                 if matches!(t.mode, HostMode::Pull { .. }) {
                     let b = r.backend_info;
                     let mut req = t.req;
                     req.version = b.version.unwrap_or_default();
                     req.start_time_ms = b.be_start_time.unwrap_or(0);
+                    // A port a backend does not serve comes as 0 (or -1).
                     let mut ports = HashMap::new();
-                    ports.insert("be".to_string(), b.be_port.max(0) as u32);
+                    if b.be_port > 0 {
+                        ports.insert("be".to_string(), b.be_port as u32);
+                    }
                     if b.http_port > 0 {
                         ports.insert("http".to_string(), b.http_port as u32);
                     }
@@ -309,7 +365,13 @@ impl Shared {
                     req.ports = ports;
                     let resp = self.heartbeat(req).await;
                     if resp.code != pb::Code::Ok as i32 {
+                        // The backend answered, but what it reported is
+                        // refused here: say so where the operator looks.
                         tracing::warn!(node = t.node, message = %resp.message, "a probed host was refused");
+                        lock(&self.probes.failures).insert(
+                            t.node,
+                            (0, format!("pull: its answer was refused: {}", resp.message)),
+                        );
                     }
                 }
             }
@@ -324,6 +386,7 @@ impl Shared {
                 if failures >= self.config.pull_failure_tolerance.max(1) {
                     lock(&self.liveness).set_probe_down(
                         t.node,
+                        self.now(),
                         Some(format!("pull: {failures} probes failed; last: {e}")),
                     );
                 }

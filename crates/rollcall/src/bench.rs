@@ -170,6 +170,40 @@ impl Latency {
     }
 }
 
+/// False OFFLINE after a run in which every simulated host stayed alive:
+/// the `offline` events in the meta server's log, and the storage hosts
+/// not ONLINE now.
+pub async fn false_offline(addr: &str) -> Result<(u64, usize), CliError> {
+    let mut admin = crate::admin::connect(&[addr.to_string()]).await?;
+    let mut offline_events = 0u64;
+    let mut after_seq = 0;
+    loop {
+        let r = admin
+            .list_events(pb::ListEventsRequest {
+                after_seq,
+                limit: 10_000,
+            })
+            .await?
+            .into_inner();
+        if r.events.is_empty() {
+            break;
+        }
+        offline_events += r.events.iter().filter(|e| e.kind == "offline").count() as u64;
+        after_seq = r.events.last().map_or(after_seq, |e| e.seq);
+    }
+    let not_online = admin
+        .list_hosts(pb::ListHostsRequest {
+            role: pb::Role::Storage as i32,
+        })
+        .await?
+        .into_inner()
+        .hosts
+        .iter()
+        .filter(|h| h.status != pb::HostStatus::Online as i32)
+        .count();
+    Ok((offline_events, not_online))
+}
+
 /// Microseconds since `t`, as stored in the latency lists.
 pub fn micros_since(t: Instant) -> u32 {
     t.elapsed().as_micros().min(u32::MAX as u128) as u32
@@ -185,12 +219,17 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
             "--interval and --duration must be above 0".into(),
         ));
     }
+    // A pull-mode backend holds its listener and the leader's connection.
+    let files = if args.pull {
+        2 * args.hosts
+    } else {
+        args.hosts
+    } + 256;
     let nofile = procstat::raise_nofile_limit();
-    if nofile != 0 && (nofile as usize) < args.hosts + 256 {
+    if nofile != 0 && (nofile as usize) < files {
         return Err(CliError::Usage(format!(
-            "the open-file limit is {nofile}; {} hosts need at least {}",
+            "the open-file limit is {nofile}; {} hosts need at least {files}",
             args.hosts,
-            args.hosts + 256
         )));
     }
     if args.failover {
@@ -208,6 +247,9 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
     let meta_pid = group.as_ref().and_then(|(g, l)| g.pid(*l));
     if let Some(n) = args.writes {
         return crate::bench_modes::writes(&args, &addr, n, meta_pid).await;
+    }
+    if args.pull {
+        return crate::bench_pull::pull(&args, &addr, meta_pid).await;
     }
 
     // Phase 1: connect and register every host.
@@ -319,35 +361,8 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
     let raft_entries = applied_after.saturating_sub(applied_before);
     lat.sort_unstable();
 
-    // False OFFLINE: every simulated host stayed alive, so any offline
-    // event (or a host not ONLINE now) is false.
-    let mut admin = crate::admin::connect(std::slice::from_ref(&addr)).await?;
-    let mut offline_events = 0u64;
-    let mut after_seq = 0;
-    loop {
-        let r = admin
-            .list_events(pb::ListEventsRequest {
-                after_seq,
-                limit: 10_000,
-            })
-            .await?
-            .into_inner();
-        if r.events.is_empty() {
-            break;
-        }
-        offline_events += r.events.iter().filter(|e| e.kind == "offline").count() as u64;
-        after_seq = r.events.last().map_or(after_seq, |e| e.seq);
-    }
-    let not_online = admin
-        .list_hosts(pb::ListHostsRequest {
-            role: pb::Role::Storage as i32,
-        })
-        .await?
-        .into_inner()
-        .hosts
-        .iter()
-        .filter(|h| h.status != pb::HostStatus::Online as i32)
-        .count();
+    // False OFFLINE: every simulated host stayed alive.
+    let (offline_events, not_online) = false_offline(&addr).await?;
 
     let ok = lat.len() as f64;
     let rate = ok / elapsed.as_secs_f64();

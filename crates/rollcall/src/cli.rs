@@ -463,6 +463,11 @@ pub struct BenchArgs {
     /// Failover rounds.
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
+    /// Measure pull mode instead: --hosts Thrift `HeartbeatService`
+    /// backends in this process, probed by the meta leader every
+    /// --interval.
+    #[arg(long, conflicts_with_all = ["closed_loop", "failover", "writes"])]
+    pub pull: bool,
     /// Partition leaderships each simulated host reports in every
     /// heartbeat (100 × 1,000 hosts = 100,000 partitions).
     #[arg(long, default_value_t = 0)]

@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod bench_modes;
+mod bench_pull;
 mod cli;
 mod demo;
 mod error;
