@@ -252,6 +252,9 @@ async fn watch(shared: Shared, start: Instant) -> Result<(), String> {
         let asked_at = start.elapsed();
         if let Some((term, meta, hosts)) = leader_hosts(&mut admins).await {
             let r = &mut *record(&shared);
+            // Only a leader answers: this also catches a leadership too
+            // brief for the metrics recorder to see.
+            r.leaders.entry(term).or_default().insert(meta as u64 + 1);
             let leader_was_isolated = r.meta_isolated_until[meta]
                 .is_some_and(|until| asked_at < until.saturating_add(THRESHOLD));
             for h in &hosts {

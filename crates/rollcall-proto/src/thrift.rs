@@ -991,6 +991,9 @@ pub fn call(name: &str, seq: i32, write_arg: impl FnOnce(&mut Writer)) -> Writer
     w
 }
 
+/// Read buffer of a [`Client`] connection.
+const CLIENT_READ_BUFFER: usize = 1024;
+
 /// A client connection to a Thrift endpoint (`HeartbeatService` or
 /// `FrontendService`), one call at a time.
 pub struct Client {
@@ -1005,7 +1008,10 @@ impl Client {
     pub async fn connect(addr: &str, framed: bool) -> Result<Client, ThriftError> {
         let io = crate::transport::Dialer::tcp().dial(addr).await?;
         Ok(Client {
-            io: tokio::io::BufReader::new(io),
+            // Answers are a few hundred bytes; a master keeps one client
+            // per backend, so the default 8 KiB buffer would cost 40 MB
+            // at 5,000 backends. Longer messages are still read whole.
+            io: tokio::io::BufReader::with_capacity(CLIENT_READ_BUFFER, io),
             framed,
             seq: 0,
             limits: Limits::default(),
