@@ -318,3 +318,64 @@ async fn heartbeat_streams_refuse_bad_frames_clearly_and_serve_good_ones() {
         .into_inner();
     assert_eq!(hosts.hosts.len(), 1);
 }
+
+/// The meta server's `FrontendService` (Thrift) port: bad bytes, a huge
+/// length prefix and a truncated ping each close that connection (after an
+/// exception where one can be sent); the port goes on answering pings.
+#[tokio::test]
+async fn bad_bytes_on_the_thrift_port_close_the_connection_and_pings_go_on() {
+    use rollcall_proto::thrift::{Client, PingRequest};
+
+    let mut c = config();
+    c.thrift_listen = Some("127.0.0.1:0".parse().unwrap());
+    let meta = MetaServer::start(c).await.unwrap();
+    let (_, mut a) = clients(&meta).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let (port, cluster_id) = loop {
+        let info = a
+            .cluster_info(pb::ClusterInfoRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        if info.thrift_port != 0 && info.cluster_id != 0 {
+            break (info.thrift_port, info.cluster_id);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no Thrift port");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let mut truncated = rollcall_proto::thrift::call("ping", 1, |w| {
+        PingRequest {
+            cluster_id: cluster_id as i32,
+            token: "t".into(),
+        }
+        .write(w)
+    })
+    .into_bytes();
+    truncated.truncate(truncated.len() / 2);
+    for bytes in [
+        b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+        // A string length of 2 GiB right after a valid message header.
+        vec![0x80, 0x01, 0x00, 0x01, 0x7f, 0xff, 0xff, 0xff],
+        vec![0xff; 64],
+        truncated,
+    ] {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(&bytes).await.unwrap();
+        // A truncated message waits for the rest: end our side.
+        s.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+        assert!(read.is_ok(), "the server closed the connection");
+    }
+    let mut c = Client::connect(&addr, false).await.unwrap();
+    let r = c
+        .ping(&PingRequest {
+            cluster_id: cluster_id as i32 + 1,
+            token: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_ne!(r.status, 0, "a wrong cluster id is refused");
+    assert!(!r.msg.contains(&cluster_id.to_string()), "{}", r.msg);
+}
