@@ -294,10 +294,50 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse, show_token: bool) -> String {
         "admission": c.admission,
         "thrift_port": if c.thrift_port == 0 { Value::Null } else { json!(c.thrift_port) },
     });
+    if let Some(p) = probe_summary(c) {
+        v["probes"] = json!({
+            "ok": p.ok,
+            "failed": p.failed,
+            "rounds": p.rounds,
+            "latency_ms": {"p50": p.p50_ms, "p99": p.p99_ms, "max": p.max_ms},
+            "round_max_ms": p.round_max_ms,
+        });
+    }
     if show_token {
         v["token"] = json!(c.token);
     }
     pretty(&v)
+}
+
+/// The answering server's pull-mode probe counters (since it started),
+/// when it has probed at all.
+struct ProbeSummary {
+    ok: u64,
+    failed: u64,
+    rounds: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    round_max_ms: u64,
+}
+
+fn probe_summary(c: &pb::ClusterInfoResponse) -> Option<ProbeSummary> {
+    let p = c.probes.as_ref()?;
+    if p.ok + p.failed == 0 {
+        return None;
+    }
+    let lat = rollcall_core::Histogram::from_counts(&p.latency_us_buckets)?;
+    let rounds = rollcall_core::Histogram::from_counts(&p.round_ms_buckets)?;
+    let ms = |q: f64| lat.quantile(q) as f64 / 1000.0;
+    Some(ProbeSummary {
+        ok: p.ok,
+        failed: p.failed,
+        rounds: p.rounds,
+        p50_ms: ms(0.5),
+        p99_ms: ms(0.99),
+        max_ms: ms(1.0),
+        round_max_ms: rounds.quantile(1.0),
+    })
 }
 
 /// `rollcall cluster`.
@@ -307,7 +347,7 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
         .iter()
         .map(|m| format!("{}={} ({})", m.id, m.address, m.role))
         .collect();
-    format!(
+    let mut out = format!(
         "cluster id:         {}\nmetadata version:   {}\nleader:             {}\nterm:               {}\nmembers:            {}\napplied index:      {}\nheartbeat interval: {}ms\ndetector:           {}\nadmission:          {}",
         c.cluster_id,
         c.metadata_version,
@@ -318,7 +358,14 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
         c.heartbeat_interval_ms,
         c.detector,
         c.admission
-    )
+    );
+    if let Some(p) = probe_summary(c) {
+        out.push_str(&format!(
+            "\npull probes:        {} ok, {} failed in {} rounds; latency ms p50 {:.3} p99 {:.3} max {:.3}; longest round {}ms (this server, since it started)",
+            p.ok, p.failed, p.rounds, p.p50_ms, p.p99_ms, p.max_ms, p.round_max_ms
+        ));
+    }
+    out
 }
 
 /// Spaces as a table or JSON.

@@ -258,6 +258,17 @@ fn the_meta_leader_probes_a_pull_mode_backend() {
     });
     let row = wait_status(&meta.addr, main_port, "ONLINE");
     assert!(row["last_error"].is_null(), "{row}");
+    // The leader's probe counters: some worked, some failed (while the
+    // backend was down), every one timed.
+    let probes = &cluster(&meta.addr)["probes"];
+    assert!(probes["ok"].as_u64().unwrap() >= 2, "{probes}");
+    assert!(probes["failed"].as_u64().unwrap() >= 3, "{probes}");
+    assert!(
+        probes["latency_ms"]["max"].as_f64().unwrap() > 0.0,
+        "{probes}"
+    );
+    let text = cli_ok(&meta.addr, &["cluster"]);
+    assert!(text.contains("pull probes:"), "{text}");
 }
 
 /// A both-mode host is ONLINE only while both directions work: here the
