@@ -178,6 +178,115 @@ async fn a_wrong_cluster_flood_does_not_delay_the_master() {
     );
 }
 
+/// A backend that accepts connections but never answers (hung, or
+/// stopped with SIGSTOP) costs only its own probe's timeout: the healthy
+/// backend beside it is probed every round and never goes OFFLINE, while
+/// the hung one goes OFFLINE with the timeout as its error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_backend_does_not_delay_the_others() {
+    use rollcall_meta::{MetaConfig, MetaServer};
+    use rollcall_proto as pb;
+
+    let mut c = MetaConfig::new("127.0.0.1:0".parse().unwrap());
+    c.heartbeat_interval = Duration::from_millis(100);
+    let meta = MetaServer::start(c).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = start(dir.path(), false).await;
+    // The hung backend: accepts, reads nothing, answers nothing.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_port = hung.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((s, _)) = hung.accept().await {
+            conns.push(s);
+        }
+    });
+    let mut admin = pb::admin_client::AdminClient::connect(format!("http://{}", meta.local_addr()))
+        .await
+        .unwrap();
+    for port in [good.local_addr().port(), hung_port] {
+        admin
+            .add_hosts(pb::AddHostsRequest {
+                addresses: vec![format!("127.0.0.1:{port}")],
+                role: pb::Role::Storage as i32,
+                mode: "pull".into(),
+                heartbeat_port: u32::from(port),
+            })
+            .await
+            .unwrap();
+    }
+    let status_of = |hosts: &[pb::HostView], port: u16| {
+        hosts
+            .iter()
+            .find(|h| h.port == u32::from(port))
+            .map(|h| (h.status, h.last_error.clone()))
+    };
+    // Until the hung one is OFFLINE (3 timeouts), then for 2 s more.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut offline_since = None;
+    loop {
+        let hosts = admin
+            .list_hosts(pb::ListHostsRequest {
+                role: pb::Role::Storage as i32,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .hosts;
+        let good_status = status_of(&hosts, good.local_addr().port());
+        assert_ne!(
+            good_status.as_ref().map(|s| s.0),
+            Some(pb::HostStatus::Offline as i32),
+            "the healthy backend went OFFLINE: {good_status:?}"
+        );
+        if let Some((st, err)) = status_of(&hosts, hung_port) {
+            if st == pb::HostStatus::Offline as i32 && offline_since.is_none() {
+                assert!(err.contains("no answer within"), "{err}");
+                offline_since = Some((
+                    tokio::time::Instant::now(),
+                    good.stats()
+                        .accepted
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                ));
+            }
+        }
+        if let Some((t, _)) = offline_since {
+            if t.elapsed() > Duration::from_secs(2) {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hung backend never went OFFLINE"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Rounds go on (about one per interval plus the hung probe's 100 ms
+    // timeout; not timed here, only that they do not stall).
+    let (_, before) = offline_since.unwrap();
+    let after = good
+        .stats()
+        .accepted
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(after - before >= 2, "{} probes in 2 s", after - before);
+    let events = admin
+        .list_events(pb::ListEventsRequest {
+            after_seq: 0,
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.kind == "offline" && e.port == u32::from(good.local_addr().port())),
+        "{events:?}"
+    );
+    held.abort();
+}
+
 /// The meta leader probes a backend that serves nothing but heartbeats
 /// (its other ports are 0, as a Doris BE reports ports it does not
 /// serve): it goes ONLINE with its version, and the leader counts the
