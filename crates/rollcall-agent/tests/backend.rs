@@ -211,6 +211,7 @@ async fn a_hung_backend_does_not_delay_the_others() {
                 role: pb::Role::Storage as i32,
                 mode: "pull".into(),
                 heartbeat_port: u32::from(port),
+                heartbeat_framed: false,
             })
             .await
             .unwrap();
@@ -289,8 +290,8 @@ async fn a_hung_backend_does_not_delay_the_others() {
 
 /// The meta leader probes a backend that serves nothing but heartbeats
 /// (its other ports are 0, as a Doris BE reports ports it does not
-/// serve): it goes ONLINE with its version, and the leader counts the
-/// probes and their round trips.
+/// serve) and speaks the framed transport: it goes ONLINE with its
+/// version, and the leader counts the probes and their round trips.
 #[tokio::test]
 async fn a_meta_leader_probes_a_heartbeat_only_backend() {
     use rollcall_meta::{MetaConfig, MetaServer};
@@ -311,7 +312,7 @@ async fn a_meta_leader_probes_a_heartbeat_only_backend() {
             version: Some("bare-1".into()),
             be_start_time: Some(1_700_000_000_000),
         },
-        framed: false,
+        framed: true,
         limits: Limits::default(),
     })
     .await
@@ -326,6 +327,7 @@ async fn a_meta_leader_probes_a_heartbeat_only_backend() {
             role: pb::Role::Storage as i32,
             mode: "pull".into(),
             heartbeat_port: u32::from(port),
+            heartbeat_framed: true,
         })
         .await
         .unwrap();
@@ -352,6 +354,7 @@ async fn a_meta_leader_probes_a_heartbeat_only_backend() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(row.version, "bare-1");
+    assert!(row.heartbeat_framed);
     assert!(row.last_error.is_empty(), "{}", row.last_error);
     let probes = admin
         .cluster_info(pb::ClusterInfoRequest::default())

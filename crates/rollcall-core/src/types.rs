@@ -88,11 +88,18 @@ pub enum HostMode {
     Pull {
         /// The host's heartbeat (Thrift) port.
         heartbeat_port: u16,
+        /// Framed transport (a 4-byte length before each message) instead
+        /// of buffered (Doris's default).
+        #[serde(default)]
+        framed: bool,
     },
     /// Both; ONLINE only while both directions work.
     Both {
         /// The host's heartbeat (Thrift) port.
         heartbeat_port: u16,
+        /// Framed transport instead of buffered.
+        #[serde(default)]
+        framed: bool,
     },
 }
 
@@ -110,9 +117,17 @@ impl HostMode {
     pub fn heartbeat_port(self) -> Option<u16> {
         match self {
             HostMode::Push => None,
-            HostMode::Pull { heartbeat_port } | HostMode::Both { heartbeat_port } => {
+            HostMode::Pull { heartbeat_port, .. } | HostMode::Both { heartbeat_port, .. } => {
                 Some(heartbeat_port)
             }
+        }
+    }
+
+    /// Whether the host's heartbeat port speaks the framed transport.
+    pub fn framed(self) -> bool {
+        match self {
+            HostMode::Push => false,
+            HostMode::Pull { framed, .. } | HostMode::Both { framed, .. } => framed,
         }
     }
 
@@ -243,6 +258,23 @@ impl HostInfo {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_host_mode_written_before_framed_existed_reads_as_buffered() {
+        let old: HostMode = serde_json::from_str(r#"{"Pull":{"heartbeat_port":9050}}"#)
+            .expect("an old record reads");
+        assert_eq!(old.heartbeat_port(), Some(9050));
+        assert!(!old.framed());
+        let new = HostMode::Both {
+            heartbeat_port: 9050,
+            framed: true,
+        };
+        let back: HostMode =
+            serde_json::from_str(&serde_json::to_string(&new).expect("writes")).expect("reads");
+        assert_eq!(back, new);
+        assert!(back.framed() && back.pushes());
+    }
+
     use super::*;
 
     #[test]

@@ -56,8 +56,14 @@ impl Admin for AdminService {
         let port = u16::try_from(req.heartbeat_port).ok().filter(|p| *p != 0);
         let mode = match (req.mode.as_str(), port) {
             ("" | "push", _) => rollcall_core::HostMode::Push,
-            ("pull", Some(heartbeat_port)) => rollcall_core::HostMode::Pull { heartbeat_port },
-            ("both", Some(heartbeat_port)) => rollcall_core::HostMode::Both { heartbeat_port },
+            ("pull", Some(heartbeat_port)) => rollcall_core::HostMode::Pull {
+                heartbeat_port,
+                framed: req.heartbeat_framed,
+            },
+            ("both", Some(heartbeat_port)) => rollcall_core::HostMode::Both {
+                heartbeat_port,
+                framed: req.heartbeat_framed,
+            },
             ("pull" | "both", None) => {
                 return Err(status(
                     rollcall_core::Code::InvalidArgument,

@@ -731,6 +731,7 @@ impl Shared {
                 admission: rec.admission.as_str().to_string(),
                 mode: rec.mode.as_str().to_string(),
                 heartbeat_port: u32::from(rec.mode.heartbeat_port().unwrap_or(0)),
+                heartbeat_framed: rec.mode.framed(),
                 last_error: self.last_error(rec, l.status(rec.node_id, now)),
                 heartbeats: live.map_or(0, |h| h.heartbeats),
                 leader_count,

@@ -306,7 +306,7 @@ impl Shared {
         let outcome = tokio::time::timeout(timeout, async {
             if conn.is_none() {
                 *conn = Some(
-                    Client::connect(&t.addr, false)
+                    Client::connect(&t.addr, t.mode.framed())
                         .await
                         .map_err(|e| e.to_string())?,
                 );

@@ -141,6 +141,7 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
             role,
             mode,
             heartbeat_port,
+            heartbeat_framed,
         }) => {
             let mode = match mode {
                 ModeArg::Push => "push",
@@ -157,6 +158,7 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
                 role: role_pb(Some(role)),
                 mode: mode.to_string(),
                 heartbeat_port: u32::from(heartbeat_port.unwrap_or(0)),
+                heartbeat_framed,
             };
             let r = at_leader(meta, |mut c| {
                 let req = req.clone();

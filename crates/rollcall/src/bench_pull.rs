@@ -124,6 +124,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
                     role: pb::Role::Storage as i32,
                     mode: "pull".into(),
                     heartbeat_port: u32::from(port),
+                    heartbeat_framed: false,
                 })
                 .await;
             adding.inc(1);

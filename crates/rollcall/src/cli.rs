@@ -269,6 +269,10 @@ pub enum HostsCmd {
         /// Their HeartbeatService (Thrift) port, for pull and both.
         #[arg(long)]
         heartbeat_port: Option<u16>,
+        /// That port speaks the framed transport (`rollcall node
+        /// --heartbeat-framed`); default buffered, as Doris.
+        #[arg(long, requires = "heartbeat_port")]
+        heartbeat_framed: bool,
     },
     /// Move every replica off a host (a job), so it can be dropped.
     Drain {

@@ -178,6 +178,7 @@ pub fn host_json(h: &pb::HostView) -> Value {
         } else {
             json!(h.heartbeat_port)
         };
+        v["heartbeat_framed"] = json!(h.heartbeat_framed);
         v["last_error"] = if h.last_error.is_empty() {
             Value::Null
         } else {

@@ -41,6 +41,46 @@ fn bad_arguments_are_refused_clearly() {
     );
     let out = cli(&meta.addr, &["config", "set", "", "v"]);
     assert!(!out.status.success());
+    // A pull host needs the port to probe; framed needs it too.
+    let out = cli(
+        &meta.addr,
+        &["hosts", "add", "127.0.0.1:9060", "--mode", "pull"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--heartbeat-port"), "{err}");
+    let out = cli(
+        &meta.addr,
+        &[
+            "hosts",
+            "add",
+            "127.0.0.1:9060",
+            "--mode",
+            "pull",
+            "--heartbeat-framed",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--heartbeat-port"), "{err}");
+    // With it, the host is recorded as framed.
+    cli_ok(
+        &meta.addr,
+        &[
+            "hosts",
+            "add",
+            "127.0.0.1:9060",
+            "--mode",
+            "pull",
+            "--heartbeat-port",
+            "9050",
+            "--heartbeat-framed",
+        ],
+    );
+    let rows = hosts(&meta.addr).unwrap();
+    let row = rows.iter().find(|h| h["port"] == 9060).unwrap();
+    assert_eq!(row["heartbeat_framed"], true, "{row}");
+    assert_eq!(row["heartbeat_port"], 9050, "{row}");
     // The server is still fine.
     cli_ok(&meta.addr, &["cluster"]);
 }
