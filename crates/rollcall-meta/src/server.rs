@@ -297,6 +297,10 @@ impl MetaServer {
         let every = config.heartbeat_interval.max(Duration::from_millis(10));
         tasks.push(while_leading(shared.clone(), every, |s| async move {
             s.probe_round().await;
+        }));
+        // Ping the peer meta servers in a task of its own: a peer that
+        // is down costs a timeout, which must not delay the hosts' probes.
+        tasks.push(while_leading(shared.clone(), every, |s| async move {
             s.ping_peers().await;
         }));
 
