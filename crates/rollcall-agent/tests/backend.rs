@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use rollcall_agent::{BackendConfig, BackendServer};
+use rollcall_meta::{MetaConfig, MetaServer};
+use rollcall_proto as pb;
 use rollcall_proto::thrift::{BackendInfo, Client, Limits, MasterInfo, NetworkAddress};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -57,6 +59,45 @@ async fn send(c: &mut Client, m: MasterInfo) -> (i32, String) {
             .and_then(|m| m.into_iter().next())
             .unwrap_or_default(),
     )
+}
+
+type Admin = pb::admin_client::AdminClient<tonic::transport::Channel>;
+
+/// An in-process meta server probing every 100 ms, and an admin client.
+async fn meta_and_admin() -> (MetaServer, Admin) {
+    let mut c = MetaConfig::new("127.0.0.1:0".parse().unwrap());
+    c.heartbeat_interval = Duration::from_millis(100);
+    let meta = MetaServer::start(c).await.unwrap();
+    let admin = Admin::connect(format!("http://{}", meta.local_addr()))
+        .await
+        .unwrap();
+    (meta, admin)
+}
+
+/// Adds the backend on 127.0.0.1:`port` as a pull-mode host probed there.
+async fn add_pull(admin: &mut Admin, port: u16, framed: bool) {
+    admin
+        .add_hosts(pb::AddHostsRequest {
+            addresses: vec![format!("127.0.0.1:{port}")],
+            role: pb::Role::Storage as i32,
+            mode: "pull".into(),
+            heartbeat_port: u32::from(port),
+            heartbeat_framed: framed,
+        })
+        .await
+        .unwrap();
+}
+
+/// The storage hosts as the leader lists them now.
+async fn storage_hosts(admin: &mut Admin) -> Vec<pb::HostView> {
+    admin
+        .list_hosts(pb::ListHostsRequest {
+            role: pb::Role::Storage as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hosts
 }
 
 #[tokio::test]
@@ -184,12 +225,7 @@ async fn a_wrong_cluster_flood_does_not_delay_the_master() {
 /// the hung one goes OFFLINE with the timeout as its error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_backend_does_not_delay_the_others() {
-    use rollcall_meta::{MetaConfig, MetaServer};
-    use rollcall_proto as pb;
-
-    let mut c = MetaConfig::new("127.0.0.1:0".parse().unwrap());
-    c.heartbeat_interval = Duration::from_millis(100);
-    let meta = MetaServer::start(c).await.unwrap();
+    let (_meta, mut admin) = meta_and_admin().await;
     let dir = tempfile::tempdir().unwrap();
     let good = start(dir.path(), false).await;
     // The hung backend: accepts, reads nothing, answers nothing.
@@ -201,20 +237,8 @@ async fn a_hung_backend_does_not_delay_the_others() {
             conns.push(s);
         }
     });
-    let mut admin = pb::admin_client::AdminClient::connect(format!("http://{}", meta.local_addr()))
-        .await
-        .unwrap();
     for port in [good.local_addr().port(), hung_port] {
-        admin
-            .add_hosts(pb::AddHostsRequest {
-                addresses: vec![format!("127.0.0.1:{port}")],
-                role: pb::Role::Storage as i32,
-                mode: "pull".into(),
-                heartbeat_port: u32::from(port),
-                heartbeat_framed: false,
-            })
-            .await
-            .unwrap();
+        add_pull(&mut admin, port, false).await;
     }
     let status_of = |hosts: &[pb::HostView], port: u16| {
         hosts
@@ -226,14 +250,7 @@ async fn a_hung_backend_does_not_delay_the_others() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let mut offline_since = None;
     loop {
-        let hosts = admin
-            .list_hosts(pb::ListHostsRequest {
-                role: pb::Role::Storage as i32,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .hosts;
+        let hosts = storage_hosts(&mut admin).await;
         let good_status = status_of(&hosts, good.local_addr().port());
         assert_ne!(
             good_status.as_ref().map(|s| s.0),
@@ -294,12 +311,7 @@ async fn a_hung_backend_does_not_delay_the_others() {
 /// version, and the leader counts the probes and their round trips.
 #[tokio::test]
 async fn a_meta_leader_probes_a_heartbeat_only_backend() {
-    use rollcall_meta::{MetaConfig, MetaServer};
-    use rollcall_proto as pb;
-
-    let mut c = MetaConfig::new("127.0.0.1:0".parse().unwrap());
-    c.heartbeat_interval = Duration::from_millis(100);
-    let meta = MetaServer::start(c).await.unwrap();
+    let (_meta, mut admin) = meta_and_admin().await;
     let dir = tempfile::tempdir().unwrap();
     let server = BackendServer::start(BackendConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -318,29 +330,10 @@ async fn a_meta_leader_probes_a_heartbeat_only_backend() {
     .await
     .unwrap();
     let port = server.local_addr().port();
-    let mut admin = pb::admin_client::AdminClient::connect(format!("http://{}", meta.local_addr()))
-        .await
-        .unwrap();
-    admin
-        .add_hosts(pb::AddHostsRequest {
-            addresses: vec![format!("127.0.0.1:{port}")],
-            role: pb::Role::Storage as i32,
-            mode: "pull".into(),
-            heartbeat_port: u32::from(port),
-            heartbeat_framed: true,
-        })
-        .await
-        .unwrap();
+    add_pull(&mut admin, port, true).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let row = loop {
-        let hosts = admin
-            .list_hosts(pb::ListHostsRequest {
-                role: pb::Role::Storage as i32,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .hosts;
+        let hosts = storage_hosts(&mut admin).await;
         if let Some(h) = hosts
             .into_iter()
             .find(|h| h.status == pb::HostStatus::Online as i32)

@@ -239,16 +239,12 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::detector::DetectorKind;
 
     #[test]
     fn a_host_added_late_in_a_term_gets_its_own_grace() {
-        let cfg = DetectorConfig {
-            interval: Duration::from_secs(1),
-            expired_factor: 5,
-            kind: crate::DetectorKind::Threshold,
-        };
-        let mut l = Liveness::new(cfg, MonoTime::ZERO);
-        let t = MonoTime::from_millis;
+        let mut l = table(DetectorKind::Threshold);
+        let t = ms;
         // Host 1 is known from the start and never heard: OFFLINE after 5 s.
         assert!(l.sweep(t(1_000), [1]).is_empty());
         assert_eq!(l.sweep(t(5_001), [1]), vec![(1, Transition::Offline)]);
@@ -269,13 +265,8 @@ mod tests {
 
     #[test]
     fn failed_probes_make_a_host_offline_until_they_work_again() {
-        let cfg = DetectorConfig {
-            interval: Duration::from_secs(1),
-            expired_factor: 5,
-            kind: crate::DetectorKind::Threshold,
-        };
-        let mut l = Liveness::new(cfg, MonoTime::ZERO);
-        let t = MonoTime::from_millis;
+        let mut l = table(DetectorKind::Threshold);
+        let t = ms;
         // Never reached: OFFLINE as soon as the probes are declared down.
         l.set_probe_down(1, t(0), Some("connection refused".into()));
         assert_eq!(l.status(1, t(100)), Status::Offline);
@@ -284,11 +275,10 @@ mod tests {
         assert!(l.observe(1, t(200), 0, 0, vec![]).is_empty());
         assert_eq!(l.status(1, t(200)), Status::Offline);
         // Probes work again: the next accepted heartbeat makes it ONLINE.
-        l.set_probe_down(1, t(0), None);
+        l.set_probe_down(1, t(300), None);
         assert_eq!(l.observe(1, t(300), 0, 0, vec![]), vec![Transition::Online]);
         assert_eq!(l.status(1, t(300)), Status::Online);
     }
-    use crate::detector::DetectorKind;
 
     fn table(kind: DetectorKind) -> Liveness {
         Liveness::new(

@@ -33,5 +33,6 @@ mod writer;
 pub use config::MetaConfig;
 pub use error::{MetaError, ProposeError, StoreError};
 pub use listener::{Accept, AcceptFuture};
+pub use prober::ProbeStats;
 pub use raft::{FailSwitch, RaftStore};
 pub use server::{MetaServer, Stopper, Transport};

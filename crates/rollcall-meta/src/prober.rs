@@ -56,6 +56,29 @@ pub struct ProbeStats {
 }
 
 impl ProbeStats {
+    /// As read from `ClusterInfo`; `None` when a histogram has more
+    /// buckets than [`Histogram`] knows.
+    pub fn from_pb(p: &pb::ProbeStats) -> Option<ProbeStats> {
+        Some(ProbeStats {
+            ok: p.ok,
+            failed: p.failed,
+            latency_us: Histogram::from_counts(&p.latency_us_buckets)?,
+            rounds: p.rounds,
+            round_ms: Histogram::from_counts(&p.round_ms_buckets)?,
+        })
+    }
+
+    /// What happened since `earlier` (a reading of the same server).
+    pub fn since(&self, earlier: &ProbeStats) -> ProbeStats {
+        ProbeStats {
+            ok: self.ok.saturating_sub(earlier.ok),
+            failed: self.failed.saturating_sub(earlier.failed),
+            latency_us: self.latency_us.since(&earlier.latency_us),
+            rounds: self.rounds.saturating_sub(earlier.rounds),
+            round_ms: self.round_ms.since(&earlier.round_ms),
+        }
+    }
+
     /// As sent in `ClusterInfo`.
     pub fn to_pb(&self) -> pb::ProbeStats {
         pb::ProbeStats {

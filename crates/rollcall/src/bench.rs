@@ -156,6 +156,17 @@ impl Latency {
         }
     }
 
+    /// From a histogram of microseconds (each figure at most 1/16 above
+    /// the true one).
+    pub fn of_histogram(us: &rollcall_core::Histogram) -> Latency {
+        let at = |q: f64| us.quantile(q) as f64 / 1000.0;
+        Latency {
+            p50: at(0.50),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
+
     /// The `latency_ms` object of the JSON reports.
     pub fn json(&self) -> serde_json::Value {
         json!({"p50": self.p50, "p99": self.p99, "max": self.max})
@@ -167,6 +178,31 @@ impl Latency {
             "  latency ms        p50 {:.3}  p99 {:.3}  max {:.3}",
             self.p50, self.p99, self.max
         )
+    }
+}
+
+/// The meta server's CPU seconds over a run and its peak RSS in bytes,
+/// from `/proc` readings before and after (`None` for an external meta
+/// server).
+pub fn meta_usage(
+    before: Option<(f64, u64)>,
+    after: Option<(f64, u64)>,
+) -> (Option<f64>, Option<u64>) {
+    match (before, after) {
+        (Some((c0, _)), Some((c1, r))) => (Some(c1 - c0), Some(r)),
+        _ => (None, None),
+    }
+}
+
+/// The `meta CPU` and `meta peak RSS` lines of the text reports.
+pub fn meta_usage_lines(cpu: Option<f64>, rss: Option<u64>, secs: f64) -> String {
+    match (cpu, rss) {
+        (Some(c), Some(r)) => format!(
+            "  meta CPU          {c:.2}s ({:.0}% of one core)\n  meta peak RSS     {:.1} MB",
+            100.0 * c / secs,
+            r as f64 / (1024.0 * 1024.0)
+        ),
+        _ => "  meta CPU/RSS      not measured (external meta server)".to_string(),
     }
 }
 
@@ -366,10 +402,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
 
     let ok = lat.len() as f64;
     let rate = ok / elapsed.as_secs_f64();
-    let (cpu, rss) = match (before, after) {
-        (Some((c0, _)), Some((c1, r))) => (Some(c1 - c0), Some(r)),
-        _ => (None, None),
-    };
+    let (cpu, rss) = meta_usage(before, after);
     let latency = Latency::of(&lat);
     let report = json!({
         "mode": if args.closed_loop { "closed-loop" } else { "open-loop" },
@@ -415,14 +448,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
             errors.load(Ordering::Relaxed)
         );
         println!("{}", latency.line());
-        match (cpu, rss) {
-            (Some(c), Some(r)) => println!(
-                "  meta CPU          {c:.2}s ({:.0}% of one core)\n  meta peak RSS     {:.1} MB",
-                100.0 * c / elapsed.as_secs_f64(),
-                r as f64 / (1024.0 * 1024.0)
-            ),
-            _ => println!("  meta CPU/RSS      not measured (external meta server)"),
-        }
+        println!("{}", meta_usage_lines(cpu, rss, elapsed.as_secs_f64()));
         println!(
             "  Raft entries      {raft_entries} during the run ({:.2}/s)",
             raft_entries as f64 / elapsed.as_secs_f64()

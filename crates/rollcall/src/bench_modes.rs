@@ -56,10 +56,7 @@ pub async fn writes(
     let after = meta_pid.and_then(procstat::cpu_and_peak_rss);
     lat.sort_unstable();
     let rate = lat.len() as f64 / elapsed.as_secs_f64();
-    let cpu = match (before, after) {
-        (Some((a, _)), Some((b, _))) => Some(b - a),
-        _ => None,
-    };
+    let (cpu, _) = crate::bench::meta_usage(before, after);
     let latency = Latency::of(&lat);
     let report = json!({
         "mode": "writes",

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rollcall_agent::{BackendConfig, BackendServer};
-use rollcall_core::Histogram;
+use rollcall_meta::ProbeStats;
 use rollcall_proto as pb;
 use rollcall_proto::thrift::{BackendInfo, Limits};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::bench::bar;
+use crate::bench::{bar, meta_usage, meta_usage_lines, Latency};
 use crate::cli::BenchArgs;
 use crate::error::CliError;
 use crate::procstat;
@@ -28,24 +28,22 @@ use crate::procstat;
 /// Backends started or added at once.
 const SETUP_CONCURRENCY: usize = 64;
 
-/// Quantiles of a histogram of microseconds, in ms.
-fn latency_json(h: &Histogram) -> serde_json::Value {
-    let ms = |q: f64| h.quantile(q) as f64 / 1000.0;
-    json!({"p50": ms(0.5), "p99": ms(0.99), "max": ms(1.0)})
+/// The leader's probe counters now.
+async fn probe_stats(addr: &str) -> Result<ProbeStats, CliError> {
+    let info = crate::metagroup::cluster_info(addr).await?;
+    ProbeStats::from_pb(&info.probes.unwrap_or_default()).ok_or_else(|| {
+        CliError::Refused("the meta server sent an unreadable probe histogram".into())
+    })
 }
 
-/// The leader's probe counters.
-async fn probe_stats(addr: &str) -> Result<(u64, u64, Histogram, u64, Histogram), CliError> {
-    let info = crate::metagroup::cluster_info(addr).await?;
-    let p = info.probes.unwrap_or_default();
-    let bad = || CliError::Refused("the meta server sent an unreadable probe histogram".into());
-    Ok((
-        p.ok,
-        p.failed,
-        Histogram::from_counts(&p.latency_us_buckets).ok_or_else(bad)?,
-        p.rounds,
-        Histogram::from_counts(&p.round_ms_buckets).ok_or_else(bad)?,
-    ))
+/// Probes the backends answered OK and refused, so far.
+fn backend_answers(backends: &[BackendServer]) -> (u64, u64) {
+    backends.iter().fold((0, 0), |(ok, refused), b| {
+        (
+            ok + b.stats().accepted.load(Ordering::Relaxed),
+            refused + b.stats().refused.load(Ordering::Relaxed),
+        )
+    })
 }
 
 /// Runs the pull-mode bench against the meta leader at `addr`.
@@ -177,15 +175,8 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     // Phase 4: measure.
     let cpu_before = meta_pid.and_then(procstat::cpu_and_peak_rss);
     let applied_before = crate::metagroup::cluster_info(addr).await?.applied_index;
-    let (ok0, failed0, lat0, rounds0, round0) = probe_stats(addr).await?;
-    let accepted0: u64 = backends
-        .iter()
-        .map(|b| b.stats().accepted.load(Ordering::Relaxed))
-        .sum();
-    let refused0: u64 = backends
-        .iter()
-        .map(|b| b.stats().refused.load(Ordering::Relaxed))
-        .sum();
+    let probes_before = probe_stats(addr).await?;
+    let answers_before = backend_answers(&backends);
     let run = bar(args.duration.as_secs().max(1), "measuring", args.json);
     let t0 = Instant::now();
     while t0.elapsed() < args.duration {
@@ -194,43 +185,28 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     }
     let elapsed = t0.elapsed();
     run.finish_and_clear();
-    let (ok1, failed1, lat1, rounds1, round1) = probe_stats(addr).await?;
-    let cpu_after = meta_pid.and_then(procstat::cpu_and_peak_rss);
+    let p = probe_stats(addr).await?.since(&probes_before);
+    let (cpu, rss) = meta_usage(cpu_before, meta_pid.and_then(procstat::cpu_and_peak_rss));
     let applied_after = crate::metagroup::cluster_info(addr).await?.applied_index;
-    let accepted: u64 = backends
-        .iter()
-        .map(|b| b.stats().accepted.load(Ordering::Relaxed))
-        .sum::<u64>()
-        - accepted0;
-    let refused: u64 = backends
-        .iter()
-        .map(|b| b.stats().refused.load(Ordering::Relaxed))
-        .sum::<u64>()
-        - refused0;
+    let answers = backend_answers(&backends);
+    let (accepted, refused) = (answers.0 - answers_before.0, answers.1 - answers_before.1);
     let (offline_events, not_online) = crate::bench::false_offline(addr).await?;
 
     let secs = elapsed.as_secs_f64();
-    let ok = ok1.saturating_sub(ok0);
-    let failed = failed1.saturating_sub(failed0);
-    let lat = lat1.since(&lat0);
-    let rounds = rounds1.saturating_sub(rounds0);
-    let round = round1.since(&round0);
+    let latency = Latency::of_histogram(&p.latency_us);
+    let round = |q: f64| p.round_ms.quantile(q);
     let raft_entries = applied_after.saturating_sub(applied_before);
-    let (cpu, rss) = match (cpu_before, cpu_after) {
-        (Some((c0, _)), Some((c1, r))) => (Some(c1 - c0), Some(r)),
-        _ => (None, None),
-    };
     let report = json!({
         "mode": "pull",
         "hosts": args.hosts,
         "interval_ms": args.interval.as_millis() as u64,
         "duration_s": secs,
-        "probes_ok": ok,
-        "probes_failed": failed,
-        "probes_per_s": ok as f64 / secs,
-        "probe_latency_ms": latency_json(&lat),
-        "rounds": rounds,
-        "round_ms": {"p50": round.quantile(0.5), "p99": round.quantile(0.99), "max": round.quantile(1.0)},
+        "probes_ok": p.ok,
+        "probes_failed": p.failed,
+        "probes_per_s": p.ok as f64 / secs,
+        "probe_latency_ms": latency.json(),
+        "rounds": p.rounds,
+        "round_ms": {"p50": round(0.5), "p99": round(0.99), "max": round(1.0)},
         "backend_answers_ok": accepted,
         "backend_refusals": refused,
         "meta_cpu_s": cpu,
@@ -249,29 +225,23 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
             args.interval.as_millis()
         );
         println!(
-            "  probes/s          {:.0} ({ok} ok, {failed} failed; backends answered {accepted} OK, refused {refused})",
-            ok as f64 / secs
+            "  probes/s          {:.0} ({} ok, {} failed; backends answered {accepted} OK, refused {refused})",
+            p.ok as f64 / secs,
+            p.ok,
+            p.failed
         );
         println!(
-            "  probe latency ms  p50 {:.3}  p99 {:.3}  max {:.3}  (≤ 1/16 above; round trip at the leader)",
-            lat.quantile(0.5) as f64 / 1000.0,
-            lat.quantile(0.99) as f64 / 1000.0,
-            lat.quantile(1.0) as f64 / 1000.0
+            "{}  (probe round trip at the leader, ≤ 1/16 above)",
+            latency.line()
         );
         println!(
-            "  round ms          p50 {}  p99 {}  max {}  ({rounds} rounds: every backend probed once)",
-            round.quantile(0.5),
-            round.quantile(0.99),
-            round.quantile(1.0)
+            "  round ms          p50 {}  p99 {}  max {}  ({} rounds: every backend probed once)",
+            round(0.5),
+            round(0.99),
+            round(1.0),
+            p.rounds
         );
-        match (cpu, rss) {
-            (Some(c), Some(r)) => println!(
-                "  meta CPU          {c:.2}s ({:.0}% of one core)\n  meta peak RSS     {:.1} MB",
-                100.0 * c / secs,
-                r as f64 / (1024.0 * 1024.0)
-            ),
-            _ => println!("  meta CPU/RSS      not measured (external meta server)"),
-        }
+        println!("{}", meta_usage_lines(cpu, rss, secs));
         println!("  Raft entries      {raft_entries} during the run");
         println!(
             "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"

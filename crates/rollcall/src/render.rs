@@ -300,8 +300,12 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse, show_token: bool) -> String {
             "ok": p.ok,
             "failed": p.failed,
             "rounds": p.rounds,
-            "latency_ms": {"p50": p.p50_ms, "p99": p.p99_ms, "max": p.max_ms},
-            "round_max_ms": p.round_max_ms,
+            "latency_ms": {
+                "p50": ms_at(&p.latency_us, 0.5),
+                "p99": ms_at(&p.latency_us, 0.99),
+                "max": ms_at(&p.latency_us, 1.0),
+            },
+            "round_max_ms": p.round_ms.quantile(1.0),
         });
     }
     if show_token {
@@ -312,33 +316,13 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse, show_token: bool) -> String {
 
 /// The answering server's pull-mode probe counters (since it started),
 /// when it has probed at all.
-struct ProbeSummary {
-    ok: u64,
-    failed: u64,
-    rounds: u64,
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    round_max_ms: u64,
+fn probe_summary(c: &pb::ClusterInfoResponse) -> Option<rollcall_meta::ProbeStats> {
+    rollcall_meta::ProbeStats::from_pb(c.probes.as_ref()?).filter(|p| p.ok + p.failed > 0)
 }
 
-fn probe_summary(c: &pb::ClusterInfoResponse) -> Option<ProbeSummary> {
-    let p = c.probes.as_ref()?;
-    if p.ok + p.failed == 0 {
-        return None;
-    }
-    let lat = rollcall_core::Histogram::from_counts(&p.latency_us_buckets)?;
-    let rounds = rollcall_core::Histogram::from_counts(&p.round_ms_buckets)?;
-    let ms = |q: f64| lat.quantile(q) as f64 / 1000.0;
-    Some(ProbeSummary {
-        ok: p.ok,
-        failed: p.failed,
-        rounds: p.rounds,
-        p50_ms: ms(0.5),
-        p99_ms: ms(0.99),
-        max_ms: ms(1.0),
-        round_max_ms: rounds.quantile(1.0),
-    })
+/// A histogram of microseconds at quantile `q`, in ms.
+fn ms_at(us: &rollcall_core::Histogram, q: f64) -> f64 {
+    us.quantile(q) as f64 / 1000.0
 }
 
 /// `rollcall cluster`.
@@ -363,7 +347,13 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
     if let Some(p) = probe_summary(c) {
         out.push_str(&format!(
             "\npull probes:        {} ok, {} failed in {} rounds; latency ms p50 {:.3} p99 {:.3} max {:.3}; longest round {}ms (this server, since it started)",
-            p.ok, p.failed, p.rounds, p.p50_ms, p.p99_ms, p.max_ms, p.round_max_ms
+            p.ok,
+            p.failed,
+            p.rounds,
+            ms_at(&p.latency_us, 0.5),
+            ms_at(&p.latency_us, 0.99),
+            ms_at(&p.latency_us, 1.0),
+            p.round_ms.quantile(1.0)
         ));
     }
     out

@@ -42,27 +42,14 @@ fn bad_arguments_are_refused_clearly() {
     let out = cli(&meta.addr, &["config", "set", "", "v"]);
     assert!(!out.status.success());
     // A pull host needs the port to probe; framed needs it too.
-    let out = cli(
-        &meta.addr,
-        &["hosts", "add", "127.0.0.1:9060", "--mode", "pull"],
-    );
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--heartbeat-port"), "{err}");
-    let out = cli(
-        &meta.addr,
-        &[
-            "hosts",
-            "add",
-            "127.0.0.1:9060",
-            "--mode",
-            "pull",
-            "--heartbeat-framed",
-        ],
-    );
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--heartbeat-port"), "{err}");
+    for extra in [&[][..], &["--heartbeat-framed"][..]] {
+        let mut args = vec!["hosts", "add", "127.0.0.1:9060", "--mode", "pull"];
+        args.extend_from_slice(extra);
+        let out = cli(&meta.addr, &args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--heartbeat-port"), "{err}");
+    }
     // With it, the host is recorded as framed.
     cli_ok(
         &meta.addr,
