@@ -41,6 +41,9 @@ pub struct Shared {
     leading: AtomicBool,
     /// The last term in which this server took office.
     led_term: AtomicU64,
+    /// `offline` transitions judged since this server took office in
+    /// `led_term` (a counter, unlike the event ring, never loses one).
+    offline_in_led_term: AtomicU64,
     /// When (ms since `origin`) a majority last acknowledged this leader.
     quorum_ack_ms: AtomicU64,
     /// Voters in the group (a lone voter is its own majority).
@@ -164,6 +167,7 @@ impl Shared {
             quorum_ack_ms: AtomicU64::new(0),
             voters: AtomicU64::new(1),
             lease_lapsed: AtomicBool::new(false),
+            offline_in_led_term: AtomicU64::new(0),
             node_id,
             addr,
             writer: Writer::new(raft.clone()),
@@ -233,6 +237,13 @@ impl Shared {
             *lock(&self.liveness) = Liveness::new(self.config.detector_config(), self.now());
         }
         true
+    }
+
+    /// Whether this server is the Raft leader and holds its lease right
+    /// now, without the side effects of [`Shared::is_leader`] (for
+    /// observers such as the simulation).
+    pub fn holds_lease(&self) -> bool {
+        self.leading.load(Ordering::Acquire) && self.lease_valid()
     }
 
     fn lease_valid(&self) -> bool {
@@ -306,6 +317,7 @@ impl Shared {
             *lock(&self.liveness) = Liveness::new(self.config.detector_config(), now);
             lock(&self.pending).clear();
             self.probes.reset();
+            self.offline_in_led_term.store(0, Ordering::Release);
             self.led_term.store(term, Ordering::Release);
             tracing::info!(term, "this meta server is now the leader");
         }
@@ -480,6 +492,9 @@ impl Shared {
     }
 
     fn host_event(&self, kind: EventKind, node_id: NodeId, detail: String) {
+        if kind == EventKind::Offline {
+            self.offline_in_led_term.fetch_add(1, Ordering::AcqRel);
+        }
         let found = self
             .read()
             .host(node_id)
@@ -1226,6 +1241,8 @@ impl Shared {
             token: String::new(),
             thrift_port: self.thrift_port.load(Ordering::Acquire),
             probes: Some(self.probes.stats().to_pb()),
+            led_term: self.led_term.load(Ordering::Acquire),
+            offline_in_led_term: self.offline_in_led_term.load(Ordering::Acquire),
             purged_index: m.purged.map_or(0, |l| l.index),
             heartbeat_interval_ms: self.interval_ms(),
             detector: self.config.detector_config().name().into(),

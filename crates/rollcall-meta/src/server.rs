@@ -367,6 +367,12 @@ impl MetaServer {
         self.shared.is_leader()
     }
 
+    /// Whether this server is the Raft leader holding its lease right now
+    /// (a side-effect-free look, for observers such as tests).
+    pub fn holds_lease(&self) -> bool {
+        self.shared.holds_lease()
+    }
+
     /// Store write transactions since start.
     pub fn store_writes(&self) -> u64 {
         self.shared.store_writes()

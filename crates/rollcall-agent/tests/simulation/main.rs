@@ -9,11 +9,16 @@
 //! - no acknowledged `config set` is lost;
 //! - after the network heals, every agent is ONLINE at the leader within
 //!   one liveness threshold;
-//! - an agent never cut off from the meta servers is never seen OFFLINE,
-//!   unless the leader showing it was itself isolated within the last
-//!   threshold (a partition need not be transitive: a leader can keep a
-//!   majority of the meta group while no agent reaches it, and then no
-//!   heartbeat arrives: OFFLINE is the truth there);
+//! - an agent is never seen OFFLINE at a leader unless its link to that
+//!   leader was really held (by the injector, as tracked link by link)
+//!   at some moment within one threshold before the look, while that
+//!   leader held its lease in that term. A partition need not be
+//!   transitive: a leader can keep a majority of the meta group while no
+//!   agent reaches it, and then OFFLINE is the truth there. A link held
+//!   while the leader had lost its lease excuses nothing: liveness starts
+//!   afresh when the lease comes back;
+//! - every seed performs at least `MIN_CHECKS` of those row checks (a seed
+//!   that looks at nothing cannot pass);
 //! - the epochs an agent accepts never go backwards, and each is the term
 //!   of a real leader.
 //!
@@ -32,9 +37,7 @@ use rollcall_agent::{Agent, AgentConfig};
 use rollcall_core::{HostAddr, Role};
 use rollcall_meta::{Accept, AcceptFuture, MetaConfig, MetaServer, RaftStore, Transport};
 use rollcall_proto as pb;
-use rollcall_proto::admin_client::AdminClient;
 use rollcall_proto::transport::{BoxIo, Dialer};
-use tokio::time::Instant;
 
 const METAS: [&str; 3] = ["meta1", "meta2", "meta3"];
 const AGENTS: [&str; 3] = ["agent1", "agent2", "agent3"];
@@ -49,29 +52,11 @@ const EXPIRED_FACTOR: u32 = 5;
 const THRESHOLD: Duration = Duration::from_secs(5);
 const RPC_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// What the hosts and the driver record, checked after the run.
-#[derive(Default)]
-struct Record {
-    /// Term → the servers that were leader in it.
-    leaders: BTreeMap<u64, BTreeSet<u64>>,
-    /// Agent → the epochs it held, in order (one entry per change).
-    epochs: BTreeMap<String, Vec<u64>>,
-    /// Agents cut off from every meta server at some point.
-    ever_cut: BTreeSet<String>,
-    /// Per meta server: until when it was isolated (`None` if never,
-    /// `Duration::MAX` while it is). A leader isolated
-    /// from the agents but not from a majority of the meta group (the
-    /// partition need not be transitive) rightly sees them go OFFLINE: no
-    /// heartbeat reaches it. Until one threshold after it is released,
-    /// its OFFLINE rows are not a false OFFLINE.
-    meta_isolated_until: [Option<Duration>; 3],
-    /// Broken invariants seen while running.
-    violations: Vec<String>,
-    /// When the network was healed (sim time since start).
-    healed_at: Option<Duration>,
-    /// Faults applied, for the failure report.
-    faults: Vec<String>,
-}
+mod look;
+mod record;
+
+use look::{admin, admins, leader_hosts, watch};
+use record::{link, now, Link, Look, Record, MIN_CHECKS};
 
 type Shared = Arc<Mutex<Record>>;
 
@@ -132,19 +117,25 @@ async fn run_meta(id: u64, delay: Duration, store: RaftStore, shared: Shared) ->
     };
     let server = MetaServer::start_on(meta_config(id), store, transport).await?;
     let mut metrics = server.raft().metrics();
+    let meta = id as usize - 1;
     loop {
         {
             let m = metrics.borrow_and_update();
+            let mut r = record(&shared);
             if m.state == openraft::ServerState::Leader {
-                record(&shared)
-                    .leaders
-                    .entry(m.current_term)
-                    .or_default()
-                    .insert(id);
+                r.leaders.entry(m.current_term).or_default().insert(id);
             }
+            r.lease_poll(meta, m.current_term, server.holds_lease(), now());
         }
-        if metrics.changed().await.is_err() {
-            return Err("the Raft metrics channel closed".into());
+        // Every change of the metrics (a leadership too brief for a poll),
+        // and every 10 ms (the lease lapses without one).
+        tokio::select! {
+            changed = metrics.changed() => {
+                if changed.is_err() {
+                    return Err("the Raft metrics channel closed".into());
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(10)) => {}
         }
     }
 }
@@ -181,111 +172,17 @@ async fn run_agent(
     }
 }
 
-type Admin = AdminClient<tonic::transport::Channel>;
-
-/// An admin client for meta server `i`, on a new connection.
-fn admin(i: usize) -> Result<Admin, Box<dyn std::error::Error>> {
-    Ok(AdminClient::new(
-        dialer().channel(&meta_addr(METAS[i]), RPC_TIMEOUT)?,
-    ))
-}
-
-/// Admin clients for each meta server.
-fn admins() -> Result<Vec<Admin>, Box<dyn std::error::Error>> {
-    (0..METAS.len()).map(admin).collect()
-}
-
-/// The hosts table of the server that answers for the leader (only a
-/// leader holding its lease answers), with its term and which meta server
-/// it is. The term is read before and after the table and must not have
-/// moved, so the rows belong to that term's leader.
-async fn leader_hosts(admins: &mut [Admin]) -> Option<(u64, usize, Vec<pb::HostView>)> {
-    let mut best: Option<(u64, usize, Vec<pb::HostView>)> = None;
-    for (i, a) in admins.iter_mut().enumerate() {
-        // Fresh connections: one may hang across a partition.
-        if let Ok(fresh) = admin(i) {
-            *a = fresh;
-        }
-        let Some(before) = term_of(a).await else {
-            continue;
-        };
-        let hosts = tokio::time::timeout(
-            RPC_TIMEOUT,
-            a.list_hosts(pb::ListHostsRequest {
-                role: pb::Role::Storage as i32,
-            }),
-        )
-        .await;
-        let Ok(Ok(hosts)) = hosts else { continue };
-        let Some(after) = term_of(a).await else {
-            continue;
-        };
-        if before != after {
-            continue;
-        }
-        if best.as_ref().is_none_or(|(t, _, _)| after > *t) {
-            best = Some((after, i, hosts.into_inner().hosts));
-        }
-    }
-    best
-}
-
-/// The Raft term a meta server is in, if it answers in time.
-async fn term_of(a: &mut Admin) -> Option<u64> {
-    let info = tokio::time::timeout(
-        RPC_TIMEOUT,
-        a.cluster_info(pb::ClusterInfoRequest::default()),
-    )
-    .await;
-    match info {
-        Ok(Ok(info)) => Some(info.into_inner().term),
-        _ => None,
-    }
-}
-
-/// Until the heal, looks at the leader's hosts table every 500 ms: an
-/// agent never cut off must not be OFFLINE there (unless that leader was
-/// itself isolated within the last threshold).
-async fn watch(shared: Shared, start: Instant) -> Result<(), String> {
-    let mut admins = admins().map_err(|e| e.to_string())?;
-    while start.elapsed() < HEAL_AT {
-        let asked_at = start.elapsed();
-        if let Some((term, meta, hosts)) = leader_hosts(&mut admins).await {
-            let r = &mut *record(&shared);
-            // Only a leader answers: this also catches a leadership too
-            // brief for the metrics recorder to see.
-            r.leaders.entry(term).or_default().insert(meta as u64 + 1);
-            let leader_was_isolated = r.meta_isolated_until[meta]
-                .is_some_and(|until| asked_at < until.saturating_add(THRESHOLD));
-            for h in &hosts {
-                if h.status == pb::HostStatus::Offline as i32
-                    && !r.ever_cut.contains(&h.host)
-                    && !leader_was_isolated
-                {
-                    r.violations.push(format!(
-                        "{} was never cut off but the leader of term {term} shows it OFFLINE at {asked_at:?}",
-                        h.host,
-                    ));
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    Ok(())
-}
-
 /// The client: writes configs while faults happen, watches the hosts
 /// table, and after the heal checks liveness and every acknowledged write.
 async fn drive(shared: Shared) -> turmoil::Result {
-    let start = Instant::now();
     // Watching runs beside the writes, so a slow look at a partitioned
     // server never holds the writes up.
-    let watcher = tokio::spawn(watch(shared.clone(), start));
+    let watcher = tokio::spawn(watch(shared.clone()));
     let mut admins = admins()?;
     let mut acked: BTreeMap<String, String> = BTreeMap::new();
     let mut current = 0;
     let mut n = 0u64;
-    while start.elapsed() < HEAL_AT {
+    while now() < HEAL_AT {
         n += 1;
         let (key, value) = (format!("sim.k{n}"), format!("v{n}"));
         let set = tokio::time::timeout(
@@ -310,7 +207,7 @@ async fn drive(shared: Shared) -> turmoil::Result {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    watcher.await??;
+    watcher.await?;
 
     // Wait for the heal (the fault injector runs between simulation steps).
     let healed = loop {
@@ -322,7 +219,7 @@ async fn drive(shared: Shared) -> turmoil::Result {
     // Every agent ONLINE within one threshold of the heal.
     let deadline = healed + THRESHOLD;
     let confirmed_term = loop {
-        if let Some((term, _, hosts)) = leader_hosts(&mut admins).await {
+        if let Some(Look { term, hosts, .. }) = leader_hosts().await {
             let online: BTreeSet<&str> = hosts
                 .iter()
                 .filter(|h| h.status == pb::HostStatus::Online as i32)
@@ -331,7 +228,7 @@ async fn drive(shared: Shared) -> turmoil::Result {
             if AGENTS.iter().all(|a| online.contains(a)) {
                 break term;
             }
-            if start.elapsed() > deadline {
+            if now() > deadline {
                 return Err(format!(
                     "agents not all ONLINE {THRESHOLD:?} after the heal (term {term}): {:?}",
                     hosts
@@ -341,7 +238,7 @@ async fn drive(shared: Shared) -> turmoil::Result {
                 )
                 .into());
             }
-        } else if start.elapsed() > deadline {
+        } else if now() > deadline {
             return Err(format!("no meta leader answered {THRESHOLD:?} after the heal").into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -364,7 +261,7 @@ async fn drive(shared: Shared) -> turmoil::Result {
         if let Some(c) = got {
             break c;
         }
-        if start.elapsed() > deadline + THRESHOLD {
+        if now() > deadline + THRESHOLD {
             return Err("no meta leader answered for the configs".into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -418,6 +315,18 @@ fn others(name: &str) -> Vec<&'static str> {
         .copied()
         .filter(|n| *n != name)
         .collect()
+}
+
+/// Holds the link a–b in the simulated network and records it.
+fn hold(sim: &mut turmoil::Sim<'_>, shared: &Shared, a: &'static str, b: &'static str) {
+    sim.hold(a, b);
+    record(shared).links.hold(link(a, b), sim.elapsed());
+}
+
+/// Releases the link a–b in the simulated network and records it.
+fn release(sim: &mut turmoil::Sim<'_>, shared: &Shared, a: &'static str, b: &'static str) {
+    sim.release(a, b);
+    record(shared).links.release(link(a, b), sim.elapsed());
 }
 
 /// Runs one seed; `Err` describes the broken invariant.
@@ -484,17 +393,10 @@ fn run_seeded(seed: u64) -> Result<(), String> {
                 if crashed[i] {
                     sim.bounce(METAS[i]);
                 }
-                if isolated[i] {
-                    for o in others(METAS[i]) {
-                        sim.release(METAS[i], o);
-                    }
-                    record(&shared).meta_isolated_until[i] = Some(now);
-                }
-                if cut[i] {
-                    for m in METAS {
-                        sim.release(AGENTS[i], m);
-                    }
-                }
+            }
+            let held: Vec<Link> = record(&shared).links.held.keys().copied().collect();
+            for (a, b) in held {
+                release(&mut sim, &shared, a, b);
             }
             healed = true;
             let mut r = record(&shared);
@@ -528,6 +430,7 @@ fn run_seeded(seed: u64) -> Result<(), String> {
             Fault::CrashMeta(i) => {
                 sim.crash(METAS[i]);
                 crashed[i] = true;
+                record(&shared).lease_lost(i, now);
             }
             Fault::RestartMeta(i) => {
                 sim.bounce(METAS[i]);
@@ -535,28 +438,27 @@ fn run_seeded(seed: u64) -> Result<(), String> {
             }
             Fault::IsolateMeta(i) => {
                 for o in others(METAS[i]) {
-                    sim.hold(METAS[i], o);
+                    hold(&mut sim, &shared, METAS[i], o);
                 }
                 isolated[i] = true;
-                record(&shared).meta_isolated_until[i] = Some(Duration::MAX);
             }
             Fault::RejoinMeta(i) => {
+                // Releases every link of meta i, including one to an agent
+                // still cut: the link log records what is really held.
                 for o in others(METAS[i]) {
-                    sim.release(METAS[i], o);
+                    release(&mut sim, &shared, METAS[i], o);
                 }
                 isolated[i] = false;
-                record(&shared).meta_isolated_until[i] = Some(now);
             }
             Fault::CutAgent(i) => {
                 for m in METAS {
-                    sim.hold(AGENTS[i], m);
+                    hold(&mut sim, &shared, AGENTS[i], m);
                 }
                 cut[i] = true;
-                record(&shared).ever_cut.insert(AGENTS[i].to_string());
             }
             Fault::ReconnectAgent(i) => {
                 for m in METAS {
-                    sim.release(AGENTS[i], m);
+                    release(&mut sim, &shared, AGENTS[i], m);
                 }
                 cut[i] = false;
             }
@@ -583,10 +485,34 @@ fn run_seeded(seed: u64) -> Result<(), String> {
     if r.leaders.is_empty() {
         broken.push("no leader was ever elected".into());
     }
+    if r.checks < MIN_CHECKS {
+        broken.push(format!(
+            "only {} agent rows were judged (at least {MIN_CHECKS} must be); {} were exempt, \
+             {} looks too slow",
+            r.checks, r.exempt, r.slow_looks
+        ));
+    }
+    STATS.with_borrow_mut(|s| {
+        s.seeds += 1;
+        s.checks += r.checks;
+        s.exempt += r.exempt;
+        s.slow_looks += r.slow_looks;
+        s.transitions += r.transitions;
+        s.transitions_exempt += r.transitions_exempt;
+        s.fewest = s.fewest.min(r.checks);
+    });
     if std::env::var_os("ROLLCALL_SIM_VERBOSE").is_some() {
         eprintln!(
-            "seed {seed}: leaders by term {:?}; agent epochs {:?}; faults {:?}",
-            r.leaders, r.epochs, r.faults
+            "seed {seed}: {} rows judged, {} exempt, {} slow looks, {} OFFLINE transitions \
+             ({} exempt); leaders by term {:?}; agent epochs {:?}; faults {:?}",
+            r.checks,
+            r.exempt,
+            r.slow_looks,
+            r.transitions,
+            r.transitions_exempt,
+            r.leaders,
+            r.epochs,
+            r.faults
         );
     }
     if broken.is_empty() {
@@ -594,6 +520,31 @@ fn run_seeded(seed: u64) -> Result<(), String> {
     } else {
         Err(format!("{}\nfaults: {:#?}", broken.join("\n"), r.faults))
     }
+}
+
+/// Totals over the seeds one test ran.
+struct Stats {
+    seeds: u64,
+    checks: u64,
+    exempt: u64,
+    slow_looks: u64,
+    transitions: u64,
+    transitions_exempt: u64,
+    fewest: u64,
+}
+
+thread_local! {
+    static STATS: std::cell::RefCell<Stats> = const {
+        std::cell::RefCell::new(Stats {
+            seeds: 0,
+            checks: 0,
+            exempt: 0,
+            slow_looks: 0,
+            transitions: 0,
+            transitions_exempt: 0,
+            fewest: u64::MAX,
+        })
+    };
 }
 
 fn seeds(part: u64, parts: u64) -> Vec<u64> {
@@ -628,6 +579,22 @@ fn run_part(part: u64) {
             );
         }
     }
+    STATS.with_borrow(|s| {
+        if s.seeds > 0 {
+            eprintln!(
+                "simulation part {part}: {} seeds, {} agent rows judged (fewest in one seed {}), \
+                 {} exempt, {} looks too slow to judge; {} OFFLINE transitions of agents seen, \
+                 {} of them exempt",
+                s.seeds,
+                s.checks,
+                s.fewest,
+                s.exempt,
+                s.slow_looks,
+                s.transitions,
+                s.transitions_exempt
+            );
+        }
+    });
 }
 
 #[test]
