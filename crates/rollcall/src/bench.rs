@@ -3,6 +3,13 @@
 //! (closed loop). Reports heartbeats/s, latency percentiles, the meta
 //! server's CPU seconds and peak RSS, and false OFFLINE events.
 //!
+//! Simulated hosts behave like agents: each heartbeats on its schedule
+//! from its registration on (the registration is its first heartbeat),
+//! through the wait for the others and the measured window, so a host the
+//! meta server judges OFFLINE at any point of the run is a false OFFLINE.
+//! That count comes from the leader's per-term counter, read before the
+//! first host registers and after the last heartbeat.
+//!
 //! Without `--meta` it starts a meta server as a child process (this same
 //! binary, `rollcall meta`, on 127.0.0.1 with a temporary data directory),
 //! so the meta server's CPU and memory are measured apart from the load
@@ -67,23 +74,27 @@ struct SimHost {
     addr: String,
     client: Option<HeartbeatClient>,
     req: pb::HeartbeatRequest,
+    /// When its last heartbeat was sent.
+    last: tokio::time::Instant,
 }
 
 impl SimHost {
-    /// One heartbeat, its latency recorded in `lat` if accepted, else
-    /// counted in `errors`.
-    async fn timed_beat(&mut self, lat: &mut Vec<u32>, errors: &AtomicU64) {
+    /// One heartbeat, recorded in `tally` (as measured if `measured`).
+    async fn timed_beat(&mut self, tally: &mut Tally, measured: bool) {
         let t = Instant::now();
-        if self.beat().await {
-            lat.push(micros_since(t));
-        } else {
-            errors.fetch_add(1, Ordering::Relaxed);
+        let ok = self.beat().await;
+        match (ok, measured) {
+            (true, true) => tally.lat.push(micros_since(t)),
+            (false, true) => tally.errors += 1,
+            (true, false) => {}
+            (false, false) => tally.errors_outside += 1,
         }
     }
 
     /// One heartbeat; reconnects once after an error. Returns whether it
     /// was accepted.
     async fn beat(&mut self) -> bool {
+        self.last = tokio::time::Instant::now();
         if self.client.is_none() {
             self.client = HeartbeatClient::connect(&self.addr).await.ok();
         }
@@ -98,6 +109,124 @@ impl SimHost {
             }
         }
     }
+}
+
+/// What one host task (open loop) or worker (closed loop) measured.
+#[derive(Default)]
+struct Tally {
+    /// Latencies of accepted heartbeats in the window, in µs.
+    lat: Vec<u32>,
+    /// Heartbeats refused or failed in the window.
+    errors: u64,
+    /// Heartbeats refused or failed outside it (while others registered).
+    errors_outside: u64,
+}
+
+/// The measured window: it opens once every host has registered and
+/// closes `duration` later.
+struct Window {
+    opened: std::sync::OnceLock<tokio::time::Instant>,
+    duration: Duration,
+}
+
+impl Window {
+    /// When the window closes, once it is open.
+    fn end(&self) -> Option<tokio::time::Instant> {
+        self.opened.get().map(|s| *s + self.duration)
+    }
+
+    /// Whether a heartbeat due at `t` falls in the window.
+    fn measures(&self, t: tokio::time::Instant) -> bool {
+        self.opened.get().is_some_and(|s| t >= *s)
+    }
+
+    /// Whether the window has closed by `t`.
+    fn closed_by(&self, t: tokio::time::Instant) -> bool {
+        self.end().is_some_and(|e| t >= e)
+    }
+}
+
+/// What every host task shares.
+struct Run {
+    addr: String,
+    start_ms: i64,
+    leaders: usize,
+    interval: Duration,
+    /// At most this many registrations at once.
+    gate: Semaphore,
+    registered: AtomicU64,
+    window: Window,
+}
+
+impl Run {
+    /// Registers host `i` (its first heartbeat) through the gate.
+    async fn register(&self, i: usize) -> Result<SimHost, String> {
+        let _permit = self.gate.acquire().await;
+        let h = register(&self.addr, i, self.start_ms, self.leaders).await?;
+        self.registered.fetch_add(1, Ordering::Relaxed);
+        Ok(h)
+    }
+}
+
+/// Open loop: one host, heartbeating every interval from its
+/// registration until the window closes.
+async fn open_loop_host(run: Arc<Run>, i: usize) -> Result<Tally, String> {
+    let mut h = run.register(i).await?;
+    let mut tally = Tally::default();
+    let base = h.last;
+    for k in 1u32.. {
+        let due = base + run.interval * k;
+        if run.window.closed_by(due) {
+            break;
+        }
+        tokio::time::sleep_until(due).await;
+        // The window may have opened (and fixed its end) while asleep.
+        if run.window.closed_by(due) {
+            break;
+        }
+        h.timed_beat(&mut tally, run.window.measures(due)).await;
+    }
+    Ok(tally)
+}
+
+/// Heartbeats every host of `hosts` whose last heartbeat is an interval
+/// old (the agent's schedule while the worker has other things to do).
+async fn keep_alive(hosts: &mut [SimHost], interval: Duration, tally: &mut Tally) {
+    for h in hosts.iter_mut() {
+        if h.last.elapsed() >= interval {
+            h.timed_beat(tally, false).await;
+        }
+    }
+}
+
+/// Closed loop: one worker owning `ids`. It registers them one by one,
+/// keeping those registered on their schedule, waits for the window the
+/// same way, then heartbeats its hosts back to back until it closes.
+async fn closed_loop_worker(run: Arc<Run>, ids: Vec<usize>) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    let mut hosts = Vec::with_capacity(ids.len());
+    for i in ids {
+        hosts.push(run.register(i).await?);
+        keep_alive(&mut hosts, run.interval, &mut tally).await;
+    }
+    while run.window.opened.get().is_none() {
+        keep_alive(&mut hosts, run.interval, &mut tally).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if hosts.is_empty() {
+        return Ok(tally);
+    }
+    let mut k = 0usize;
+    loop {
+        let now = tokio::time::Instant::now();
+        if run.window.closed_by(now) {
+            break;
+        }
+        let len = hosts.len();
+        hosts[k % len].timed_beat(&mut tally, true).await;
+        k += 1;
+    }
+    Ok(tally)
 }
 
 async fn register(addr: &str, i: usize, start: i64, leaders: usize) -> Result<SimHost, String> {
@@ -115,6 +244,7 @@ async fn register(addr: &str, i: usize, start: i64, leaders: usize) -> Result<Si
         addr: addr.to_string(),
         client: Some(client),
         req: request(i, resp.cluster_id, resp.node_id, start, leaders),
+        last: tokio::time::Instant::now(),
     })
 }
 
@@ -206,27 +336,43 @@ pub fn meta_usage_lines(cpu: Option<f64>, rss: Option<u64>, secs: f64) -> String
     }
 }
 
-/// False OFFLINE after a run in which every simulated host stayed alive:
-/// the `offline` events in the meta server's log, and the storage hosts
-/// not ONLINE now.
-pub async fn false_offline(addr: &str) -> Result<(u64, usize), CliError> {
-    let mut admin = crate::admin::connect(&[addr.to_string()]).await?;
-    let mut offline_events = 0u64;
-    let mut after_seq = 0;
-    loop {
-        let r = admin
-            .list_events(pb::ListEventsRequest {
-                after_seq,
-                limit: 10_000,
-            })
-            .await?
-            .into_inner();
-        if r.events.is_empty() {
-            break;
-        }
-        offline_events += r.events.iter().filter(|e| e.kind == "offline").count() as u64;
-        after_seq = r.events.last().map_or(after_seq, |e| e.seq);
+/// A reading of the leader's per-term OFFLINE counter.
+pub struct OfflineMark {
+    term: u64,
+    count: u64,
+}
+
+/// Reads the OFFLINE counter of the leader at `addr`; an error if that
+/// server does not lead (its counter would say nothing about the run).
+pub async fn offline_mark(addr: &str) -> Result<OfflineMark, CliError> {
+    let info = crate::metagroup::cluster_info(addr).await?;
+    if info.leader != addr || info.led_term != info.term {
+        return Err(CliError::Refused(format!(
+            "the meta server at {addr} does not lead (leader: {:?}); point --meta at the leader",
+            info.leader
+        )));
     }
+    Ok(OfflineMark {
+        term: info.led_term,
+        count: info.offline_in_led_term,
+    })
+}
+
+/// False OFFLINE in a run in which every simulated host stayed alive:
+/// hosts the leader judged OFFLINE since `since` (from its counter, which
+/// unlike the event log never drops one), and the storage hosts not
+/// ONLINE now. A leader change during the run is an error: the new leader
+/// did not see the whole run.
+pub async fn false_offline(addr: &str, since: &OfflineMark) -> Result<(u64, usize), CliError> {
+    let now = offline_mark(addr).await?;
+    if now.term != since.term {
+        return Err(CliError::Refused(format!(
+            "the meta leader changed during the run (term {} -> {}); its OFFLINE count covers \
+             only part of it",
+            since.term, now.term
+        )));
+    }
+    let mut admin = crate::admin::connect(&[addr.to_string()]).await?;
     let not_online = admin
         .list_hosts(pb::ListHostsRequest {
             role: pb::Role::Storage as i32,
@@ -237,7 +383,7 @@ pub async fn false_offline(addr: &str) -> Result<(u64, usize), CliError> {
         .iter()
         .filter(|h| h.status != pb::HostStatus::Online as i32)
         .count();
-    Ok((offline_events, not_online))
+    Ok((now.count - since.count, not_online))
 }
 
 /// Microseconds since `t`, as stored in the latency lists.
@@ -288,117 +434,95 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         return crate::bench_pull::pull(&args, &addr, meta_pid).await;
     }
 
-    // Phase 1: connect and register every host.
-    let start = now_ms();
-    let reg = bar(args.hosts as u64, "registering", args.json);
-    let leaders = args.leaders_per_host;
-    let gate = Arc::new(Semaphore::new(128));
-    let mut joins = Vec::with_capacity(args.hosts);
-    for i in 0..args.hosts {
-        let gate = gate.clone();
-        let addr = addr.clone();
-        let reg = reg.clone();
-        joins.push(tokio::spawn(async move {
-            let _permit = gate.acquire().await;
-            let r = register(&addr, i, start, leaders).await;
-            reg.inc(1);
-            r
-        }));
-    }
-    let mut hosts = Vec::with_capacity(args.hosts);
-    for j in joins {
-        match j.await {
-            Ok(Ok(h)) => hosts.push(h),
-            Ok(Err(e)) => return Err(CliError::Refused(format!("registering a host: {e}"))),
-            Err(e) => return Err(CliError::Refused(format!("registering a host: {e}"))),
+    // Every host starts (registers) and heartbeats on its schedule from
+    // then on; the window opens once all have registered.
+    let mark = offline_mark(&addr).await?;
+    let workers = if args.closed_loop {
+        args.concurrency.clamp(1, args.hosts)
+    } else {
+        args.hosts
+    };
+    let run = Arc::new(Run {
+        addr: addr.clone(),
+        start_ms: now_ms(),
+        leaders: args.leaders_per_host,
+        interval: args.interval,
+        gate: Semaphore::new(128),
+        registered: AtomicU64::new(0),
+        window: Window {
+            opened: std::sync::OnceLock::new(),
+            duration: args.duration,
+        },
+    });
+    let mut tasks = Vec::with_capacity(workers);
+    if args.closed_loop {
+        for w in 0..workers {
+            let ids: Vec<usize> = (w..args.hosts).step_by(workers).collect();
+            tasks.push(tokio::spawn(closed_loop_worker(run.clone(), ids)));
         }
+    } else {
+        for i in 0..args.hosts {
+            tasks.push(tokio::spawn(open_loop_host(run.clone(), i)));
+        }
+    }
+    let reg = bar(args.hosts as u64, "registering", args.json);
+    loop {
+        let n = run.registered.load(Ordering::Relaxed);
+        reg.set_position(n);
+        if n >= args.hosts as u64 {
+            break;
+        }
+        // A task ends before the window only when its host failed to
+        // register.
+        if let Some(t) = tasks.iter_mut().find(|t| t.is_finished()) {
+            let why = match t.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => "a host task ended early".to_string(),
+                Err(e) => e.to_string(),
+            };
+            return Err(CliError::Refused(format!("registering a host: {why}")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     reg.finish();
 
     let before = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    let applied_before = crate::metagroup::cluster_info(&addr)
-        .await
-        .map(|c| c.applied_index)
-        .unwrap_or(0);
-    let run = bar(args.duration.as_secs().max(1), "measuring", args.json);
-    let errors = Arc::new(AtomicU64::new(0));
+    let applied_before = crate::metagroup::cluster_info(&addr).await?.applied_index;
+    let measuring = bar(args.duration.as_secs().max(1), "measuring", args.json);
     let t0 = Instant::now();
-    let end = tokio::time::Instant::now() + args.duration;
+    let _ = run.window.opened.set(tokio::time::Instant::now());
     let ticker = {
-        let run = run.clone();
+        let measuring = measuring.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                run.inc(1);
+                measuring.inc(1);
             }
         })
     };
-    let mut tasks = Vec::new();
-    if args.closed_loop {
-        let per = hosts.len().div_ceil(args.concurrency.max(1));
-        let mut it = hosts.into_iter();
-        loop {
-            let group: Vec<SimHost> = it.by_ref().take(per.max(1)).collect();
-            if group.is_empty() {
-                break;
-            }
-            let errors = errors.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut group = group;
-                let len = group.len();
-                let mut k = 0usize;
-                while tokio::time::Instant::now() < end {
-                    let h = &mut group[k % len];
-                    k += 1;
-                    h.timed_beat(&mut lat, &errors).await;
-                }
-                lat
-            }));
-        }
-    } else {
-        let n = hosts.len();
-        for (i, mut h) in hosts.into_iter().enumerate() {
-            let errors = errors.clone();
-            let interval = args.interval;
-            // Spread the hosts evenly over one interval.
-            let offset = interval.mul_f64(i as f64 / n as f64);
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::with_capacity((args.duration.as_secs() + 1) as usize);
-                let base = tokio::time::Instant::now() + offset;
-                let mut k = 0u32;
-                loop {
-                    let due = base + interval * k;
-                    if due >= end {
-                        break;
-                    }
-                    tokio::time::sleep_until(due).await;
-                    k += 1;
-                    h.timed_beat(&mut lat, &errors).await;
-                }
-                lat
-            }));
-        }
-    }
     let mut lat: Vec<u32> = Vec::new();
+    let (mut errors, mut errors_outside) = (0u64, 0u64);
     for t in tasks {
-        if let Ok(l) = t.await {
-            lat.extend(l);
-        }
+        let tally = match t.await {
+            Ok(Ok(tally)) => tally,
+            Ok(Err(e)) => return Err(CliError::Refused(format!("a simulated host: {e}"))),
+            Err(e) => return Err(CliError::Refused(format!("a simulated host: {e}"))),
+        };
+        lat.extend(tally.lat);
+        errors += tally.errors;
+        errors_outside += tally.errors_outside;
     }
     let elapsed = t0.elapsed();
     ticker.abort();
-    run.finish_and_clear();
+    measuring.finish_and_clear();
     let after = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    let applied_after = crate::metagroup::cluster_info(&addr)
-        .await
-        .map(|c| c.applied_index)
-        .unwrap_or(0);
+    let applied_after = crate::metagroup::cluster_info(&addr).await?.applied_index;
     let raft_entries = applied_after.saturating_sub(applied_before);
     lat.sort_unstable();
 
-    // False OFFLINE: every simulated host stayed alive.
-    let (offline_events, not_online) = false_offline(&addr).await?;
+    // False OFFLINE: every simulated host stayed alive from its first
+    // heartbeat on.
+    let (offline_events, not_online) = false_offline(&addr, &mark).await?;
 
     let ok = lat.len() as f64;
     let rate = ok / elapsed.as_secs_f64();
@@ -409,9 +533,10 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         "hosts": args.hosts,
         "interval_ms": args.interval.as_millis() as u64,
         "duration_s": elapsed.as_secs_f64(),
-        "concurrency": if args.closed_loop { Some(args.concurrency) } else { None },
+        "concurrency": if args.closed_loop { Some(workers) } else { None },
         "heartbeats": lat.len(),
-        "errors": errors.load(Ordering::Relaxed),
+        "errors": errors,
+        "errors_outside_window": errors_outside,
         "heartbeats_per_s": rate,
         "latency_ms": latency.json(),
         "meta_cpu_s": cpu,
@@ -431,7 +556,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
             println!(
                 "{} hosts, closed loop with {} in flight, for {:.1}s",
                 args.hosts,
-                args.concurrency,
+                workers,
                 elapsed.as_secs_f64()
             );
         } else {
@@ -443,9 +568,8 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
             );
         }
         println!(
-            "  heartbeats/s      {rate:.0} ({} ok, {} errors)",
+            "  heartbeats/s      {rate:.0} ({} ok, {errors} errors; {errors_outside} while registering)",
             lat.len(),
-            errors.load(Ordering::Relaxed)
         );
         println!("{}", latency.line());
         println!("{}", meta_usage_lines(cpu, rss, elapsed.as_secs_f64()));

@@ -105,7 +105,9 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     }
     starting.finish();
 
-    // Phase 2: register them as pull-mode hosts.
+    // Phase 2: register them as pull-mode hosts (each backend already
+    // answers, so any OFFLINE from here on is false).
+    let mark = crate::bench::offline_mark(addr).await?;
     let adding = bar(args.hosts as u64, "adding hosts", args.json);
     let client = crate::admin::connect(&[addr.to_string()]).await?;
     let mut joins = Vec::with_capacity(args.hosts);
@@ -190,7 +192,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     let applied_after = crate::metagroup::cluster_info(addr).await?.applied_index;
     let answers = backend_answers(&backends);
     let (accepted, refused) = (answers.0 - answers_before.0, answers.1 - answers_before.1);
-    let (offline_events, not_online) = crate::bench::false_offline(addr).await?;
+    let (offline_events, not_online) = crate::bench::false_offline(addr, &mark).await?;
 
     let secs = elapsed.as_secs_f64();
     let latency = Latency::of_histogram(&p.latency_us);

@@ -25,6 +25,10 @@ fn free_port() -> Result<u16, CliError> {
         .map_err(io("finding a free port"))
 }
 
+/// The servers' `--expired-factor`: a host is OFFLINE after interval ×
+/// this of silence.
+pub const EXPIRED_FACTOR: u32 = 5;
+
 /// Meta servers as child processes.
 pub struct MetaGroup {
     children: Vec<Option<Child>>,
@@ -84,6 +88,8 @@ impl MetaGroup {
             .arg(&self.addrs[i])
             .arg("--heartbeat-interval")
             .arg(format!("{}ms", self.interval.as_millis()))
+            .arg("--expired-factor")
+            .arg(EXPIRED_FACTOR.to_string())
             .arg("--thrift-listen")
             .arg("127.0.0.1:0");
         if self.addrs.len() > 1 {
@@ -118,6 +124,33 @@ impl MetaGroup {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// How long a new leader needs in office before it can have judged
+    /// every host: its grace (one threshold) and one more interval.
+    pub fn judging_time(&self) -> Duration {
+        self.interval * (EXPIRED_FACTOR + 1)
+    }
+
+    /// Reads every running server's `offline` count for the last term it
+    /// led into `tally` (term → count; a later reading of a term replaces
+    /// an earlier one, as the counter only grows). A server that does not
+    /// answer is an error: a count that cannot be read must not read as 0.
+    pub async fn tally_offline(
+        &self,
+        tally: &mut std::collections::BTreeMap<u64, u64>,
+    ) -> Result<(), CliError> {
+        for (i, addr) in self.addrs.iter().enumerate() {
+            if self.children[i].is_none() {
+                continue;
+            }
+            let info = cluster_info(addr).await?;
+            if info.led_term > 0 {
+                let c = tally.entry(info.led_term).or_default();
+                *c = (*c).max(info.offline_in_led_term);
+            }
+        }
+        Ok(())
     }
 
     /// The process id of server `i`.
