@@ -798,7 +798,8 @@ impl Shared {
                 Some(r) if !me => r.get(id).map(|l| l.map_or(0, |l| l.index)),
                 _ => None,
             };
-            let ping = if me { None } else { self.probes.ping_of(*id) };
+            // The leader pings every member, itself included.
+            let ping = self.probes.ping_of(*id);
             let contact = if me {
                 Some(std::time::Duration::ZERO)
             } else {
@@ -810,7 +811,7 @@ impl Shared {
             let (status, applied, lag) = if me {
                 let applied = m.last_applied.map_or(0, |l| l.index);
                 (
-                    pb::HostStatus::Online,
+                    own_meta_status(m.current_leader, self.node_id, self.holds_lease()),
                     applied,
                     last_index.saturating_sub(applied),
                 )
@@ -834,11 +835,17 @@ impl Shared {
                 role: pb::Role::Meta as i32,
                 status: status as i32,
                 node_id: *id,
-                version: env!("CARGO_PKG_VERSION").to_string(),
+                // Its own version is this process's; a peer's is what its
+                // last ping answer said (empty before any answer).
+                version: if me {
+                    env!("CARGO_PKG_VERSION").to_string()
+                } else {
+                    ping.as_ref().map(|p| p.version.clone()).unwrap_or_default()
+                },
                 start_time_ms: if me { self.started_wall_ms } else { 0 },
                 last_heartbeat_ms: contact.map_or(0, |c| wall_ms() - c.as_millis() as i64),
                 last_contact_ms: contact.map_or(-1, |c| c.as_millis() as i64),
-                ping_alive: me || ping.as_ref().is_some_and(|p| p.alive),
+                ping_alive: ping.as_ref().is_some_and(|p| p.alive),
                 replayed_journal_id: if me {
                     m.last_applied.map_or(0, |l| l.index) as i64
                 } else {
@@ -1254,6 +1261,19 @@ impl Shared {
     }
 }
 
+/// The status of the serving meta server's own row, from what it observes
+/// of itself (it is up: it serves this request): ONLINE while it leads
+/// with its lease, or follows a known leader; OFFLINE while it knows no
+/// leader (an election, or cut off from the group) or leads without a
+/// majority's acknowledgement.
+fn own_meta_status(current_leader: Option<u64>, me: u64, holds_lease: bool) -> pb::HostStatus {
+    match current_leader {
+        Some(l) if l == me && !holds_lease => pb::HostStatus::Offline,
+        Some(_) => pb::HostStatus::Online,
+        None => pb::HostStatus::Offline,
+    }
+}
+
 /// A failed membership change as a status: NOT_LEADER when leadership
 /// moved meanwhile (the caller retries at the leader).
 fn membership_error(
@@ -1298,4 +1318,20 @@ pub fn fmt_ms(ms: i64) -> String {
     }
     let t = UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
     humantime::format_rfc3339_seconds(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_meta_row_status_is_what_this_server_observes_of_itself() {
+        // Leading with its lease, or following a known leader: ONLINE.
+        assert_eq!(own_meta_status(Some(1), 1, true), pb::HostStatus::Online);
+        assert_eq!(own_meta_status(Some(2), 1, false), pb::HostStatus::Online);
+        // No leader known (an election, or cut off): OFFLINE.
+        assert_eq!(own_meta_status(None, 1, false), pb::HostStatus::Offline);
+        // The Raft leader without a majority's acknowledgement: OFFLINE.
+        assert_eq!(own_meta_status(Some(1), 1, false), pb::HostStatus::Offline);
+    }
 }

@@ -25,8 +25,8 @@ use crate::node::{lock, Shared};
 /// Probes in flight at once.
 const POOL: usize = 256;
 
-/// What the leader last learned by pinging a peer meta server
-/// (`FrontendService.ping`).
+/// What the leader last learned by pinging a meta server, a peer or
+/// itself (`FrontendService.ping`).
 #[derive(Clone, Debug, Default)]
 pub struct PeerPing {
     /// The ping was answered OK.
@@ -35,6 +35,38 @@ pub struct PeerPing {
     pub replayed_journal_id: i64,
     /// Why it failed, if it did.
     pub error: String,
+    /// The version the peer reported in its last answer (OK or refused);
+    /// empty when it has not answered since this server took office.
+    pub version: String,
+}
+
+impl PeerPing {
+    /// What one ping of a peer shows: its answer (`Ok`) or why there was
+    /// none (`Err`). Without an answer the version is the one from the
+    /// `previous` answer, if any.
+    pub fn from_answer(
+        answer: Result<thrift::PingResult, String>,
+        previous: Option<&PeerPing>,
+    ) -> PeerPing {
+        match answer {
+            Ok(r) => PeerPing {
+                alive: r.status == 0,
+                replayed_journal_id: r.replayed_journal_id,
+                error: if r.status == 0 {
+                    String::new()
+                } else {
+                    format!("ping refused: {}", r.msg)
+                },
+                version: r.version,
+            },
+            Err(e) => PeerPing {
+                alive: false,
+                replayed_journal_id: 0,
+                error: format!("ping: {e}"),
+                version: previous.map(|p| p.version.clone()).unwrap_or_default(),
+            },
+        }
+    }
 }
 
 /// Counters of the probes this server sent while leading (cumulative
@@ -140,10 +172,10 @@ struct Target {
 }
 
 impl Shared {
-    /// Pings every other meta server's `FrontendService` (leader only,
-    /// each within the probe timeout). A peer's Thrift address is learned
-    /// from its gRPC `ClusterInfo` the first time (over TCP: this is a
-    /// production-only path, off without `thrift_listen`).
+    /// Pings every meta server's `FrontendService`, this one included
+    /// (leader only, each within the probe timeout). A peer's Thrift
+    /// address is learned from its gRPC `ClusterInfo` the first time (over
+    /// TCP: this is a production-only path, off without `thrift_listen`).
     pub async fn ping_peers(&self) {
         // A server that serves no FrontendService itself (tests, the
         // simulation, `--thrift-listen off`) does not ping either.
@@ -158,7 +190,6 @@ impl Shared {
                 .membership_config
                 .membership()
                 .nodes()
-                .filter(|(id, _)| **id != self.node_id)
                 .map(|(id, n)| (*id, n.addr.clone()))
                 .collect();
             (peers, identity.token.clone(), identity.cluster_id as i32)
@@ -171,19 +202,26 @@ impl Shared {
         for (id, grpc_addr) in peers {
             let result = tokio::time::timeout(timeout, async {
                 if let std::collections::hash_map::Entry::Vacant(slot) = book.entry(id) {
-                    let ch = rollcall_proto::transport::Dialer::tcp()
-                        .channel(&grpc_addr, timeout)
-                        .map_err(|e| e.to_string())?;
-                    let info = pb::admin_client::AdminClient::new(ch)
-                        .cluster_info(pb::ClusterInfoRequest::default())
-                        .await
-                        .map_err(|e| format!("asking for its Thrift port: {}", e.message()))?
-                        .into_inner();
-                    if info.thrift_port == 0 {
+                    // This server pings itself too, over the network like
+                    // a peer: its own row shows whether it really answers.
+                    let thrift_port = if id == self.node_id {
+                        self.thrift_port.load(Ordering::Acquire)
+                    } else {
+                        let ch = rollcall_proto::transport::Dialer::tcp()
+                            .channel(&grpc_addr, timeout)
+                            .map_err(|e| e.to_string())?;
+                        pb::admin_client::AdminClient::new(ch)
+                            .cluster_info(pb::ClusterInfoRequest::default())
+                            .await
+                            .map_err(|e| format!("asking for its Thrift port: {}", e.message()))?
+                            .into_inner()
+                            .thrift_port
+                    };
+                    if thrift_port == 0 {
                         return Err("it serves no FrontendService (--thrift-listen off)".into());
                     }
                     let host = grpc_addr.rsplit_once(':').map_or("", |(h, _)| h);
-                    slot.insert((format!("{host}:{}", info.thrift_port), None));
+                    slot.insert((format!("{host}:{thrift_port}"), None));
                 }
                 let Some((addr, conn)) = book.get_mut(&id) else {
                     return Err("no address".to_string());
@@ -211,29 +249,14 @@ impl Shared {
             })
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")));
-            let ping = match result {
-                Ok(r) if r.status == 0 => PeerPing {
-                    alive: true,
-                    replayed_journal_id: r.replayed_journal_id,
-                    error: String::new(),
-                },
-                Ok(r) => PeerPing {
-                    alive: false,
-                    replayed_journal_id: r.replayed_journal_id,
-                    error: format!("ping refused: {}", r.msg),
-                },
-                Err(e) => {
-                    if let Some((_, conn)) = book.get_mut(&id) {
-                        *conn = None;
-                    }
-                    PeerPing {
-                        alive: false,
-                        replayed_journal_id: 0,
-                        error: format!("ping: {e}"),
-                    }
+            if result.is_err() {
+                if let Some((_, conn)) = book.get_mut(&id) {
+                    *conn = None;
                 }
-            };
-            lock(&self.probes.pings).insert(id, ping);
+            }
+            let mut pings = lock(&self.probes.pings);
+            let ping = PeerPing::from_answer(result, pings.get(&id));
+            pings.insert(id, ping);
         }
     }
 
@@ -415,5 +438,53 @@ impl Shared {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: i32, version: &str) -> Result<thrift::PingResult, String> {
+        Ok(thrift::PingResult {
+            status,
+            msg: if status == 0 { "" } else { "invalid token" }.into(),
+            replayed_journal_id: 7,
+            version: version.into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_peer_ping_shows_the_version_its_answer_carries() {
+        let ok = PeerPing::from_answer(answer(0, "9.8.7-peer"), None);
+        assert!(ok.alive && ok.error.is_empty(), "{ok:?}");
+        assert_eq!(
+            (ok.version.as_str(), ok.replayed_journal_id),
+            ("9.8.7-peer", 7)
+        );
+        // A refusal is an answer too: the version is the peer's.
+        let refused = PeerPing::from_answer(answer(1, "9.8.7-peer"), Some(&ok));
+        assert!(!refused.alive, "{refused:?}");
+        assert_eq!(refused.error, "ping refused: invalid token");
+        assert_eq!(refused.version, "9.8.7-peer");
+        // A newer answer replaces an older version.
+        let upgraded = PeerPing::from_answer(answer(0, "9.9.0"), Some(&ok));
+        assert_eq!(upgraded.version, "9.9.0");
+    }
+
+    #[test]
+    fn a_peer_that_never_answered_has_no_version_and_a_silent_one_keeps_its_last() {
+        let never = PeerPing::from_answer(Err("connection refused".into()), None);
+        assert!(!never.alive, "{never:?}");
+        assert_eq!(never.error, "ping: connection refused");
+        assert_eq!(never.version, "", "never answered: no version");
+        let ok = PeerPing::from_answer(answer(0, "9.8.7-peer"), None);
+        let silent = PeerPing::from_answer(Err("no answer".into()), Some(&ok));
+        assert!(
+            !silent.alive && silent.replayed_journal_id == 0,
+            "{silent:?}"
+        );
+        assert_eq!(silent.version, "9.8.7-peer", "the last answer's version");
     }
 }

@@ -58,6 +58,16 @@ fn distribution(m: &std::collections::HashMap<String, u32>) -> String {
         .join(", ")
 }
 
+/// A host's version for the table: `unknown` when none was observed (a
+/// meta peer that has not answered a ping, a host that reported none).
+fn version_text(v: &str) -> &str {
+    if v.is_empty() {
+        "unknown"
+    } else {
+        v
+    }
+}
+
 /// The SHOW HOSTS-style table.
 pub fn hosts_table(hosts: &[pb::HostView]) -> String {
     // An Error column only when some host has one (failed probes, or a
@@ -108,7 +118,7 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
                 h.node_id.to_string()
             },
             h.zone.clone(),
-            h.version.clone(),
+            version_text(&h.version).to_string(),
             rfc3339(h.start_time_ms).unwrap_or_default(),
             rfc3339(h.last_heartbeat_ms).unwrap_or_default(),
             if has_parts {
@@ -147,7 +157,8 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
 }
 
 /// One host as a JSON object with the stable keys (meta rows add
-/// `raft_role`, `applied_index`, `lag` and `last_contact_ms`).
+/// `raft_role`, `applied_index`, `lag` and `last_contact_ms`); `version`
+/// is null when none was observed.
 pub fn host_json(h: &pb::HostView) -> Value {
     let dist = |m: &std::collections::HashMap<String, u32>| -> Value {
         let sorted: BTreeMap<_, _> = m.iter().collect();
@@ -160,7 +171,7 @@ pub fn host_json(h: &pb::HostView) -> Value {
         "status": status_name(h.status),
         "node_id": h.node_id,
         "zone": h.zone,
-        "version": h.version,
+        "version": if h.version.is_empty() { Value::Null } else { json!(h.version) },
         "start_time": rfc3339(h.start_time_ms),
         "last_heartbeat": rfc3339(h.last_heartbeat_ms),
         "leader_count": h.leader_count,
@@ -294,6 +305,8 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse, show_token: bool) -> String {
         "detector": c.detector,
         "admission": c.admission,
         "thrift_port": if c.thrift_port == 0 { Value::Null } else { json!(c.thrift_port) },
+        "led_term": if c.led_term == 0 { Value::Null } else { json!(c.led_term) },
+        "offline_in_led_term": c.offline_in_led_term,
     });
     if let Some(p) = probe_summary(c) {
         v["probes"] = json!({
@@ -344,6 +357,12 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
         c.detector,
         c.admission
     );
+    if c.led_term > 0 {
+        out.push_str(&format!(
+            "\nOFFLINE judged:     {} since this server took office in term {}",
+            c.offline_in_led_term, c.led_term
+        ));
+    }
     if let Some(p) = probe_summary(c) {
         out.push_str(&format!(
             "\npull probes:        {} ok, {} failed in {} rounds; latency ms p50 {:.3} p99 {:.3} max {:.3}; longest round {}ms (this server, since it started)",
@@ -484,4 +503,28 @@ pub fn print_jobs(jobs: &[pb::JobView], json: bool) {
         ]);
     }
     println!("{t}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta_row(version: &str) -> pb::HostView {
+        pb::HostView {
+            host: "127.0.0.1".into(),
+            port: 9559,
+            role: pb::Role::Meta as i32,
+            version: version.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_version_never_observed_shows_as_unknown_and_null() {
+        assert_eq!(host_json(&meta_row(""))["version"], Value::Null);
+        assert!(hosts_table(&[meta_row("")]).contains("unknown"));
+        assert_eq!(host_json(&meta_row("9.8.7"))["version"], "9.8.7");
+        let t = hosts_table(&[meta_row("9.8.7")]);
+        assert!(t.contains("9.8.7") && !t.contains("unknown"), "{t}");
+    }
 }

@@ -11,7 +11,7 @@ use super::{AGENTS, METAS, THRESHOLD};
 
 /// Looks at the leader's hosts table that must each check at least this
 /// many agent rows (not exempt) in one seed.
-pub const MIN_CHECKS: u64 = 10;
+pub const MIN_CHECKS: u64 = 5;
 /// A look at the hosts table slower than this is not pinned to a moment
 /// closely enough to judge; it is skipped (and not counted as a check).
 pub const MAX_LOOK: Duration = Duration::from_millis(300);
