@@ -319,9 +319,43 @@ async fn heartbeat_streams_refuse_bad_frames_clearly_and_serve_good_ones() {
     assert_eq!(hosts.hosts.len(), 1);
 }
 
+/// Decodes `bytes` as exactly one Thrift `TApplicationException` reply
+/// (message type EXCEPTION): its message and type.
+async fn decode_exception(bytes: &[u8]) -> (String, i32) {
+    use rollcall_proto::thrift::{mtype, ttype, Limits, Reader};
+
+    let mut cur = std::io::Cursor::new(bytes.to_vec());
+    let (message, kind) = {
+        let mut r = Reader::new(&mut cur, Limits::default());
+        let (_, mt, _) = r
+            .message_begin()
+            .await
+            .unwrap_or_else(|e| panic!("not a Thrift message ({e}): {bytes:?}"));
+        assert_eq!(mt, mtype::EXCEPTION, "message type: {bytes:?}");
+        let (mut message, mut kind) = (None, None);
+        while let Some((t, id)) = r.field().await.unwrap() {
+            match (id, t) {
+                (1, ttype::STRING) => message = Some(r.string().await.unwrap()),
+                (2, ttype::I32) => kind = Some(r.i32().await.unwrap()),
+                _ => r.skip(t).await.unwrap(),
+            }
+        }
+        (message, kind)
+    };
+    assert_eq!(
+        cur.position(),
+        bytes.len() as u64,
+        "one exception, nothing after it: {bytes:?}"
+    );
+    (
+        message.expect("the exception's message"),
+        kind.expect("the exception's type"),
+    )
+}
+
 /// The meta server's `FrontendService` (Thrift) port: bad bytes, a huge
-/// length prefix and a truncated ping each close that connection (after an
-/// exception where one can be sent); the port goes on answering pings.
+/// length prefix and a truncated ping each get a protocol-error exception
+/// and that connection is closed; the port goes on answering pings.
 #[tokio::test]
 async fn bad_bytes_on_the_thrift_port_close_the_connection_and_pings_go_on() {
     use rollcall_proto::thrift::{Client, PingRequest};
@@ -353,20 +387,32 @@ async fn bad_bytes_on_the_thrift_port_close_the_connection_and_pings_go_on() {
     })
     .into_bytes();
     truncated.truncate(truncated.len() / 2);
-    for bytes in [
-        b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+    for (bytes, says) in [
+        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), "method name"),
         // A string length of 2 GiB right after a valid message header.
-        vec![0x80, 0x01, 0x00, 0x01, 0x7f, 0xff, 0xff, 0xff],
-        vec![0xff; 64],
-        truncated,
+        (
+            vec![0x80, 0x01, 0x00, 0x01, 0x7f, 0xff, 0xff, 0xff],
+            "exceeds the limit",
+        ),
+        (vec![0xff; 64], "unknown protocol version"),
+        (truncated, "i/o error"),
     ] {
         let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
         s.write_all(&bytes).await.unwrap();
         // A truncated message waits for the rest: end our side.
         s.shutdown().await.unwrap();
         let mut out = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
-        assert!(read.is_ok(), "the server closed the connection");
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+            .await
+            .expect("the server closed the connection")
+            .expect("a clean close after the answer");
+        let (message, kind) = decode_exception(&out).await;
+        assert_eq!(
+            kind,
+            rollcall_proto::thrift::exception::PROTOCOL_ERROR,
+            "{message}"
+        );
+        assert!(message.contains(says), "{says:?} in {message:?}");
     }
     let mut c = Client::connect(&addr, false).await.unwrap();
     let r = c

@@ -36,19 +36,44 @@ fn valid_heartbeat() -> Vec<u8> {
 /// Decodes one message as the servers do; returns how many bytes it read
 /// and whether it decoded.
 fn decode(bytes: &[u8]) -> (u64, bool) {
+    let (read, result) = decode_result(bytes);
+    (read, result.is_ok())
+}
+
+/// Decodes one message as the servers do; returns how many bytes it read
+/// and the error, if it did not decode.
+fn decode_result(bytes: &[u8]) -> (u64, Result<(), String>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
     rt.block_on(async {
         let mut cur = std::io::Cursor::new(bytes.to_vec());
         let mut r = Reader::new(&mut cur, limits());
-        let ok = match r.message_begin().await {
-            Ok((name, _, _)) if name == "ping" => read_ping_args(&mut r).await.is_ok(),
-            Ok(_) => read_heartbeat_args(&mut r).await.is_ok(),
-            Err(_) => false,
+        let result = match r.message_begin().await {
+            Ok((name, _, _)) if name == "ping" => read_ping_args(&mut r).await.map(|_| ()),
+            Ok(_) => read_heartbeat_args(&mut r).await.map(|_| ()),
+            Err(e) => Err(e),
         };
-        (cur.position(), ok)
+        (cur.position(), result.map_err(|e| e.to_string()))
     })
+}
+
+/// A ping call whose args hold, as unknown field 9, a list nested `depth`
+/// levels deep (lists of one list, the innermost an empty list of i32):
+/// a complete, valid message.
+fn nested_ping(depth: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&0x8001_0001u32.to_be_bytes());
+    bytes.extend_from_slice(&4u32.to_be_bytes());
+    bytes.extend_from_slice(b"ping");
+    bytes.extend_from_slice(&1u32.to_be_bytes());
+    bytes.extend_from_slice(&[15, 0, 9]);
+    for _ in 1..depth {
+        bytes.extend_from_slice(&[15, 0, 0, 0, 1]);
+    }
+    bytes.extend_from_slice(&[8, 0, 0, 0, 0]);
+    bytes.push(0); // end of the args struct
+    bytes
 }
 
 proptest! {
@@ -75,20 +100,20 @@ proptest! {
     }
 
     #[test]
-    fn deep_nesting_is_refused(depth in 17usize..2000) {
-        // A ping whose args hold a list of lists of ... (unknown field 9).
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(&0x8001_0001u32.to_be_bytes());
-        bytes.extend_from_slice(&4u32.to_be_bytes());
-        bytes.extend_from_slice(b"ping");
-        bytes.extend_from_slice(&1u32.to_be_bytes());
-        bytes.extend_from_slice(&[15, 0, 9]);
-        for _ in 0..depth {
-            bytes.extend_from_slice(&[15, 0, 0, 0, 1]);
-        }
-        let (read, ok) = decode(&bytes);
-        prop_assert!(!ok);
-        prop_assert!(read <= limits().max_message as u64);
+    fn deep_nesting_is_refused(depth in 17usize..700) {
+        // Complete and within the message budget: only its depth is wrong.
+        let bytes = nested_ping(depth);
+        prop_assert!(bytes.len() <= limits().max_message);
+        let (read, result) = decode_result(&bytes);
+        let err = result.expect_err("decoded a list nested too deep");
+        prop_assert!(err.contains("nesting deeper than 16"), "{}", err);
+        prop_assert!(read < bytes.len() as u64, "read it all: {}", read);
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_decodes(depth in 1usize..=16) {
+        let bytes = nested_ping(depth);
+        prop_assert_eq!(decode_result(&bytes), (bytes.len() as u64, Ok(())));
     }
 
     #[test]
@@ -101,10 +126,42 @@ proptest! {
         bytes.extend_from_slice(&1u32.to_be_bytes());
         bytes.extend_from_slice(&[12, 0, 1, 12, 0, 1, 11, 0, 1]);
         bytes.extend_from_slice(&len.to_be_bytes());
-        let (read, ok) = decode(&bytes);
-        prop_assert!(!ok);
+        let (read, result) = decode_result(&bytes);
+        // Refused for its length, not for running out of bytes.
+        let err = result.expect_err("decoded a huge string");
+        let expected = match i32::try_from(len) {
+            Ok(_) => format!("string of {len} exceeds the limit of 1024"),
+            Err(_) => format!("negative string length {}", len as i32),
+        };
+        prop_assert!(err.contains(&expected), "{}", err);
         prop_assert!(read <= bytes.len() as u64);
     }
+}
+
+/// A well-formed message larger than the budget (an unknown field of ten
+/// 1,000-byte strings, each within the string limit) is refused once the
+/// budget is spent, without reading past it.
+#[test]
+fn a_message_over_the_budget_is_refused_within_it() {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&0x8001_0001u32.to_be_bytes());
+    bytes.extend_from_slice(&4u32.to_be_bytes());
+    bytes.extend_from_slice(b"ping");
+    bytes.extend_from_slice(&1u32.to_be_bytes());
+    bytes.extend_from_slice(&[15, 0, 9, 11, 0, 0, 0, 10]);
+    for _ in 0..10 {
+        bytes.extend_from_slice(&1000u32.to_be_bytes());
+        bytes.extend_from_slice(&[b'x'; 1000]);
+    }
+    bytes.push(0);
+    assert!(bytes.len() > 2 * limits().max_message);
+    let (read, result) = decode_result(&bytes);
+    let err = result.expect_err("decoded a message over the budget");
+    assert!(
+        err.contains("message of") && err.contains("exceeds the limit of 4096"),
+        "{err}"
+    );
+    assert!(read <= limits().max_message as u64, "read {read} bytes");
 }
 
 #[test]

@@ -48,8 +48,26 @@ mod tests {
 
     #[test]
     fn reads_our_own_process() {
-        let (cpu, rss) = cpu_and_peak_rss(std::process::id()).expect("proc readable");
-        assert!(cpu >= 0.0);
-        assert!(rss > 0);
+        let (before, _) = cpu_and_peak_rss(std::process::id()).expect("proc readable");
+        // Burn at least 50 ms of CPU: the reading must see it (the kernel
+        // counts in 10 ms ticks).
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < std::time::Duration::from_millis(200) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let (after, rss) = cpu_and_peak_rss(std::process::id()).expect("proc readable");
+        assert!(
+            after - before >= 0.05,
+            "CPU {before} -> {after} after busy work"
+        );
+        // Peak RSS is at least the 8 MiB this test touches.
+        let touched = vec![1u8; 8 << 20];
+        std::hint::black_box(&touched);
+        let (_, rss_after) = cpu_and_peak_rss(std::process::id()).expect("proc readable");
+        assert!(
+            rss > 0 && rss_after >= 8 << 20,
+            "peak RSS {rss} -> {rss_after}"
+        );
     }
 }

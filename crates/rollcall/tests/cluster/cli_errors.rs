@@ -41,6 +41,11 @@ fn bad_arguments_are_refused_clearly() {
     );
     let out = cli(&meta.addr, &["config", "set", "", "v"]);
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("INVALID_ARGUMENT") && err.contains("config key"),
+        "{err}"
+    );
     // A pull host needs the port to probe; framed needs it too.
     for extra in [&[][..], &["--heartbeat-framed"][..]] {
         let mut args = vec!["hosts", "add", "127.0.0.1:9060", "--mode", "pull"];

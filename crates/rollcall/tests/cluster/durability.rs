@@ -7,8 +7,10 @@ use crate::harness::*;
 fn meta_kill_and_restart_keeps_state_and_node_ids() {
     let tmp = tempfile::tempdir().unwrap();
     let meta_dir = tmp.path().join("meta");
-    // A long grace (200ms × 25 = 5s) so UNKNOWN can be observed.
-    let extra = ["--expired-factor", "25"];
+    // A long grace (200ms × 50 = 10s) so UNKNOWN can be observed after
+    // the restart even when a loaded machine is slow to restart the
+    // server and run the CLI.
+    let extra = ["--expired-factor", "50"];
     let mut meta = start_meta(&meta_dir, "127.0.0.1:0", &extra);
     let live = start_node(
         &meta.addr,

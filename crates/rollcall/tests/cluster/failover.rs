@@ -2,13 +2,16 @@
 //! heartbeats and writes going on, no false OFFLINE, and the killed server
 //! rejoining as a follower.
 
+use rollcall_proto as pb;
+
 use crate::harness::*;
 
 #[test]
 fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
     let tmp = tempfile::tempdir().unwrap();
-    // 200ms heartbeats, 2s to OFFLINE (and 2s of grace for a new leader).
-    let mut group = MetaGroup::start(tmp.path(), 3, &["--expired-factor", "10"]);
+    // 200ms heartbeats, 5s to OFFLINE (and 5s of grace for a new leader):
+    // a live host is not silent that long even on a loaded machine.
+    let mut group = MetaGroup::start(tmp.path(), 3, &["--expired-factor", "25"]);
     let first = group.leader();
     let nodes = start_storage_nodes(&group.all, tmp.path(), 5);
     cli_ok(&group.all, &["config", "set", "k", "before"]);
@@ -101,6 +104,22 @@ fn killing_the_leader_moves_everything_to_a_new_one_without_false_offline() {
         me["last_contact_ms"].is_u64() && me["status"].is_string(),
         "{info}"
     );
+    // Not one offline event over the whole failover, as `events --follow`
+    // saw them at the old leader and then at the new one.
+    let followed: Vec<serde_json::Value> = follower
+        .output()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        followed.iter().any(|e| e["kind"] == "registered"),
+        "the follower saw the registrations: {followed:?}"
+    );
+    let offline: Vec<_> = followed
+        .iter()
+        .filter(|e| e["kind"] == "offline" && e["role"] != "meta")
+        .collect();
+    assert!(offline.is_empty(), "false OFFLINE: {offline:?}");
     // The cluster identity never changed.
     let ids: Vec<String> = nodes
         .iter()
@@ -152,9 +171,48 @@ fn a_paused_leader_is_replaced_and_steps_down_when_it_wakes() {
     } else {
         assert_eq!(v[0]["value"], "2");
     }
-    let heartbeat_refused = cli(&old_addr, &["hosts"]);
-    // The CLI is redirected to the leader, so listing still works.
-    assert!(heartbeat_refused.status.success());
+    // A heartbeat sent straight to it is refused, naming the new leader.
+    let cluster_id = cluster(&others)["cluster_id"].as_u64().unwrap() as u32;
+    let refused = heartbeat_at(&old_addr, cluster_id);
+    assert_eq!(
+        (refused.code, refused.leader.as_str()),
+        (pb::Code::NotLeader as i32, new_leader.as_str()),
+        "{refused:?}"
+    );
+    // The CLI is redirected to the leader, so listing still works there.
+    let listed = cli(&old_addr, &["hosts"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+}
+
+/// One heartbeat of a storage host sent straight to `addr` on a heartbeat
+/// stream (no redirection): the meta server's own answer.
+fn heartbeat_at(addr: &str, cluster_id: u32) -> pb::HeartbeatResponse {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = rollcall_proto::stream::HeartbeatClient::connect(addr)
+            .await
+            .expect("connect a heartbeat stream");
+        let req = pb::HeartbeatRequest {
+            cluster_id,
+            host: "127.0.0.1".into(),
+            port: u32::from(free_port()),
+            role: pb::Role::Storage as i32,
+            version: "1".into(),
+            start_time_ms: 1_700_000_000_000,
+            ..Default::default()
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), c.heartbeat(&req))
+            .await
+            .expect("an answer")
+            .expect("a heartbeat response")
+    })
 }
 
 #[test]
@@ -163,10 +221,16 @@ fn a_rolling_restart_keeps_every_acknowledged_write_and_every_host_online() {
     use std::sync::{Arc, Mutex};
 
     let tmp = tempfile::tempdir().unwrap();
-    let mut group = MetaGroup::start(tmp.path(), 3, &["--expired-factor", "10"]);
+    // 5s to OFFLINE: a live host is not silent that long on a loaded machine.
+    let mut group = MetaGroup::start(tmp.path(), 3, &["--expired-factor", "25"]);
     group.leader();
     let nodes = start_storage_nodes(&group.all, tmp.path(), 3);
 
+    let follower = Proc::spawn(
+        "events",
+        &["events", "--follow", "--json", "--meta", &group.all],
+        tmp.path().join("events.log"),
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::new()));
     let offline_seen = Arc::new(Mutex::new(Vec::new()));
@@ -235,6 +299,14 @@ fn a_rolling_restart_keeps_every_acknowledged_write_and_every_host_online() {
         seen.is_empty(),
         "false OFFLINE during the rolling restart: {seen:?}"
     );
+    // Nor one offline event, at any of the leaders `events --follow` saw.
+    let offline: Vec<serde_json::Value> = follower
+        .output()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["kind"] == "offline" && e["role"] != "meta")
+        .collect();
+    assert!(offline.is_empty(), "false OFFLINE events: {offline:?}");
 }
 
 #[test]

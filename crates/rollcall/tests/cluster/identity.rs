@@ -58,5 +58,10 @@ fn restart_on_a_new_port_keeps_the_node_id_and_one_host() {
         .filter(|h| h["role"] == "storage")
         .collect();
     assert_eq!(storage.len(), 1, "one host, not two: {storage:?}");
-    assert!(events(&meta.addr).iter().any(|e| e["kind"] == "restarted"));
+    assert!(
+        events(&meta.addr)
+            .iter()
+            .any(|e| e["kind"] == "restarted" && e["node_id"] == id && e["port"] == second.port()),
+        "a restarted event for the node at its new port"
+    );
 }

@@ -5,7 +5,13 @@ use crate::harness::*;
 #[test]
 fn three_storage_and_one_graph_register_and_failures_are_seen() {
     let tmp = tempfile::tempdir().unwrap();
-    let meta = start_meta(&tmp.path().join("meta"), "127.0.0.1:0", &[]);
+    // 200ms heartbeats, OFFLINE after 3s of silence: a live node on a
+    // loaded machine is not silent that long.
+    let meta = start_meta(
+        &tmp.path().join("meta"),
+        "127.0.0.1:0",
+        &["--expired-factor", "15"],
+    );
     let mut nodes: Vec<Node> = ["s1", "s2", "s3"]
         .iter()
         .map(|n| start_node(&meta.addr, "storage", &tmp.path().join(n), "127.0.0.1:0"))
@@ -44,21 +50,36 @@ fn three_storage_and_one_graph_register_and_failures_are_seen() {
     nodes[1].proc.resume();
     wait_status(&meta.addr, nodes[1].port(), "ONLINE");
 
-    // The others never left.
-    for n in &nodes[2..] {
-        let row = host_at(&hosts(&meta.addr).unwrap(), n.port()).unwrap();
-        assert_eq!(row["status"], "ONLINE");
-    }
     let ev = events(&meta.addr);
-    let count = |kind: &str, port: u64| {
+    // The kinds of the events about the host at `port`, in order.
+    let kinds = |port: u64| -> Vec<&str> {
         ev.iter()
-            .filter(|e| e["kind"] == kind && e["port"] == port)
-            .count()
+            .filter(|e| e["port"] == port)
+            .filter_map(|e| e["kind"].as_str())
+            .collect()
     };
-    assert_eq!(count("offline", nodes[0].port()), 1);
-    assert_eq!(count("offline", nodes[1].port()), 1);
-    assert_eq!(count("online", nodes[1].port()), 2, "{ev:#?}");
-    assert_eq!(count("registered", nodes[3].port()), 1);
+    let count = |port: u64, kind: &str| kinds(port).iter().filter(|k| **k == kind).count();
+    // Killed: it went OFFLINE and never came back.
+    let killed = kinds(nodes[0].port());
+    assert_eq!(killed.last(), Some(&"offline"), "{killed:?}");
+    // Paused then resumed: OFFLINE, then ONLINE again, in that order.
+    let paused = kinds(nodes[1].port());
+    let off = paused.iter().position(|k| *k == "offline");
+    let back = paused.iter().rposition(|k| *k == "online");
+    assert!(
+        off.zip(back).is_some_and(|(o, b)| o < b) && paused.last() == Some(&"online"),
+        "offline, then online last: {paused:?}"
+    );
+    // The others never left: not one offline event.
+    for n in &nodes[2..] {
+        assert_eq!(count(n.port(), "offline"), 0, "{:?}", kinds(n.port()));
+        let row = host_at(&hosts(&meta.addr).unwrap(), n.port()).unwrap();
+        assert_eq!(row["status"], "ONLINE", "{row}");
+    }
+    // Each host registered once.
+    for n in &nodes {
+        assert_eq!(count(n.port(), "registered"), 1, "{:?}", kinds(n.port()));
+    }
 }
 
 #[test]

@@ -41,19 +41,58 @@ fn bench_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `r[key]` as a number, or a failure naming it.
+fn num(r: &serde_json::Value, key: &str) -> f64 {
+    r[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {r}"))
+}
+
+/// A latency figure: p50 <= p99 <= max, none negative, max above 0 when
+/// something was measured.
+fn assert_latency(r: &serde_json::Value, key: &str) {
+    let l = &r[key];
+    let q = |k: &str| {
+        l[k].as_f64()
+            .unwrap_or_else(|| panic!("{key}.{k} is not a number in {r}"))
+    };
+    let (p50, p99, max) = (q("p50"), q("p99"), q("max"));
+    assert!(
+        0.0 <= p50 && p50 <= p99 && p99 <= max && max > 0.0,
+        "{key} in {r}"
+    );
+}
+
+/// The heartbeat reports (open and closed loop) share these figures.
+fn assert_heartbeat_report(r: &serde_json::Value, mode: &str, hosts: u64) {
+    assert_eq!(r["mode"], mode, "{r}");
+    assert_eq!(r["hosts"], hosts, "{r}");
+    assert_eq!(r["errors"], 0, "{r}");
+    assert_eq!(r["errors_outside_window"], 0, "{r}");
+    let heartbeats = num(r, "heartbeats");
+    assert!(heartbeats >= hosts as f64, "every host beat: {r}");
+    // The rate is the count over the run's duration.
+    let (rate, secs) = (num(r, "heartbeats_per_s"), num(r, "duration_s"));
+    assert!(secs > 0.0, "{r}");
+    assert!((rate * secs - heartbeats).abs() <= 0.01 * heartbeats, "{r}");
+    assert_latency(r, "latency_ms");
+    assert!(num(r, "meta_cpu_s") >= 0.0, "{r}");
+    assert!(num(r, "meta_peak_rss_mb") > 0.0, "{r}");
+    assert!(num(r, "raft_entries_during_run") >= 0.0, "{r}");
+    // Every simulated host stayed alive.
+    assert_eq!(r["false_offline_events"], 0, "{r}");
+    assert_eq!(r["hosts_not_online_at_end"], 0, "{r}");
+}
+
 #[test]
 fn the_bench_reports_json_with_every_figure() {
-    let r = bench_json(&["--hosts", "20", "--interval", "100ms", "--duration", "1s"]);
-    assert_eq!(r["hosts"], 20);
-    assert!(r["heartbeats"].as_u64().unwrap() > 0, "{r}");
-    assert_eq!(r["errors"], 0, "{r}");
-    for key in ["heartbeats_per_s", "meta_cpu_s", "meta_peak_rss_mb"] {
-        assert!(r[key].as_f64().is_some(), "{key} in {r}");
-    }
-    for key in ["p50", "p99", "max"] {
-        assert!(r["latency_ms"][key].as_f64().is_some(), "{key} in {r}");
-    }
-    assert!(r["false_offline_events"].as_u64().is_some(), "{r}");
+    // Open loop: 1s heartbeats, OFFLINE after 5s (wide enough for a
+    // loaded machine: no false OFFLINE).
+    let r = bench_json(&["--hosts", "20", "--interval", "1s", "--duration", "2s"]);
+    assert_heartbeat_report(&r, "open-loop", 20);
+    assert_eq!(r["interval_ms"], 1000, "{r}");
+    assert_eq!(r["meta_servers"], 1, "{r}");
+    assert_eq!(r["leaders_per_host"], 0, "{r}");
 
     let r = bench_json(&[
         "--hosts",
@@ -64,8 +103,107 @@ fn the_bench_reports_json_with_every_figure() {
         "--duration",
         "1s",
     ]);
-    assert_eq!(r["mode"], "closed-loop");
-    assert!(r["heartbeats"].as_u64().unwrap() > 0, "{r}");
+    assert_heartbeat_report(&r, "closed-loop", 10);
+    let in_flight = num(&r, "concurrency");
+    assert!((1.0..=4.0).contains(&in_flight), "{r}");
+    // A second of back-to-back heartbeats costs the meta server CPU time.
+    assert!(num(&r, "meta_cpu_s") > 0.0, "{r}");
+}
+
+#[test]
+fn the_bench_reports_leaders_per_host_on_three_meta_servers() {
+    let r = bench_json(&[
+        "--hosts",
+        "20",
+        "--interval",
+        "1s",
+        "--duration",
+        "2s",
+        "--leaders-per-host",
+        "10",
+        "--meta-servers",
+        "3",
+    ]);
+    assert_heartbeat_report(&r, "open-loop", 20);
+    assert_eq!(r["leaders_per_host"], 10, "{r}");
+    assert_eq!(r["meta_servers"], 3, "{r}");
+}
+
+#[test]
+fn the_pull_bench_reports_its_probes() {
+    // Probes every 500ms, each within 500ms: none fails on a loaded machine.
+    let r = bench_json(&[
+        "--pull",
+        "--hosts",
+        "20",
+        "--interval",
+        "500ms",
+        "--duration",
+        "2s",
+    ]);
+    assert_eq!(r["mode"], "pull", "{r}");
+    assert_eq!(r["hosts"], 20, "{r}");
+    assert_eq!(r["interval_ms"], 500, "{r}");
+    assert!(num(&r, "probes_ok") >= 20.0, "every backend probed: {r}");
+    assert_eq!(r["probes_failed"], 0, "{r}");
+    assert!(num(&r, "probes_per_s") > 0.0, "{r}");
+    assert!(num(&r, "rounds") >= 1.0, "{r}");
+    assert_latency(&r, "probe_latency_ms");
+    assert_latency(&r, "round_ms");
+    assert!(num(&r, "backend_answers_ok") > 0.0, "{r}");
+    assert_eq!(r["backend_refusals"], 0, "{r}");
+    assert!(num(&r, "meta_cpu_s") >= 0.0, "{r}");
+    assert!(num(&r, "meta_peak_rss_mb") > 0.0, "{r}");
+    assert!(num(&r, "raft_entries_during_run") >= 0.0, "{r}");
+    assert_eq!(r["false_offline_events"], 0, "{r}");
+    assert_eq!(r["hosts_not_online_at_end"], 0, "{r}");
+}
+
+#[test]
+fn the_writes_bench_reports_every_write() {
+    let r = bench_json(&["--writes", "20", "--concurrency", "4"]);
+    assert_eq!(r["mode"], "writes", "{r}");
+    assert_eq!(r["meta_servers"], 1, "{r}");
+    assert_eq!(r["writes"], 20, "every write acknowledged: {r}");
+    assert_eq!(r["errors"], 0, "{r}");
+    let in_flight = num(&r, "concurrency");
+    assert!((1.0..=4.0).contains(&in_flight), "{r}");
+    assert!(num(&r, "writes_per_s") > 0.0, "{r}");
+    assert_latency(&r, "latency_ms");
+    assert!(num(&r, "leader_cpu_s") >= 0.0, "{r}");
+}
+
+#[test]
+fn the_failover_bench_reports_each_round() {
+    // 500ms heartbeats, OFFLINE after 2.5s, and as long a grace for a new
+    // leader: a failover marks no live host OFFLINE.
+    let r = bench_json(&[
+        "--failover",
+        "--hosts",
+        "5",
+        "--rounds",
+        "1",
+        "--interval",
+        "500ms",
+    ]);
+    assert_eq!(r["mode"], "failover", "{r}");
+    assert_eq!(r["meta_servers"], 3, "{r}");
+    assert_eq!(r["hosts"], 5, "{r}");
+    assert_eq!(r["interval_ms"], 500, "{r}");
+    let rounds: Vec<u64> = r["rounds_ms"]
+        .as_array()
+        .unwrap_or_else(|| panic!("rounds_ms in {r}"))
+        .iter()
+        .map(|t| t.as_u64().unwrap())
+        .collect();
+    assert_eq!(rounds.len(), 1, "{r}");
+    let (median, max) = (num(&r, "median_ms"), num(&r, "max_ms"));
+    assert!(
+        rounds[0] > 0 && max == rounds[0] as f64 && median <= max,
+        "{r}"
+    );
+    assert!(num(&r, "terms_judged") >= 1.0, "{r}");
+    assert_eq!(r["false_offline_events"], 0, "{r}");
 }
 
 #[test]
