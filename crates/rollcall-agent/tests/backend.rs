@@ -8,9 +8,7 @@ use std::time::Duration;
 use rollcall_agent::{BackendConfig, BackendServer};
 use rollcall_meta::{MetaConfig, MetaServer};
 use rollcall_proto as pb;
-use rollcall_proto::thrift::{
-    exception, mtype, ttype, BackendInfo, Client, Limits, MasterInfo, NetworkAddress, Reader,
-};
+use rollcall_proto::thrift::{exception, BackendInfo, Client, Limits, MasterInfo, NetworkAddress};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn info() -> BackendInfo {
@@ -148,36 +146,12 @@ async fn probes_are_judged_and_the_verdicts_persist() {
     }
 }
 
-/// Decodes `bytes` as exactly one Thrift `TApplicationException` reply
-/// (message type EXCEPTION): its message and type.
+/// Decodes `bytes` as exactly one Thrift `TApplicationException` reply:
+/// its message and type.
 async fn decode_exception(bytes: &[u8]) -> (String, i32) {
-    let mut cur = std::io::Cursor::new(bytes.to_vec());
-    let (message, kind) = {
-        let mut r = Reader::new(&mut cur, Limits::default());
-        let (_, mt, _) = r
-            .message_begin()
-            .await
-            .unwrap_or_else(|e| panic!("not a Thrift message ({e}): {bytes:?}"));
-        assert_eq!(mt, mtype::EXCEPTION, "message type: {bytes:?}");
-        let (mut message, mut kind) = (None, None);
-        while let Some((t, id)) = r.field().await.unwrap() {
-            match (id, t) {
-                (1, ttype::STRING) => message = Some(r.string().await.unwrap()),
-                (2, ttype::I32) => kind = Some(r.i32().await.unwrap()),
-                _ => r.skip(t).await.unwrap(),
-            }
-        }
-        (message, kind)
-    };
-    assert_eq!(
-        cur.position(),
-        bytes.len() as u64,
-        "one exception, nothing after it: {bytes:?}"
-    );
-    (
-        message.expect("the exception's message"),
-        kind.expect("the exception's type"),
-    )
+    rollcall_proto::thrift::decode_exception_reply(bytes)
+        .await
+        .unwrap_or_else(|e| panic!("not one exception reply ({e}): {bytes:?}"))
 }
 
 #[tokio::test]

@@ -319,38 +319,12 @@ async fn heartbeat_streams_refuse_bad_frames_clearly_and_serve_good_ones() {
     assert_eq!(hosts.hosts.len(), 1);
 }
 
-/// Decodes `bytes` as exactly one Thrift `TApplicationException` reply
-/// (message type EXCEPTION): its message and type.
+/// Decodes `bytes` as exactly one Thrift `TApplicationException` reply:
+/// its message and type.
 async fn decode_exception(bytes: &[u8]) -> (String, i32) {
-    use rollcall_proto::thrift::{mtype, ttype, Limits, Reader};
-
-    let mut cur = std::io::Cursor::new(bytes.to_vec());
-    let (message, kind) = {
-        let mut r = Reader::new(&mut cur, Limits::default());
-        let (_, mt, _) = r
-            .message_begin()
-            .await
-            .unwrap_or_else(|e| panic!("not a Thrift message ({e}): {bytes:?}"));
-        assert_eq!(mt, mtype::EXCEPTION, "message type: {bytes:?}");
-        let (mut message, mut kind) = (None, None);
-        while let Some((t, id)) = r.field().await.unwrap() {
-            match (id, t) {
-                (1, ttype::STRING) => message = Some(r.string().await.unwrap()),
-                (2, ttype::I32) => kind = Some(r.i32().await.unwrap()),
-                _ => r.skip(t).await.unwrap(),
-            }
-        }
-        (message, kind)
-    };
-    assert_eq!(
-        cur.position(),
-        bytes.len() as u64,
-        "one exception, nothing after it: {bytes:?}"
-    );
-    (
-        message.expect("the exception's message"),
-        kind.expect("the exception's type"),
-    )
+    rollcall_proto::thrift::decode_exception_reply(bytes)
+        .await
+        .unwrap_or_else(|e| panic!("not one exception reply ({e}): {bytes:?}"))
 }
 
 /// The meta server's `FrontendService` (Thrift) port: bad bytes, a huge

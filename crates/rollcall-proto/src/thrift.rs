@@ -914,6 +914,42 @@ pub async fn read_ping_args<R: AsyncRead + Unpin>(
     Ok(out)
 }
 
+/// Reads a `TApplicationException` (after an EXCEPTION message header):
+/// its message (field 1, empty if absent) and type (field 2, 0 =
+/// UNKNOWN if absent).
+pub async fn read_exception<R: AsyncRead + Unpin>(
+    r: &mut Reader<'_, R>,
+) -> Result<(String, i32), ThriftError> {
+    let (mut message, mut kind) = (String::new(), 0);
+    while let Some((t, id)) = r.field().await? {
+        match (id, t) {
+            (1, ttype::STRING) => message = r.string().await?,
+            (2, ttype::I32) => kind = r.i32().await?,
+            _ => r.skip(t).await?,
+        }
+    }
+    Ok((message, kind))
+}
+
+/// Decodes `bytes` as exactly one `TApplicationException` reply (message
+/// type EXCEPTION, nothing after it): its message and type.
+pub async fn decode_exception_reply(bytes: &[u8]) -> Result<(String, i32), ThriftError> {
+    let mut cur = std::io::Cursor::new(bytes);
+    let got = {
+        let mut r = Reader::new(&mut cur, Limits::default());
+        let (_, mt, _) = r.message_begin().await?;
+        if mt != mtype::EXCEPTION {
+            return malformed(format!("expected an exception, got message type {mt}"));
+        }
+        read_exception(&mut r).await?
+    };
+    let rest = bytes.len() as u64 - cur.position();
+    if rest != 0 {
+        return malformed(format!("{rest} bytes after the exception"));
+    }
+    Ok(got)
+}
+
 /// A reply that is not the expected result.
 async fn reply_header<R: AsyncRead + Unpin>(
     r: &mut Reader<'_, R>,
@@ -921,14 +957,7 @@ async fn reply_header<R: AsyncRead + Unpin>(
 ) -> Result<(), ThriftError> {
     let (name, mt, _) = r.message_begin().await?;
     if mt == mtype::EXCEPTION {
-        let mut msg = String::new();
-        while let Some((t, id)) = r.field().await? {
-            if id == 1 && t == ttype::STRING {
-                msg = r.string().await?;
-            } else {
-                r.skip(t).await?;
-            }
-        }
+        let (msg, _) = read_exception(r).await?;
         return malformed(format!("the server raised an exception: {msg}"));
     }
     if mt != mtype::REPLY || name != method {

@@ -76,9 +76,11 @@ fn assert_heartbeat_report(r: &serde_json::Value, mode: &str, hosts: u64) {
     assert!(secs > 0.0, "{r}");
     assert!((rate * secs - heartbeats).abs() <= 0.01 * heartbeats, "{r}");
     assert_latency(r, "latency_ms");
-    assert!(num(r, "meta_cpu_s") >= 0.0, "{r}");
+    // Present and numeric (CPU may round to 0 in a short run).
+    num(r, "meta_cpu_s");
     assert!(num(r, "meta_peak_rss_mb") > 0.0, "{r}");
-    assert!(num(r, "raft_entries_during_run") >= 0.0, "{r}");
+    // Steady heartbeats propose nothing to Raft.
+    assert_eq!(r["raft_entries_during_run"], 0, "{r}");
     // Every simulated host stayed alive.
     assert_eq!(r["false_offline_events"], 0, "{r}");
     assert_eq!(r["hosts_not_online_at_end"], 0, "{r}");
@@ -152,9 +154,10 @@ fn the_pull_bench_reports_its_probes() {
     assert_latency(&r, "round_ms");
     assert!(num(&r, "backend_answers_ok") > 0.0, "{r}");
     assert_eq!(r["backend_refusals"], 0, "{r}");
-    assert!(num(&r, "meta_cpu_s") >= 0.0, "{r}");
+    num(&r, "meta_cpu_s");
     assert!(num(&r, "meta_peak_rss_mb") > 0.0, "{r}");
-    assert!(num(&r, "raft_entries_during_run") >= 0.0, "{r}");
+    // Unchanged backends write nothing.
+    assert_eq!(r["raft_entries_during_run"], 0, "{r}");
     assert_eq!(r["false_offline_events"], 0, "{r}");
     assert_eq!(r["hosts_not_online_at_end"], 0, "{r}");
 }
@@ -170,7 +173,7 @@ fn the_writes_bench_reports_every_write() {
     assert!((1.0..=4.0).contains(&in_flight), "{r}");
     assert!(num(&r, "writes_per_s") > 0.0, "{r}");
     assert_latency(&r, "latency_ms");
-    assert!(num(&r, "leader_cpu_s") >= 0.0, "{r}");
+    num(&r, "leader_cpu_s");
 }
 
 #[test]
