@@ -286,6 +286,13 @@ impl MetaServer {
             })
         });
 
+        // Break a split vote that openraft would repeat in every term.
+        tasks.push(crate::raft::elections::spawn(
+            raft.clone(),
+            config.node_id,
+            config.election_timeout,
+        ));
+
         // Judge liveness while leading.
         let sweep_every = (config.heartbeat_interval / 4)
             .clamp(Duration::from_millis(10), Duration::from_millis(250));

@@ -124,6 +124,7 @@ async fn run_meta(id: u64, delay: Duration, store: RaftStore, shared: Shared) ->
             let mut r = record(&shared);
             if m.state == openraft::ServerState::Leader {
                 r.leaders.entry(m.current_term).or_default().insert(id);
+                r.first_leader_at.get_or_insert_with(now);
             }
             r.lease_poll(meta, m.current_term, server.holds_lease(), now());
         }
@@ -559,6 +560,54 @@ fn seeds(part: u64, parts: u64) -> Vec<u64> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100);
     (0..total).filter(|s| s % parts == part).collect()
+}
+
+/// Three meta servers started in the same millisecond, so their openraft
+/// ticks line up: openraft draws each election timeout once, and where
+/// two land in one tick the servers split the vote in every term. The
+/// meta server's split-vote breaker (`raft::elections`) must elect a
+/// leader anyway, within its stall time plus an election.
+fn elect_aligned(seed: u64) -> Result<Duration, String> {
+    let shared: Shared = Arc::default();
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(seed)
+        .simulation_duration(Duration::from_secs(20))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(20))
+        .build();
+    for (i, name) in METAS.iter().enumerate() {
+        let store = RaftStore::memory().map_err(|e| e.to_string())?;
+        let shared = shared.clone();
+        sim.host(*name, move || {
+            run_meta(i as u64 + 1, Duration::ZERO, store.clone(), shared.clone())
+        });
+    }
+    let watched = shared.clone();
+    sim.client("driver", async move {
+        while now() < Duration::from_secs(15) && record(&watched).first_leader_at.is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    });
+    sim.run().map_err(|e| e.to_string())?;
+    let r = record(&shared);
+    r.first_leader_at
+        .ok_or_else(|| format!("no leader in 15 s; terms reached: {:?}", r.leaders.keys()))
+}
+
+#[test]
+fn servers_started_together_elect_a_leader() {
+    let mut slowest = Duration::ZERO;
+    for seed in 0..20 {
+        rollcall_meta::raft::seed_election_timeouts(Some(seed));
+        let got = elect_aligned(seed);
+        rollcall_meta::raft::seed_election_timeouts(None);
+        match got {
+            Ok(t) => slowest = slowest.max(t),
+            Err(e) => panic!("seed {seed}: {e}"),
+        }
+    }
+    eprintln!("servers started together: slowest first election {slowest:?} over 20 seeds");
 }
 
 fn run_part(part: u64) {

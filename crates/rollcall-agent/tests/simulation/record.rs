@@ -77,6 +77,8 @@ pub struct LeasePeriod {
 pub struct Record {
     /// Term → the servers that were leader in it.
     pub leaders: BTreeMap<u64, BTreeSet<u64>>,
+    /// When the first leader was seen (sim time).
+    pub first_leader_at: Option<Duration>,
     /// Agent → the epochs it held, in order (one entry per change).
     pub epochs: BTreeMap<String, Vec<u64>>,
     /// Every link the injector held or released.

@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 mod backend;
+pub(crate) mod elections;
 pub mod legacy;
 mod log_store;
 mod network;
