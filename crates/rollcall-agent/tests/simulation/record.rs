@@ -136,7 +136,10 @@ impl Record {
     }
 
     /// Whether agent `agent`'s link to meta server `meta` was held at some
-    /// moment in `[from, to]` at which `meta` held its lease in `term`.
+    /// moment in `[from, to]` at which `meta` held its lease in `term`,
+    /// counting only lease periods still running at `periods_from` or
+    /// later: liveness starts afresh when a lease comes back, so a link
+    /// held in an earlier period excuses nothing after it.
     pub fn cut_from_leader(
         &self,
         agent: &'static str,
@@ -144,11 +147,12 @@ impl Record {
         term: u64,
         from: Duration,
         to: Duration,
+        periods_from: Duration,
     ) -> bool {
         let held = self.links.held_intervals(link(agent, METAS[meta]), to);
         self.leases[meta]
             .iter()
-            .filter(|p| p.term == term)
+            .filter(|p| p.term == term && p.to.is_none_or(|t| t >= periods_from))
             .any(|p| {
                 let (pf, pt) = (p.from.max(from), p.to.unwrap_or(to).min(to));
                 held.iter().any(|&(hf, ht)| hf.max(pf) <= ht.min(pt))
@@ -181,7 +185,7 @@ impl Record {
                 continue;
             };
             self.transitions += 1;
-            if self.cut_from_leader(agent, look.meta, look.term, from, look.answered) {
+            if self.cut_from_leader(agent, look.meta, look.term, from, look.answered, prev) {
                 self.transitions_exempt += 1;
                 continue;
             }
@@ -203,7 +207,7 @@ impl Record {
             let Some(&agent) = AGENTS.iter().find(|a| **a == h.host) else {
                 continue;
             };
-            if self.cut_from_leader(agent, look.meta, look.term, from, look.answered) {
+            if self.cut_from_leader(agent, look.meta, look.term, from, look.answered, look.asked) {
                 self.exempt += 1;
                 continue;
             }
