@@ -43,6 +43,32 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in wire order.
+    pub const ALL: [Code; 17] = [
+        Code::Ok,
+        Code::WrongCluster,
+        Code::HostNotAdmitted,
+        Code::InvalidArgument,
+        Code::NotLeader,
+        Code::UnknownHost,
+        Code::HostOnline,
+        Code::StoreUnavailable,
+        Code::UnknownConfig,
+        Code::Internal,
+        Code::Unavailable,
+        Code::SpaceExists,
+        Code::UnknownSpace,
+        Code::PlacementFailed,
+        Code::HostHasReplicas,
+        Code::JobRunning,
+        Code::UnknownJob,
+    ];
+
+    /// The code named `name` (as [`Code::as_str`] spells it), if any.
+    pub fn from_name(name: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// The upper-case name used in messages and on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -131,4 +157,25 @@ pub enum ApplyError {
     /// A planned move does not fit the state.
     #[error("move refused: {0}; nothing was changed")]
     BadMove(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_name_reads_back_as_its_code_and_nothing_else_does() {
+        let names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            Code::ALL.len(),
+            "names are distinct: {names:?}"
+        );
+        for c in Code::ALL {
+            assert_eq!(Code::from_name(c.as_str()), Some(c));
+        }
+        assert_eq!(Code::from_name("not_leader"), None);
+        assert_eq!(Code::from_name(""), None);
+    }
 }

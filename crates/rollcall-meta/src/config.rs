@@ -31,6 +31,10 @@ pub struct MetaConfig {
     pub limits: Limits,
     /// This server's id in the Raft group.
     pub node_id: u64,
+    /// The address agents, tools and the other meta servers reach this
+    /// server at. `None`: this server's entry in `peers`, else the bound
+    /// listen address (refused when that is unspecified, `0.0.0.0`).
+    pub advertise: Option<String>,
     /// Every voter of the Raft group, id → address (including this one).
     /// Empty: a one-voter group of this server alone.
     pub peers: BTreeMap<u64, String>,
@@ -64,6 +68,7 @@ impl MetaConfig {
             event_capacity: 10_000,
             limits: Limits::default(),
             node_id: 1,
+            advertise: None,
             peers: BTreeMap::new(),
             join: false,
             snapshot_every: 1000,

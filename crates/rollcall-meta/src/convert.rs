@@ -103,7 +103,12 @@ pub fn event_to_pb(e: &Event) -> pb::Event {
     }
 }
 
-/// A gRPC status whose message starts with our code name.
+/// The gRPC metadata key carrying our [`Code`] name on every refused
+/// call, for clients in any language (the message is for people).
+pub const CODE_KEY: &str = "rollcall-code";
+
+/// A gRPC status carrying our code in the [`CODE_KEY`] metadata (and, for
+/// people, at the start of its message).
 pub fn status(code: Code, message: impl std::fmt::Display) -> tonic::Status {
     let grpc = match code {
         Code::Ok => tonic::Code::Ok,
@@ -120,5 +125,10 @@ pub fn status(code: Code, message: impl std::fmt::Display) -> tonic::Status {
         Code::StoreUnavailable | Code::Unavailable => tonic::Code::Unavailable,
         Code::Internal => tonic::Code::Internal,
     };
-    tonic::Status::new(grpc, format!("{}: {message}", code.as_str()))
+    let mut st = tonic::Status::new(grpc, format!("{}: {message}", code.as_str()));
+    st.metadata_mut().insert(
+        CODE_KEY,
+        tonic::metadata::MetadataValue::from_static(code.as_str()),
+    );
+    st
 }

@@ -62,6 +62,21 @@ pub enum MetaError {
         /// Why.
         source: std::io::Error,
     },
+    /// The server listens on every interface and was not told which
+    /// address others reach it at.
+    #[error("listening on {listen} (every interface), this server cannot tell which address agents and other meta servers reach it at; pass --advertise HOST:PORT")]
+    NoAdvertise {
+        /// The bound address.
+        listen: std::net::SocketAddr,
+    },
+    /// The advertised address is not host:port.
+    #[error("cannot advertise {addr:?}: {reason}")]
+    BadAdvertise {
+        /// What was given.
+        addr: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The data directory cannot be created or opened.
     #[error("cannot use data directory {path}: {message}")]
     DataDir {

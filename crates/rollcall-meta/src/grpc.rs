@@ -273,14 +273,22 @@ pub struct RaftService(pub Raft);
 
 fn decode<T: serde::de::DeserializeOwned>(p: &pb::RaftPayload) -> Result<T, Status> {
     serde_json::from_slice(&p.json).map_err(|e| {
-        Status::invalid_argument(format!("INVALID_ARGUMENT: undecodable Raft message: {e}"))
+        status(
+            rollcall_core::Code::InvalidArgument,
+            format!("undecodable Raft message: {e}"),
+        )
     })
 }
 
 fn encode<T: serde::Serialize>(v: &T) -> Result<Response<pb::RaftPayload>, Status> {
     serde_json::to_vec(v)
         .map(|json| Response::new(pb::RaftPayload { json }))
-        .map_err(|e| Status::internal(format!("INTERNAL: cannot encode a Raft reply: {e}")))
+        .map_err(|e| {
+            status(
+                rollcall_core::Code::Internal,
+                format!("cannot encode a Raft reply: {e}"),
+            )
+        })
 }
 
 #[tonic::async_trait]

@@ -122,11 +122,17 @@ impl MetaServer {
             local_addr: addr,
             dialer,
         } = transport;
-        let advertised = config
-            .peers
-            .get(&config.node_id)
-            .cloned()
-            .unwrap_or_else(|| addr.to_string());
+        let advertised = match (config.peers.get(&config.node_id), &config.advertise) {
+            (Some(a), _) | (None, Some(a)) => a.clone(),
+            (None, None) if addr.ip().is_unspecified() => {
+                return Err(MetaError::NoAdvertise { listen: addr })
+            }
+            (None, None) => addr.to_string(),
+        };
+        rollcall_core::HostAddr::parse(&advertised).map_err(|e| MetaError::BadAdvertise {
+            addr: advertised.clone(),
+            reason: e.to_string(),
+        })?;
 
         let contacts = Contacts::default();
         let legacy = crate::raft::legacy::read(&store)?;

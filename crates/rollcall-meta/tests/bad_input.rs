@@ -399,3 +399,47 @@ async fn bad_bytes_on_the_thrift_port_close_the_connection_and_pings_go_on() {
     assert_ne!(r.status, 0, "a wrong cluster id is refused");
     assert!(!r.msg.contains(&cluster_id.to_string()), "{}", r.msg);
 }
+
+#[tokio::test]
+async fn a_server_on_every_interface_must_be_told_its_address() {
+    let mut c = config();
+    c.listen = "0.0.0.0:0".parse().unwrap();
+    match MetaServer::start(c.clone()).await {
+        Err(e @ rollcall_meta::MetaError::NoAdvertise { .. }) => {
+            assert!(e.to_string().contains("--advertise"), "{e}");
+        }
+        Err(e) => panic!("expected NoAdvertise, got {e}"),
+        Ok(_) => panic!("a server on 0.0.0.0 started without an address to advertise"),
+    }
+    c.advertise = Some("not an address".into());
+    assert!(matches!(
+        MetaServer::start(c.clone()).await,
+        Err(rollcall_meta::MetaError::BadAdvertise { .. })
+    ));
+    // With an address, it starts and names itself by it.
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.advertise = Some("127.0.0.1:7".into());
+    let meta = MetaServer::start(c).await.unwrap();
+    let (_, mut a) = clients(&meta).await;
+    let info = a
+        .cluster_info(pb::ClusterInfoRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.leader, "127.0.0.1:7", "{info:?}");
+}
+
+#[tokio::test]
+async fn a_refused_call_carries_its_code_in_metadata() {
+    let meta = MetaServer::start(config()).await.unwrap();
+    let (_, mut a) = clients(&meta).await;
+    let err = a
+        .get_config(pb::GetConfigRequest { key: "nope".into() })
+        .await
+        .unwrap_err();
+    let code = err
+        .metadata()
+        .get("rollcall-code")
+        .and_then(|v| v.to_str().ok());
+    assert_eq!(code, Some("UNKNOWN_CONFIG"), "{err:?}");
+}

@@ -331,10 +331,14 @@ fn a_follower_far_behind_catches_up_by_snapshot() {
     // built; building and purging run in the background after the writes
     // are acknowledged, so wait for it (a leader that never purges fails
     // here at the deadline).
-    poll("the leader to purge what the follower lacks", DEADLINE, || {
-        let purged = cluster(&leader_addr)["purged_index"].as_u64()?;
-        (purged > behind).then_some(())
-    });
+    poll(
+        "the leader to purge what the follower lacks",
+        DEADLINE,
+        || {
+            let purged = cluster(&leader_addr)["purged_index"].as_u64()?;
+            (purged > behind).then_some(())
+        },
+    );
 
     group.restart(lagger);
     let c = poll("the follower to catch up", DEADLINE, || {
