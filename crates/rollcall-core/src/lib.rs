@@ -22,12 +22,17 @@ mod command;
 mod detector;
 mod error;
 mod events;
+mod executor;
 mod heartbeat;
 mod histogram;
+mod host_command;
 mod jobs;
+mod lease;
 mod liveness;
+mod meta_rows;
 mod metadata;
 mod placement;
+mod probe_failures;
 mod pull;
 mod rebalance;
 mod state;
@@ -38,15 +43,20 @@ pub use command::{Applied, Command};
 pub use detector::{DetectorConfig, DetectorKind, FailureDetector};
 pub use error::{AddrError, ApplyError, Code};
 pub use events::{Event, EventKind, EventLog, RejectFilter};
+pub use executor::{next_job_actions, Target};
 pub use heartbeat::{plan, wrong_cluster_message, HeartbeatInput, HeartbeatPlan, Limits};
 pub use histogram::Histogram;
+pub use host_command::{leader_transfer_commands, HostCommand, ReportedLeaders};
 pub use jobs::{Job, JobId, JobKind, JobStatus, Move, Phase, Step};
+pub use lease::{Lease, LeaseCheck, OfficeChange, RaftView};
 pub use liveness::{HostLiveness, Liveness, Status, Transition};
+pub use meta_rows::{own_meta_row, peer_meta_row, MetaRow, MAX_LAG};
 pub use metadata::{MetadataChange, MetadataDelta, MetadataSnapshot};
 pub use placement::{
     leader_band, place, plan_leader_balance, Candidate, LeaderTransfer, PartitionLeaders,
     PlacementError,
 };
+pub use probe_failures::{ProbeFailures, ProbeVerdict};
 pub use pull::{judge, Accepted, MasterRecord, Probe, ProbeRefusal};
 pub use rebalance::{apply_moves, plan_moves, MovePlan, SpaceReplicas};
 pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord, Space};
