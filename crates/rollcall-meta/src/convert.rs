@@ -1,7 +1,10 @@
 //! Conversions between the wire types of `rollcall-proto` and the pure
 //! types of `rollcall-core`.
 
-use rollcall_core::{Code, Event, HeartbeatInput, PartLeader, Role, Status};
+use rollcall_core::{Code, Event, HeartbeatInput, HostCommand, HostMode, PartLeader, Role, Status};
+
+use crate::error::RequestError;
+use crate::heartbeat::Beat;
 use rollcall_proto as pb;
 
 /// Wire role → core role (`None` for unspecified or unknown numbers).
@@ -56,37 +59,68 @@ pub fn status_to_pb(s: Status) -> pb::HostStatus {
     }
 }
 
-/// A heartbeat request as core input.
-pub fn heartbeat_input(req: &pb::HeartbeatRequest) -> HeartbeatInput {
-    HeartbeatInput {
-        cluster_id: req.cluster_id,
-        node_id: req.node_id,
-        host: req.host.clone(),
-        port: req.port,
-        role: role_from_pb(req.role),
-        version: req.version.clone(),
-        start_time_ms: req.start_time_ms,
-        zone: req.zone.clone(),
-        labels: req
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+/// A heartbeat request in core types.
+pub fn beat_from_pb(req: pb::HeartbeatRequest) -> Beat {
+    Beat {
+        input: HeartbeatInput {
+            cluster_id: req.cluster_id,
+            node_id: req.node_id,
+            role: role_from_pb(req.role),
+            leader_count: req.leaders.len(),
+            host: req.host,
+            port: req.port,
+            version: req.version,
+            start_time_ms: req.start_time_ms,
+            zone: req.zone,
+            labels: req.labels.into_iter().collect(),
+            ports: req.ports.into_iter().collect(),
+        },
+        metadata_version: req.metadata_version,
+        leaders: req
+            .leaders
+            .into_iter()
+            .map(|l| PartLeader {
+                space: l.space,
+                part: l.part,
+                term: l.term,
+            })
             .collect(),
-        ports: req.ports.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        leader_count: req.leaders.len(),
     }
 }
 
-/// Reported leaderships as core values.
-pub fn leaders(req: &pb::HeartbeatRequest) -> Vec<PartLeader> {
-    req.leaders
-        .iter()
-        .map(|l| PartLeader {
-            space: l.space.clone(),
-            part: l.part,
-            term: l.term,
-        })
-        .collect()
+/// A host command on the wire.
+pub fn command_to_pb(c: HostCommand) -> pb::HostCommand {
+    pb::HostCommand {
+        id: c.id,
+        kind: c.kind,
+        args: c.args.into_iter().collect(),
+    }
+}
+
+/// How `hosts add` asked the leader to reach the hosts.
+pub fn host_mode_from_pb(
+    mode: &str,
+    heartbeat_port: u32,
+    framed: bool,
+) -> Result<HostMode, RequestError> {
+    let port = u16::try_from(heartbeat_port).ok().filter(|p| *p != 0);
+    match (mode, port) {
+        ("" | "push", _) => Ok(HostMode::Push),
+        ("pull", Some(heartbeat_port)) => Ok(HostMode::Pull {
+            heartbeat_port,
+            framed,
+        }),
+        ("both", Some(heartbeat_port)) => Ok(HostMode::Both {
+            heartbeat_port,
+            framed,
+        }),
+        ("pull" | "both", None) => Err(RequestError::InvalidArgument(format!(
+            "--mode {mode} needs --heartbeat-port (1 to 65535): the port the meta leader probes"
+        ))),
+        (other, _) => Err(RequestError::InvalidArgument(format!(
+            "mode {other:?} is not push, pull or both"
+        ))),
+    }
 }
 
 /// A core event on the wire.
@@ -101,34 +135,4 @@ pub fn event_to_pb(e: &Event) -> pb::Event {
         role: role_to_pb(e.role) as i32,
         detail: e.detail.clone(),
     }
-}
-
-/// The gRPC metadata key carrying our [`Code`] name on every refused
-/// call, for clients in any language (the message is for people).
-pub const CODE_KEY: &str = "rollcall-code";
-
-/// A gRPC status carrying our code in the [`CODE_KEY`] metadata (and, for
-/// people, at the start of its message).
-pub fn status(code: Code, message: impl std::fmt::Display) -> tonic::Status {
-    let grpc = match code {
-        Code::Ok => tonic::Code::Ok,
-        Code::InvalidArgument => tonic::Code::InvalidArgument,
-        Code::UnknownHost | Code::UnknownConfig | Code::UnknownSpace | Code::UnknownJob => {
-            tonic::Code::NotFound
-        }
-        Code::SpaceExists => tonic::Code::AlreadyExists,
-        Code::PlacementFailed | Code::HostHasReplicas | Code::JobRunning => {
-            tonic::Code::FailedPrecondition
-        }
-        Code::HostOnline | Code::NotLeader => tonic::Code::FailedPrecondition,
-        Code::WrongCluster | Code::HostNotAdmitted => tonic::Code::PermissionDenied,
-        Code::StoreUnavailable | Code::Unavailable => tonic::Code::Unavailable,
-        Code::Internal => tonic::Code::Internal,
-    };
-    let mut st = tonic::Status::new(grpc, format!("{}: {message}", code.as_str()));
-    st.metadata_mut().insert(
-        CODE_KEY,
-        tonic::metadata::MetadataValue::from_static(code.as_str()),
-    );
-    st
 }

@@ -1,18 +1,75 @@
-//! The gRPC services: thin adapters from tonic to [`crate::node::Shared`].
+//! The gRPC services: thin adapters from tonic to the components, and the
+//! only place a `tonic::Status` is built. A refused call carries our code
+//! in the `rollcall-code` metadata (and, for people, at the start of its
+//! message); NOT_LEADER also names the leader in `rollcall-leader`.
 
-use std::sync::Arc;
-
+use rollcall_core::Code;
 use rollcall_proto as pb;
 use rollcall_proto::admin_server::Admin;
 use rollcall_proto::meta_server::Meta;
+use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
-use crate::convert::{role_from_pb, status};
-use crate::node::Shared;
+use crate::admin::{self, spaces::NewSpace};
+use crate::convert::{self, role_from_pb};
+use crate::error::RequestError;
+use crate::heartbeat;
+use crate::parts::Parts;
 use crate::raft::Raft;
+use crate::tasks::sweep::sweep;
+use crate::views;
+
+/// The gRPC metadata key carrying our [`Code`] name on every refused call.
+pub const CODE_KEY: &str = "rollcall-code";
+/// The gRPC metadata key naming the leader on NOT_LEADER.
+pub const LEADER_KEY: &str = "rollcall-leader";
+
+/// A gRPC status for `code`, carrying it in [`CODE_KEY`].
+pub fn status(code: Code, message: impl std::fmt::Display) -> Status {
+    let grpc = match code {
+        Code::Ok => tonic::Code::Ok,
+        Code::InvalidArgument => tonic::Code::InvalidArgument,
+        Code::UnknownHost | Code::UnknownConfig | Code::UnknownSpace | Code::UnknownJob => {
+            tonic::Code::NotFound
+        }
+        Code::SpaceExists => tonic::Code::AlreadyExists,
+        Code::PlacementFailed | Code::HostHasReplicas | Code::JobRunning => {
+            tonic::Code::FailedPrecondition
+        }
+        Code::HostOnline | Code::NotLeader => tonic::Code::FailedPrecondition,
+        Code::WrongCluster | Code::HostNotAdmitted => tonic::Code::PermissionDenied,
+        Code::StoreUnavailable | Code::Unavailable => tonic::Code::Unavailable,
+        Code::Internal => tonic::Code::Internal,
+    };
+    let mut st = Status::new(grpc, format!("{}: {message}", code.as_str()));
+    st.metadata_mut()
+        .insert(CODE_KEY, MetadataValue::from_static(code.as_str()));
+    st
+}
+
+impl From<RequestError> for Status {
+    fn from(e: RequestError) -> Status {
+        let mut st = status(e.code(), &e);
+        if let RequestError::NotLeader {
+            leader: Some(l), ..
+        } = &e
+        {
+            if let Ok(v) = l.parse() {
+                st.metadata_mut().insert(LEADER_KEY, v);
+            }
+        }
+        st
+    }
+}
+
+impl From<crate::error::LeaderError> for Status {
+    fn from(e: crate::error::LeaderError) -> Status {
+        RequestError::from(e).into()
+    }
+}
 
 /// `rollcall.v1.Meta`: what agents call.
-pub struct MetaService(pub Arc<Shared>);
+pub struct MetaService(pub Parts);
 
 #[tonic::async_trait]
 impl Meta for MetaService {
@@ -20,19 +77,26 @@ impl Meta for MetaService {
         &self,
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
-        Ok(Response::new(self.0.heartbeat(request.into_inner()).await))
+        let beat = convert::beat_from_pb(request.into_inner());
+        let out = heartbeat::accept(&self.0, beat).await;
+        Ok(Response::new(views::heartbeat_response(&self.0, out)))
     }
 
     async fn get_metadata(
         &self,
         request: Request<pb::GetMetadataRequest>,
     ) -> Result<Response<pb::GetMetadataResponse>, Status> {
-        Ok(Response::new(self.0.metadata(&request.into_inner())))
+        let req = request.into_inner();
+        Ok(Response::new(views::metadata(
+            &self.0,
+            req.cluster_id,
+            req.since_version,
+        )))
     }
 }
 
 /// `rollcall.v1.Admin`: what the CLI calls.
-pub struct AdminService(pub Arc<Shared>);
+pub struct AdminService(pub Parts);
 
 #[tonic::async_trait]
 impl Admin for AdminService {
@@ -40,10 +104,12 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::ListHostsRequest>,
     ) -> Result<Response<pb::ListHostsResponse>, Status> {
-        self.0.read_barrier().await?;
+        let office = self.0.lead.read_barrier().await?;
         let role = role_from_pb(request.into_inner().role);
+        // Record every change first, so the events agree with the table.
+        sweep(&self.0, &office);
         Ok(Response::new(pb::ListHostsResponse {
-            hosts: self.0.host_views(role),
+            hosts: views::hosts(&self.0, &office, role),
         }))
     }
 
@@ -51,40 +117,11 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::AddHostsRequest>,
     ) -> Result<Response<pb::AddHostsResponse>, Status> {
-        self.0.require_leader()?;
+        self.0.lead.require()?;
         let req = request.into_inner();
-        let port = u16::try_from(req.heartbeat_port).ok().filter(|p| *p != 0);
-        let mode = match (req.mode.as_str(), port) {
-            ("" | "push", _) => rollcall_core::HostMode::Push,
-            ("pull", Some(heartbeat_port)) => rollcall_core::HostMode::Pull {
-                heartbeat_port,
-                framed: req.heartbeat_framed,
-            },
-            ("both", Some(heartbeat_port)) => rollcall_core::HostMode::Both {
-                heartbeat_port,
-                framed: req.heartbeat_framed,
-            },
-            ("pull" | "both", None) => {
-                return Err(status(
-                    rollcall_core::Code::InvalidArgument,
-                    format!(
-                        "--mode {} needs --heartbeat-port (1 to 65535): the port the meta \
-                         leader probes",
-                        req.mode
-                    ),
-                ))
-            }
-            (other, _) => {
-                return Err(status(
-                    rollcall_core::Code::InvalidArgument,
-                    format!("mode {other:?} is not push, pull or both"),
-                ))
-            }
-        };
-        let node_ids = self
-            .0
-            .add_hosts(&req.addresses, role_from_pb(req.role), mode)
-            .await?;
+        let mode = convert::host_mode_from_pb(&req.mode, req.heartbeat_port, req.heartbeat_framed)?;
+        let node_ids =
+            admin::hosts::add(&self.0, &req.addresses, role_from_pb(req.role), mode).await?;
         Ok(Response::new(pb::AddHostsResponse { node_ids }))
     }
 
@@ -92,9 +129,8 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::DropHostsRequest>,
     ) -> Result<Response<pb::DropHostsResponse>, Status> {
-        self.0.read_barrier().await?;
         let req = request.into_inner();
-        let node_ids = self.0.drop_hosts(&req.addresses, req.force).await?;
+        let node_ids = admin::hosts::remove(&self.0, &req.addresses, req.force).await?;
         Ok(Response::new(pb::DropHostsResponse { node_ids }))
     }
 
@@ -102,21 +138,22 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        self.0.require_leader()?;
+        self.0.lead.require()?;
         let req = request.into_inner();
-        Ok(Response::new(self.0.events(req.after_seq, req.limit)))
+        Ok(Response::new(views::events(
+            &self.0,
+            req.after_seq,
+            req.limit,
+        )))
     }
 
     async fn set_config(
         &self,
         request: Request<pb::SetConfigRequest>,
     ) -> Result<Response<pb::SetConfigResponse>, Status> {
-        self.0.require_leader()?;
         let req = request.into_inner();
-        let metadata_version = self
-            .0
-            .set_config(req.key, req.value, role_from_pb(req.role))
-            .await?;
+        let metadata_version =
+            admin::config::set(&self.0, req.key, req.value, role_from_pb(req.role)).await?;
         Ok(Response::new(pb::SetConfigResponse { metadata_version }))
     }
 
@@ -124,17 +161,10 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::GetConfigRequest>,
     ) -> Result<Response<pb::ListConfigsResponse>, Status> {
-        self.0.read_barrier().await?;
         let key = request.into_inner().key;
-        let (configs, metadata_version) = self.0.configs(Some(&key));
-        if configs.is_empty() {
-            return Err(status(
-                rollcall_core::Code::UnknownConfig,
-                format!("no config named {key:?}; `rollcall config list` shows them all"),
-            ));
-        }
+        let (entries, metadata_version) = admin::config::get(&self.0, Some(&key)).await?;
         Ok(Response::new(pb::ListConfigsResponse {
-            configs,
+            configs: views::configs(entries),
             metadata_version,
         }))
     }
@@ -143,10 +173,9 @@ impl Admin for AdminService {
         &self,
         _request: Request<pb::ListConfigsRequest>,
     ) -> Result<Response<pb::ListConfigsResponse>, Status> {
-        self.0.read_barrier().await?;
-        let (configs, metadata_version) = self.0.configs(None);
+        let (entries, metadata_version) = admin::config::get(&self.0, None).await?;
         Ok(Response::new(pb::ListConfigsResponse {
-            configs,
+            configs: views::configs(entries),
             metadata_version,
         }))
     }
@@ -156,9 +185,9 @@ impl Admin for AdminService {
         request: Request<pb::AddMetaServerRequest>,
     ) -> Result<Response<pb::MetaMembershipResponse>, Status> {
         let req = request.into_inner();
-        self.0.add_meta_server(req.id, &req.address).await?;
+        admin::membership::add(&self.0, req.id, &req.address).await?;
         Ok(Response::new(pb::MetaMembershipResponse {
-            members: self.0.cluster_info().members,
+            members: views::cluster_info(&self.0).members,
         }))
     }
 
@@ -166,9 +195,9 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::RemoveMetaServerRequest>,
     ) -> Result<Response<pb::MetaMembershipResponse>, Status> {
-        self.0.remove_meta_server(request.into_inner().id).await?;
+        admin::membership::remove(&self.0, request.into_inner().id).await?;
         Ok(Response::new(pb::MetaMembershipResponse {
-            members: self.0.cluster_info().members,
+            members: views::cluster_info(&self.0).members,
         }))
     }
 
@@ -176,11 +205,8 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::BalanceLeaderRequest>,
     ) -> Result<Response<pb::BalanceLeaderResponse>, Status> {
-        self.0.read_barrier().await?;
-        let transfers = self
-            .0
-            .balance_leader_when_settled(request.into_inner().deviation)
-            .await?;
+        let deviation = request.into_inner().deviation;
+        let transfers = admin::spaces::balance_leader(&self.0, deviation).await?;
         Ok(Response::new(pb::BalanceLeaderResponse { transfers }))
     }
 
@@ -188,25 +214,25 @@ impl Admin for AdminService {
         &self,
         _request: Request<pb::BalanceDataRequest>,
     ) -> Result<Response<pb::JobView>, Status> {
-        Ok(Response::new(self.0.start_balance_data().await?))
+        let id = admin::jobs::start_balance_data(&self.0).await?;
+        Ok(Response::new(views::job(&self.0, id)?))
     }
 
     async fn drain_host(
         &self,
         request: Request<pb::DrainHostRequest>,
     ) -> Result<Response<pb::JobView>, Status> {
-        Ok(Response::new(
-            self.0.start_drain(&request.into_inner().address).await?,
-        ))
+        let id = admin::jobs::start_drain(&self.0, &request.into_inner().address).await?;
+        Ok(Response::new(views::job(&self.0, id)?))
     }
 
     async fn list_jobs(
         &self,
         _request: Request<pb::ListJobsRequest>,
     ) -> Result<Response<pb::ListJobsResponse>, Status> {
-        self.0.read_barrier().await?;
+        self.0.lead.read_barrier().await?;
         Ok(Response::new(pb::ListJobsResponse {
-            jobs: self.0.list_jobs(),
+            jobs: views::jobs(&self.0),
         }))
     }
 
@@ -214,35 +240,50 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::StopJobRequest>,
     ) -> Result<Response<pb::JobView>, Status> {
-        Ok(Response::new(
-            self.0.stop_job(request.into_inner().id).await?,
-        ))
+        let id = request.into_inner().id;
+        admin::jobs::stop(&self.0, id).await?;
+        Ok(Response::new(views::job(&self.0, id)?))
     }
 
     async fn create_space(
         &self,
         request: Request<pb::CreateSpaceRequest>,
     ) -> Result<Response<pb::SpaceView>, Status> {
-        Ok(Response::new(
-            self.0.create_space(request.into_inner()).await?,
-        ))
+        let req = request.into_inner();
+        let space = admin::spaces::create(
+            &self.0,
+            NewSpace {
+                name: req.name,
+                partitions: req.partitions,
+                replicas: req.replicas,
+                zones: req.zones,
+            },
+        )
+        .await?;
+        Ok(Response::new(views::space_view(&space)))
     }
 
     async fn list_spaces(
         &self,
         _request: Request<pb::ListSpacesRequest>,
     ) -> Result<Response<pb::ListSpacesResponse>, Status> {
-        self.0.read_barrier().await?;
-        Ok(Response::new(pb::ListSpacesResponse {
-            spaces: self.0.list_spaces(),
-        }))
+        self.0.lead.read_barrier().await?;
+        let spaces = self
+            .0
+            .store
+            .read()
+            .spaces()
+            .values()
+            .map(views::space_view)
+            .collect();
+        Ok(Response::new(pb::ListSpacesResponse { spaces }))
     }
 
     async fn drop_space(
         &self,
         request: Request<pb::DropSpaceRequest>,
     ) -> Result<Response<pb::DropSpaceResponse>, Status> {
-        let metadata_version = self.0.drop_space(&request.into_inner().name).await?;
+        let metadata_version = admin::spaces::remove(&self.0, &request.into_inner().name).await?;
         Ok(Response::new(pb::DropSpaceResponse { metadata_version }))
     }
 
@@ -250,19 +291,18 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::ListPartsRequest>,
     ) -> Result<Response<pb::ListPartsResponse>, Status> {
-        self.0.read_barrier().await?;
-        Ok(Response::new(pb::ListPartsResponse {
-            parts: self.0.list_parts(&request.into_inner().space)?,
-        }))
+        let office = self.0.lead.read_barrier().await?;
+        let parts = views::parts(&self.0, &office, &request.into_inner().space)?;
+        Ok(Response::new(pb::ListPartsResponse { parts }))
     }
 
     async fn cluster_info(
         &self,
         request: Request<pb::ClusterInfoRequest>,
     ) -> Result<Response<pb::ClusterInfoResponse>, Status> {
-        let mut info = self.0.cluster_info();
+        let mut info = views::cluster_info(&self.0);
         if request.into_inner().show_token {
-            info.token = self.0.token();
+            info.token = self.0.store.token();
         }
         Ok(Response::new(info))
     }
@@ -274,7 +314,7 @@ pub struct RaftService(pub Raft);
 fn decode<T: serde::de::DeserializeOwned>(p: &pb::RaftPayload) -> Result<T, Status> {
     serde_json::from_slice(&p.json).map_err(|e| {
         status(
-            rollcall_core::Code::InvalidArgument,
+            Code::InvalidArgument,
             format!("undecodable Raft message: {e}"),
         )
     })
@@ -283,12 +323,7 @@ fn decode<T: serde::de::DeserializeOwned>(p: &pb::RaftPayload) -> Result<T, Stat
 fn encode<T: serde::Serialize>(v: &T) -> Result<Response<pb::RaftPayload>, Status> {
     serde_json::to_vec(v)
         .map(|json| Response::new(pb::RaftPayload { json }))
-        .map_err(|e| {
-            status(
-                rollcall_core::Code::Internal,
-                format!("cannot encode a Raft reply: {e}"),
-            )
-        })
+        .map_err(|e| status(Code::Internal, format!("cannot encode a Raft reply: {e}")))
 }
 
 #[tonic::async_trait]

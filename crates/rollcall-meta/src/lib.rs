@@ -16,23 +16,32 @@
 //! is the leader's, in memory: a steady heartbeat touches only memory and
 //! proposes nothing.
 
+mod admin;
+mod clock;
 mod config;
 mod convert;
 mod error;
+mod events;
 mod frontend;
 mod grpc;
-mod jobs;
+mod heartbeat;
+mod leadership;
 mod listener;
-mod node;
-mod prober;
+mod office;
+mod parts;
+mod probe_stats;
 pub mod raft;
+mod replicated;
 mod server;
-mod spaces;
+mod sync;
+mod tasks;
+mod views;
 mod writer;
 
 pub use config::MetaConfig;
-pub use error::{MetaError, ProposeError, StoreError};
+pub use error::{LeaderError, MetaError, ProposeError, RequestError, StoreError};
+pub use grpc::{CODE_KEY, LEADER_KEY};
 pub use listener::{Accept, AcceptFuture};
-pub use prober::ProbeStats;
+pub use probe_stats::ProbeStats;
 pub use raft::{FailSwitch, RaftStore};
 pub use server::{MetaServer, Stopper, Transport};

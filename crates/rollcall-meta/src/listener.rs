@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rollcall_proto as pb;
@@ -14,7 +13,9 @@ use rollcall_proto::transport::{BoxIo, Rewound};
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::sync::{mpsc, watch};
 
-use crate::node::Shared;
+use crate::heartbeat::{accept, Outcome};
+use crate::parts::Parts;
+use crate::{convert, views};
 
 /// How long a new connection may take to send its first four bytes.
 const SNIFF_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,7 +43,7 @@ impl Accept for tokio::net::TcpListener {
 /// Accepts connections until `stop` turns true; gRPC ones go to `grpc`.
 pub async fn accept_loop(
     mut listener: Box<dyn Accept>,
-    shared: Arc<Shared>,
+    parts: Parts,
     grpc: mpsc::Sender<Result<Rewound, io::Error>>,
     stop: watch::Receiver<bool>,
 ) {
@@ -62,12 +63,12 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        let shared = shared.clone();
+        let parts = parts.clone();
         let grpc = grpc.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             match sniff(sock).await {
-                Some(Sniffed::Heartbeats(sock)) => serve_stream(sock, shared, stop).await,
+                Some(Sniffed::Heartbeats(sock)) => serve_stream(sock, parts, stop).await,
                 Some(Sniffed::Other(sock)) => {
                     let _ = grpc.send(Ok(sock)).await;
                 }
@@ -113,9 +114,9 @@ async fn sniff(mut sock: BoxIo) -> Option<Sniffed> {
 /// vanished without closing), or the server stops. A bad frame gets one
 /// INVALID_ARGUMENT answer saying what was wrong, then the connection is
 /// closed.
-async fn serve_stream(sock: BoxIo, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let max = shared.config.max_message_bytes;
-    let idle = (shared.config.detector_config().threshold() * 2).max(Duration::from_secs(10));
+async fn serve_stream(sock: BoxIo, p: Parts, mut stop: watch::Receiver<bool>) {
+    let max = p.config.max_message_bytes;
+    let idle = (p.config.detector_config().threshold() * 2).max(Duration::from_secs(10));
     // Requests and answers alternate, so one buffered stream serves both.
     let mut io = BufReader::with_capacity(512, sock);
     let mut rbuf = Vec::new();
@@ -129,12 +130,16 @@ async fn serve_stream(sock: BoxIo, shared: Arc<Shared>, mut stop: watch::Receive
             _ = stop.changed() => return,
         };
         let resp = match frame {
-            Ok(req) => shared.heartbeat(req).await,
+            Ok(req) => views::heartbeat_response(&p, accept(&p, convert::beat_from_pb(req)).await),
             Err(FrameError::Closed) | Err(FrameError::Io(_)) => return,
             Err(e @ (FrameError::TooLarge { .. } | FrameError::Malformed(_))) => {
-                let resp = shared.refusal(
-                    rollcall_core::Code::InvalidArgument,
-                    format!("{e}; the connection will be closed"),
+                let resp = views::heartbeat_response(
+                    &p,
+                    Outcome::refused(
+                        &p,
+                        rollcall_core::Code::InvalidArgument,
+                        format!("{e}; the connection will be closed"),
+                    ),
                 );
                 let _ = write_frame(&mut io, &resp, &mut wbuf).await;
                 return;

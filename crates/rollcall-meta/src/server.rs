@@ -8,9 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use openraft::{BasicNode, ServerState, SnapshotPolicy};
+use openraft::{BasicNode, SnapshotPolicy};
 use rollcall_proto::admin_server::AdminServer;
 use rollcall_proto::meta_server::MetaServer as MetaGrpcServer;
 use rollcall_proto::raft_server::RaftServer;
@@ -18,12 +16,16 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::clock::{wall_ms, Clock};
 use crate::config::MetaConfig;
 use crate::error::MetaError;
+use crate::events::Events;
 use crate::grpc::{AdminService, MetaService, RaftService};
+use crate::leadership::Leadership;
 use crate::listener::{accept_loop, Accept};
-use crate::node::{LeaderMetrics, Shared};
+use crate::parts::Parts;
 use crate::raft::{Contacts, Network, Raft, RaftStore};
+use crate::replicated::Replicated;
 use rollcall_proto::transport::Dialer;
 
 /// Where a server's connections come from and how it reaches its peers.
@@ -40,7 +42,7 @@ pub struct Transport {
 pub struct MetaServer {
     addr: SocketAddr,
     thrift_addr: Option<SocketAddr>,
-    shared: Arc<Shared>,
+    parts: Parts,
     raft: Raft,
     stop: Arc<Notify>,
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -116,7 +118,7 @@ impl MetaServer {
         store: RaftStore,
         transport: Transport,
     ) -> Result<MetaServer, MetaError> {
-        let origin = Instant::now();
+        let clock = Clock::start();
         let Transport {
             listener,
             local_addr: addr,
@@ -170,26 +172,32 @@ impl MetaServer {
             }
         }
 
-        let shared = Arc::new(
-            Shared::new(
-                config.clone(),
-                origin,
-                state,
+        let store_writes = store.write_counter();
+        let parts = Parts {
+            config: Arc::new(config.clone()),
+            clock,
+            store: Arc::new(Replicated::new(state, raft.clone(), store_writes)),
+            lead: Arc::new(Leadership::new(
+                raft.clone(),
                 config.node_id,
                 advertised,
-                raft.clone(),
-                store.write_counter(),
-            )
-            .with_contacts(contacts),
-        );
+                clock,
+                &config,
+            )),
+            events: Arc::new(Events::new(config.event_capacity)),
+            probe_counters: Arc::default(),
+            contacts,
+            thrift_port: Arc::default(),
+            started_wall_ms: wall_ms(),
+        };
 
         if let Some(state) = legacy {
-            if shared.cluster_id() == 0 {
+            if parts.store.cluster_id() == 0 {
                 tracing::info!(
                     cluster_id = state.cluster_id(),
                     "found a pre-Raft data directory; its state will be imported"
                 );
-                shared.set_legacy(store.clone(), state);
+                parts.store.set_legacy(store.clone(), state);
             }
         }
 
@@ -207,14 +215,14 @@ impl MetaServer {
                 addr: listen,
                 source,
             })?;
-            shared.thrift_port.store(
+            parts.thrift_port.store(
                 u32::from(bound.port()),
                 std::sync::atomic::Ordering::Release,
             );
             thrift_addr = Some(bound);
             thrift_task = Some(tokio::spawn(rollcall_proto::thrift_server::serve(
                 l,
-                Arc::new(crate::frontend::Frontend(shared.clone())),
+                Arc::new(crate::frontend::Frontend(parts.clone())),
                 false,
                 rollcall_proto::thrift::Limits::default(),
             )));
@@ -226,12 +234,12 @@ impl MetaServer {
         let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(
-                MetaGrpcServer::new(MetaService(shared.clone()))
+                MetaGrpcServer::new(MetaService(parts.clone()))
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             )
             .add_service(
-                AdminServer::new(AdminService(shared.clone()))
+                AdminServer::new(AdminService(parts.clone()))
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             )
@@ -247,7 +255,7 @@ impl MetaServer {
         let mut tasks: Vec<JoinHandle<()>> = thrift_task.into_iter().collect();
         tasks.push(tokio::spawn(accept_loop(
             listener,
-            shared.clone(),
+            parts.clone(),
             grpc_tx,
             stop_rx,
         )));
@@ -262,35 +270,7 @@ impl MetaServer {
         });
 
         // Follow leadership.
-        tasks.push({
-            let shared = shared.clone();
-            let mut metrics = raft.metrics();
-            tokio::spawn(async move {
-                loop {
-                    let lm = {
-                        let m = metrics.borrow_and_update();
-                        LeaderMetrics {
-                            leader: m.current_leader,
-                            term: m.current_term,
-                            is_leader_state: m.state == ServerState::Leader,
-                            millis_since_quorum_ack: m.millis_since_quorum_ack,
-                            voters: m.membership_config.membership().voter_ids().count() as u64,
-                        }
-                    };
-                    if shared.on_metrics(&lm) {
-                        let shared = shared.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = shared.bootstrap_if_needed().await {
-                                tracing::warn!(error = %e, "could not bootstrap the cluster identity");
-                            }
-                        });
-                    }
-                    if metrics.changed().await.is_err() {
-                        return;
-                    }
-                }
-            })
-        });
+        tasks.push(crate::tasks::follow_leadership(parts.clone()));
 
         // Break a split vote that openraft would repeat in every term.
         tasks.push(crate::raft::elections::spawn(
@@ -299,33 +279,13 @@ impl MetaServer {
             config.election_timeout,
         ));
 
-        // Judge liveness while leading.
-        let sweep_every = (config.heartbeat_interval / 4)
-            .clamp(Duration::from_millis(10), Duration::from_millis(250));
-        tasks.push(while_leading(shared.clone(), sweep_every, |s| async move {
-            s.sweep();
-        }));
-
-        // Probe pull-mode hosts (leader only), once per interval.
-        let every = config.heartbeat_interval.max(Duration::from_millis(10));
-        tasks.push(while_leading(shared.clone(), every, |s| async move {
-            s.probe_round().await;
-        }));
-        // Ping the peer meta servers in a task of its own: a peer that
-        // is down costs a timeout, which must not delay the hosts' probes.
-        tasks.push(while_leading(shared.clone(), every, |s| async move {
-            s.ping_peers().await;
-        }));
-
-        // Advance the running job (leader only), one phase per tick.
-        tasks.push(while_leading(shared.clone(), sweep_every, |s| async move {
-            s.drive_jobs().await;
-        }));
+        // Sweep, probe, ping and run jobs while leading.
+        tasks.extend(crate::tasks::spawn_all(&parts));
 
         let server = MetaServer {
             addr,
             thrift_addr,
-            shared,
+            parts,
             raft,
             stop,
             serve,
@@ -343,7 +303,7 @@ impl MetaServer {
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), MetaError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if self.shared.cluster_id() != 0 && self.shared.leader_addr().is_some() {
+            if self.parts.store.cluster_id() != 0 && self.parts.lead.leader_addr().is_some() {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
@@ -367,7 +327,7 @@ impl MetaServer {
 
     /// The cluster id (0 until known here).
     pub fn cluster_id(&self) -> u32 {
-        self.shared.cluster_id()
+        self.parts.store.cluster_id()
     }
 
     /// The current Raft term.
@@ -377,18 +337,18 @@ impl MetaServer {
 
     /// Whether this server leads.
     pub fn is_leader(&self) -> bool {
-        self.shared.is_leader()
+        self.parts.lead.office().is_some()
     }
 
     /// Whether this server is the Raft leader holding its lease right now
     /// (a side-effect-free look, for observers such as tests).
     pub fn holds_lease(&self) -> bool {
-        self.shared.holds_lease()
+        self.parts.lead.holds_lease()
     }
 
     /// Store write transactions since start.
     pub fn store_writes(&self) -> u64 {
-        self.shared.store_writes()
+        self.parts.store.store_writes()
     }
 
     /// This server's Raft node (membership changes, metrics).
@@ -428,24 +388,6 @@ impl MetaServer {
             let _ = self.raft.shutdown().await;
         }
     }
-}
-
-/// Runs `f` every `every` while this server leads (with its lease).
-fn while_leading<F, Fut>(shared: Arc<Shared>, every: Duration, f: F) -> JoinHandle<()>
-where
-    F: Fn(Arc<Shared>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if shared.is_leader() {
-                f(shared.clone()).await;
-            }
-        }
-    })
 }
 
 /// Stops a [`MetaServer`] from another task.

@@ -1,0 +1,123 @@
+//! Hosts: admitting them by address (explicit admission) and dropping
+//! them (refused while ONLINE or holding replicas, unless forced).
+
+use rollcall_core::{Applied, Command, EventKind, HostMode, NodeId, Role, Status};
+
+use crate::admin::parse_addrs;
+use crate::error::RequestError;
+use crate::events::Subject;
+use crate::parts::Parts;
+use crate::views::partition_distribution;
+
+/// Admits hosts by address; returns their node ids.
+pub async fn add(
+    p: &Parts,
+    addresses: &[String],
+    role: Option<Role>,
+    mode: HostMode,
+) -> Result<Vec<NodeId>, RequestError> {
+    p.lead.require()?;
+    let role = match role {
+        None => Role::Storage,
+        Some(Role::Meta) => {
+            return Err(RequestError::InvalidArgument(
+                "meta servers are not added as hosts; use --role storage or graph".into(),
+            ))
+        }
+        Some(r) => r,
+    };
+    let addrs = parse_addrs(addresses)?;
+    let new: Vec<bool> = {
+        let s = p.store.read();
+        addrs.iter().map(|a| s.host_by_addr(a).is_none()).collect()
+    };
+    let hosts: Vec<_> = addrs.iter().cloned().map(|a| (a, role)).collect();
+    match p.store.propose(Command::AddHosts { hosts, mode }).await? {
+        Applied::Added(ids) => {
+            for ((id, is_new), addr) in ids.iter().zip(new).zip(&addrs) {
+                if is_new {
+                    p.events.push(
+                        EventKind::Registered,
+                        Subject::host(*id, addr, role),
+                        "added by an operator".into(),
+                    );
+                }
+            }
+            Ok(ids)
+        }
+        other => Err(RequestError::unexpected(other)),
+    }
+}
+
+/// Removes hosts; refuses ONLINE ones and ones holding replicas unless
+/// `force`.
+pub async fn remove(
+    p: &Parts,
+    addresses: &[String],
+    force: bool,
+) -> Result<Vec<NodeId>, RequestError> {
+    let office = p.lead.read_barrier().await?;
+    let addrs = parse_addrs(addresses)?;
+    let now = p.clock.now();
+    let (ids, subjects) = {
+        let s = p.store.read();
+        let mut ids = Vec::new();
+        let mut unknown = Vec::new();
+        for a in &addrs {
+            match s.host_by_addr(a) {
+                Some(h) => ids.push(h.node_id),
+                None => unknown.push(a.to_string()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(RequestError::UnknownHost(format!(
+                "no host at {}; `rollcall hosts` lists the known ones",
+                unknown.join(", ")
+            )));
+        }
+        let online: Vec<String> = ids
+            .iter()
+            .zip(&addrs)
+            .filter(|(id, _)| office.status(**id, now) == Status::Online)
+            .map(|(_, a)| a.to_string())
+            .collect();
+        if !online.is_empty() && !force {
+            return Err(RequestError::HostOnline(format!(
+                "{} is ONLINE; stop it first, or pass --force to drop it anyway",
+                online.join(", ")
+            )));
+        }
+        // A host holding replicas would leave partitions pointing at a
+        // missing host.
+        let dist = partition_distribution(&s);
+        let holding: Vec<String> = ids
+            .iter()
+            .zip(&addrs)
+            .filter_map(|(id, a)| {
+                let d = dist.get(id)?;
+                let n: u32 = d.values().sum();
+                let spaces = d.keys().cloned().collect::<Vec<_>>().join(", ");
+                Some(format!("{a} holds {n} replica(s) of {spaces}"))
+            })
+            .collect();
+        if !holding.is_empty() && !force {
+            return Err(RequestError::HostHasReplicas(format!(
+                "{}; drop the spaces or pass --force (the replicas stay assigned to the dropped host)",
+                holding.join("; ")
+            )));
+        }
+        let subjects: Vec<Subject> = ids.iter().map(|id| Subject::lookup(&s, *id)).collect();
+        (ids, subjects)
+    };
+    p.store
+        .propose(Command::DropHosts {
+            node_ids: ids.clone(),
+        })
+        .await?;
+    for who in subjects {
+        office.forget(who.node_id);
+        let detail = if force { "dropped with --force" } else { "" };
+        p.events.push(EventKind::Dropped, who, detail.into());
+    }
+    Ok(ids)
+}

@@ -1,0 +1,54 @@
+//! The components of one meta server, bundled so each service can be
+//! handed the ones it uses. `Parts` has no methods and no lock of its own:
+//! each component owns its state and lock (see the map in docs/DESIGN.md),
+//! and the code that acts on them lives in the module of the action
+//! (`heartbeat`, `admin/*`, `views`, `tasks/*`).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::MetaConfig;
+use crate::events::Events;
+use crate::leadership::Leadership;
+use crate::probe_stats::ProbeCounters;
+use crate::raft::Contacts;
+use crate::replicated::Replicated;
+
+/// The components of one meta server.
+#[derive(Clone)]
+pub struct Parts {
+    /// Settings.
+    pub config: Arc<MetaConfig>,
+    /// Monotonic time since start.
+    pub clock: Clock,
+    /// The replicated state and Raft writes.
+    pub store: Arc<Replicated>,
+    /// Leadership and the current office.
+    pub lead: Arc<Leadership>,
+    /// The event ring.
+    pub events: Arc<Events>,
+    /// Probe counters, cumulative since start.
+    pub probe_counters: Arc<ProbeCounters>,
+    /// When each peer last answered a Raft RPC from this server.
+    pub contacts: Contacts,
+    /// The port of this server's `FrontendService` (0 if not served).
+    pub thrift_port: Arc<AtomicU32>,
+    /// Wall-clock start of this process (ms).
+    pub started_wall_ms: i64,
+}
+
+impl Parts {
+    /// The `FrontendService` port (0 if not served).
+    pub fn thrift_port(&self) -> u32 {
+        self.thrift_port.load(Ordering::Acquire)
+    }
+
+    /// The heartbeat interval told to agents, in ms.
+    pub fn interval_ms(&self) -> u32 {
+        self.config
+            .heartbeat_interval
+            .as_millis()
+            .min(u32::MAX as u128) as u32
+    }
+}

@@ -1,0 +1,132 @@
+//! The replicated state as this server holds it: reads of the state
+//! machine's [`ClusterState`], and writes proposed through Raft (committed
+//! by a majority and applied by every replica before the caller hears
+//! back). Also the cluster identity: fixed once bootstrapped, so the
+//! wrong-cluster check takes no lock.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use rollcall_core::{Applied, ApplyError, ClusterState, Command};
+
+use crate::clock::wall_ms;
+use crate::error::ProposeError;
+use crate::raft::{Raft, RaftStore};
+use crate::sync::{lock, read};
+use crate::writer::Writer;
+
+/// The replicated state and the way to change it.
+pub struct Replicated {
+    state: Arc<RwLock<ClusterState>>,
+    /// Fixed once bootstrapped (0 before).
+    cluster_id: AtomicU32,
+    writer: Writer,
+    /// Store write transactions since start (shared with the store).
+    writes: Arc<AtomicU64>,
+    /// A pre-Raft state waiting to be imported by the first leader.
+    legacy: Mutex<Option<(RaftStore, ClusterState)>>,
+}
+
+impl Replicated {
+    /// Over the state machine's state and this server's Raft node.
+    pub fn new(state: Arc<RwLock<ClusterState>>, raft: Raft, writes: Arc<AtomicU64>) -> Self {
+        Replicated {
+            state,
+            cluster_id: AtomicU32::new(0),
+            writer: Writer::new(raft),
+            writes,
+            legacy: Mutex::new(None),
+        }
+    }
+
+    /// The state as applied here. Hold the guard briefly and never across
+    /// an await; it comes first in the lock order (state, then office,
+    /// then events).
+    pub fn read(&self) -> RwLockReadGuard<'_, ClusterState> {
+        read(&self.state)
+    }
+
+    /// The cluster id (0 until the bootstrap command is applied here).
+    pub fn cluster_id(&self) -> u32 {
+        match self.cluster_id.load(Ordering::Acquire) {
+            0 => {
+                let id = self.read().cluster_id();
+                if id != 0 {
+                    self.cluster_id.store(id, Ordering::Release);
+                }
+                id
+            }
+            id => id,
+        }
+    }
+
+    /// Commits `cmd` and returns what applying it did.
+    pub async fn propose(&self, cmd: Command) -> Result<Applied, ProposeError> {
+        self.writer.propose(cmd).await
+    }
+
+    /// Store write transactions since start.
+    pub fn store_writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Hands over a pre-Raft state for the first leader to import.
+    pub fn set_legacy(&self, store: RaftStore, state: ClusterState) {
+        *lock(&self.legacy) = Some((store, state));
+    }
+
+    /// Proposes a cluster identity if none is committed yet (the first
+    /// leader of a new cluster does this). A state found in pre-Raft
+    /// tables is imported instead, then those tables are deleted.
+    pub async fn bootstrap_if_needed(&self) -> Result<(), ProposeError> {
+        if self.cluster_id() != 0 {
+            return Ok(());
+        }
+        let legacy = lock(&self.legacy).take();
+        if let Some((store, state)) = legacy {
+            let cluster_id = state.cluster_id();
+            self.propose(Command::ImportState {
+                state: Box::new(state),
+            })
+            .await?;
+            tracing::info!(cluster_id, "upgraded the pre-Raft data directory in place");
+            if let Err(e) = crate::raft::legacy::remove(&store) {
+                tracing::warn!(error = %e, "could not delete the pre-Raft tables; they are ignored");
+            }
+            return Ok(());
+        }
+        let (cluster_id, token) = {
+            use rand::Rng;
+            let mut rng = rand::rng();
+            (
+                rng.random_range(1..=i32::MAX as u32),
+                format!("{:032x}", rng.random::<u128>()),
+            )
+        };
+        match self
+            .propose(Command::Bootstrap {
+                cluster_id,
+                token,
+                created_at_ms: wall_ms(),
+            })
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(cluster_id = self.cluster_id(), "bootstrapped a new cluster");
+                Ok(())
+            }
+            // Another leader bootstrapped first: fine.
+            Err(ProposeError::Rejected(ApplyError::AlreadyBootstrapped(_))) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The cluster's token (for `cluster --show-token`), empty before
+    /// bootstrap.
+    pub fn token(&self) -> String {
+        self.read()
+            .identity()
+            .map(|i| i.token.clone())
+            .unwrap_or_default()
+    }
+}
