@@ -38,7 +38,9 @@ pub struct StateMachine {
 pub struct SnapshotBuilder {
     store: RaftStore,
     meta: Meta,
-    data: Vec<u8>,
+    /// The state as serialised when the builder was made (or why it could
+    /// not be).
+    data: Result<Vec<u8>, String>,
 }
 
 fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
@@ -128,10 +130,17 @@ impl StateMachine {
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        write_snapshot(&self.store, &self.meta, &self.data)?;
+        let data = match &self.data {
+            Ok(d) => d,
+            Err(e) => {
+                let e = std::io::Error::other(format!("cannot encode the state: {e}"));
+                return Err(StorageIOError::write_snapshot(Some(self.meta.signature()), &e).into());
+            }
+        };
+        write_snapshot(&self.store, &self.meta, data)?;
         Ok(Snapshot {
             meta: self.meta.clone(),
-            snapshot: Box::new(Cursor::new(self.data.clone())),
+            snapshot: Box::new(Cursor::new(data.clone())),
         })
     }
 }
@@ -169,9 +178,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.built += 1;
+        // Serialised under the read lock: heartbeats read the state
+        // meanwhile; no command applies, as openraft holds the machine.
         let data = {
-            let state = write(&self.state);
-            serde_json::to_vec(&*state).unwrap_or_default()
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            serde_json::to_vec(&*state).map_err(|e| e.to_string())
         };
         let snapshot_id = match self.last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id, l.index, self.built),
