@@ -423,20 +423,16 @@ async fn handle(
 }
 
 /// Fetches only what changed since the cached version.
-async fn fetch_metadata(inner: &Inner, conn: &MetaConn, addr: &str) {
+async fn fetch_metadata(inner: &Inner, conn: &mut MetaConn, addr: &str) {
     let since = inner.cache.load().version();
     let req = pb::GetMetadataRequest {
         cluster_id: inner.cluster_id.load(Ordering::SeqCst) as u32,
         since_version: since,
     };
-    let mut client = match conn.grpc_client() {
-        Ok(c) => c,
-        Err(_) => return,
-    };
-    let resp = match tokio::time::timeout(Duration::from_secs(5), client.get_metadata(req)).await {
-        Ok(Ok(r)) => r.into_inner(),
-        Ok(Err(status)) => return note_failure(inner, addr, status.message()),
-        Err(_) => return note_failure(inner, addr, "metadata fetch timed out"),
+    // Over the heartbeat stream: no new connection per change.
+    let resp = match conn.metadata(&req, Duration::from_secs(5)).await {
+        Ok(r) => r,
+        Err(e) => return note_failure(inner, addr, &format!("metadata fetch: {e}")),
     };
     if resp.code != pb::Code::Ok as i32 {
         return note_failure(inner, addr, &resp.message);

@@ -4,12 +4,23 @@
 use std::time::Duration;
 
 use rollcall_proto as pb;
-use rollcall_proto::meta_client::MetaClient;
 use rollcall_proto::stream::HeartbeatClient;
 use rollcall_proto::transport::Dialer;
 use tonic::transport::Channel;
 
 use crate::error::AgentError;
+
+/// One call on a heartbeat stream.
+enum Call<'r> {
+    Heartbeat(&'r pb::HeartbeatRequest),
+    Metadata(&'r pb::GetMetadataRequest),
+}
+
+/// Its answer.
+enum Reply {
+    Heartbeat(pb::HeartbeatResponse),
+    Metadata(pb::GetMetadataResponse),
+}
 
 /// The agent's view of the meta service's addresses.
 pub struct MetaConn {
@@ -55,17 +66,6 @@ impl MetaConn {
         &self.addrs[self.current]
     }
 
-    /// A new gRPC client for the address in use; its connection closes
-    /// when the client is dropped.
-    pub fn grpc_client(&self) -> Result<MetaClient<Channel>, AgentError> {
-        let ch = channel(
-            &self.dialer,
-            &self.addrs[self.current],
-            self.connect_timeout,
-        )?;
-        Ok(MetaClient::new(ch).max_decoding_message_size(16 * 1024 * 1024))
-    }
-
     /// Sends one heartbeat to the address in use over its heartbeat
     /// stream (connecting first if needed), within `timeout`. On any error
     /// the stream is dropped, so the next call reconnects.
@@ -74,6 +74,29 @@ impl MetaConn {
         req: &pb::HeartbeatRequest,
         timeout: Duration,
     ) -> Result<pb::HeartbeatResponse, String> {
+        match self.on_stream(Call::Heartbeat(req), timeout).await? {
+            Reply::Heartbeat(r) => Ok(r),
+            Reply::Metadata(_) => Err("a metadata answer to a heartbeat".into()),
+        }
+    }
+
+    /// Fetches metadata from the address in use over the same stream as
+    /// the heartbeats (no new connection), within `timeout`.
+    pub async fn metadata(
+        &mut self,
+        req: &pb::GetMetadataRequest,
+        timeout: Duration,
+    ) -> Result<pb::GetMetadataResponse, String> {
+        match self.on_stream(Call::Metadata(req), timeout).await? {
+            Reply::Metadata(r) => Ok(r),
+            Reply::Heartbeat(_) => Err("a heartbeat answer to a metadata fetch".into()),
+        }
+    }
+
+    /// Makes `call` on the stream of the address in use (connecting first
+    /// if needed), within `timeout`. On any error the stream is dropped, so
+    /// the next call reconnects.
+    async fn on_stream(&mut self, call: Call<'_>, timeout: Duration) -> Result<Reply, String> {
         let addr = self.addrs[self.current].clone();
         let dialer = &self.dialer;
         let slot = &mut self.streams[self.current];
@@ -86,7 +109,11 @@ impl MetaConn {
                 );
             }
             match slot.as_mut() {
-                Some(c) => c.heartbeat(req).await.map_err(|e| e.to_string()),
+                Some(c) => match call {
+                    Call::Heartbeat(r) => c.heartbeat(r).await.map(Reply::Heartbeat),
+                    Call::Metadata(r) => c.metadata(r).await.map(Reply::Metadata),
+                }
+                .map_err(|e| e.to_string()),
                 None => Err("not connected".to_string()),
             }
         })

@@ -84,6 +84,52 @@ async fn config_changes_reach_the_cache_and_subscribers() {
 }
 
 #[tokio::test]
+async fn a_metadata_change_travels_on_the_heartbeat_stream_without_a_new_connection() {
+    let meta = meta().await;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(config(&meta, dir.path(), 7006)).await.unwrap();
+    agent.ready().await.unwrap();
+    // One admin connection, opened before the first reading.
+    let mut admin = pb::admin_client::AdminClient::connect(format!("http://{}", meta.local_addr()))
+        .await
+        .unwrap();
+    let accepted = |info: pb::ClusterInfoResponse| info.connections_accepted;
+    let before = accepted(
+        admin
+            .cluster_info(pb::ClusterInfoRequest::default())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    let version = admin
+        .set_config(pb::SetConfigRequest {
+            key: "k".into(),
+            value: "v".into(),
+            role: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .metadata_version;
+    assert!(
+        until(10, || agent.metadata().version() >= version).await,
+        "the agent learned version {version}"
+    );
+    assert_eq!(agent.metadata().config("k", Role::Storage), Some("v"));
+    let after = accepted(
+        admin
+            .cluster_info(pb::ClusterInfoRequest::default())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert_eq!(
+        after, before,
+        "the agent fetched metadata over its heartbeat stream, opening no connection"
+    );
+}
+
+#[tokio::test]
 async fn wrong_cluster_stops_the_agent_naming_the_file() {
     let meta = meta().await;
     let dir = tempfile::tempdir().unwrap();

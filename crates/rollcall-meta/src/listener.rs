@@ -1,14 +1,21 @@
 //! One port, two protocols: the accept loop peeks at the first four bytes
-//! of each connection; heartbeat streams ([`rollcall_proto::stream::MAGIC`])
-//! are served here, everything else (HTTP/2 for gRPC) is handed to tonic.
+//! of each connection; heartbeat streams are served here, everything else
+//! (HTTP/2 for gRPC) is handed to tonic. A stream opened with
+//! [`rollcall_proto::stream::MAGIC_V2`] carries heartbeats and metadata
+//! fetches (an agent needs no second connection when metadata changes);
+//! one opened with [`rollcall_proto::stream::MAGIC`] carries heartbeats
+//! only.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::time::Duration;
 
+use prost::Message;
 use rollcall_proto as pb;
-use rollcall_proto::stream::{read_frame, write_frame, FrameError, MAGIC};
+use rollcall_proto::stream::{read_frame_bytes, write_frame, FrameError, MAGIC, MAGIC_V2};
+use rollcall_proto::stream_request::Body;
+use rollcall_proto::stream_response::Body as Answer;
 use rollcall_proto::transport::{BoxIo, Rewound};
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::sync::{mpsc, watch};
@@ -63,12 +70,15 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        parts
+            .connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let parts = parts.clone();
         let grpc = grpc.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             match sniff(sock).await {
-                Some(Sniffed::Heartbeats(sock)) => serve_stream(sock, parts, stop).await,
+                Some(Sniffed::Heartbeats(sock, v2)) => serve_stream(sock, parts, stop, v2).await,
                 Some(Sniffed::Other(sock)) => {
                     let _ = grpc.send(Ok(sock)).await;
                 }
@@ -80,8 +90,9 @@ pub async fn accept_loop(
 
 /// What a connection turned out to be.
 enum Sniffed {
-    /// A heartbeat stream; the magic has been consumed.
-    Heartbeats(BoxIo),
+    /// A heartbeat stream (true: the `RCH2` protocol); the magic has been
+    /// consumed.
+    Heartbeats(BoxIo, bool),
     /// Anything else, with the bytes read so far put back.
     Other(Rewound),
 }
@@ -92,7 +103,7 @@ async fn sniff(mut sock: BoxIo) -> Option<Sniffed> {
     let mut head = [0u8; 4];
     let mut len = 0;
     tokio::time::timeout(SNIFF_TIMEOUT, async {
-        while len < head.len() && head[..len] == MAGIC[..len] {
+        while len < head.len() && (head[..len] == MAGIC[..len] || head[..len] == MAGIC_V2[..len]) {
             match sock.read(&mut head[len..]).await {
                 Ok(0) | Err(_) => return None,
                 Ok(n) => len += n,
@@ -102,19 +113,18 @@ async fn sniff(mut sock: BoxIo) -> Option<Sniffed> {
     })
     .await
     .ok()??;
-    if &head == MAGIC {
-        Some(Sniffed::Heartbeats(sock))
+    if &head == MAGIC || &head == MAGIC_V2 {
+        Some(Sniffed::Heartbeats(sock, &head == MAGIC_V2))
     } else {
         Some(Sniffed::Other(Rewound::new(head, len, sock)))
     }
 }
 
-/// Serves heartbeats on one stream until the peer leaves, sends a bad
-/// frame, stays silent for twice the liveness threshold (a peer that
-/// vanished without closing), or the server stops. A bad frame gets one
-/// INVALID_ARGUMENT answer saying what was wrong, then the connection is
-/// closed.
-async fn serve_stream(sock: BoxIo, p: Parts, mut stop: watch::Receiver<bool>) {
+/// Serves one stream until the peer leaves, sends a bad frame, stays
+/// silent for twice the liveness threshold (a peer that vanished without
+/// closing), or the server stops. A bad frame gets one INVALID_ARGUMENT
+/// answer saying what was wrong, then the connection is closed.
+async fn serve_stream(sock: BoxIo, p: Parts, mut stop: watch::Receiver<bool>, v2: bool) {
     let max = p.config.max_message_bytes;
     let idle = (p.config.detector_config().threshold() * 2).max(Duration::from_secs(10));
     // Requests and answers alternate, so one buffered stream serves both.
@@ -123,30 +133,85 @@ async fn serve_stream(sock: BoxIo, p: Parts, mut stop: watch::Receiver<bool>) {
     let mut wbuf = Vec::new();
     loop {
         let frame = tokio::select! {
-            f = tokio::time::timeout(idle, read_frame::<_, pb::HeartbeatRequest>(&mut io, &mut rbuf, max)) => match f {
+            f = tokio::time::timeout(idle, read_frame_bytes(&mut io, &mut rbuf, max)) => match f {
                 Ok(f) => f,
                 Err(_) => return,
             },
             _ = stop.changed() => return,
         };
-        let resp = match frame {
-            Ok(req) => views::heartbeat_response(&p, accept(&p, convert::beat_from_pb(req)).await),
-            Err(FrameError::Closed) | Err(FrameError::Io(_)) => return,
-            Err(e @ (FrameError::TooLarge { .. } | FrameError::Malformed(_))) => {
-                let resp = views::heartbeat_response(
+        let refuse = |why: String| {
+            views::heartbeat_response(
+                &p,
+                Outcome::refused(
                     &p,
-                    Outcome::refused(
-                        &p,
-                        rollcall_core::Code::InvalidArgument,
-                        format!("{e}; the connection will be closed"),
-                    ),
-                );
-                let _ = write_frame(&mut io, &resp, &mut wbuf).await;
-                return;
-            }
+                    rollcall_core::Code::InvalidArgument,
+                    format!("{why}; the connection will be closed"),
+                ),
+            )
         };
-        if write_frame(&mut io, &resp, &mut wbuf).await.is_err() {
+        let (answer, close) = match frame {
+            Err(FrameError::Closed) | Err(FrameError::Io(_)) => return,
+            Err(e) => (wrap(v2, refuse(e.to_string())), true),
+            Ok(()) if !v2 => match pb::HeartbeatRequest::decode(rbuf.as_slice()) {
+                Ok(req) => (Framed::V1(heartbeat(&p, req).await), false),
+                Err(e) => (Framed::V1(refuse(FrameError::from(e).to_string())), true),
+            },
+            Ok(()) => match pb::StreamRequest::decode(rbuf.as_slice()) {
+                Ok(pb::StreamRequest {
+                    body: Some(Body::Heartbeat(req)),
+                }) => (
+                    Framed::v2(Answer::Heartbeat(heartbeat(&p, req).await)),
+                    false,
+                ),
+                Ok(pb::StreamRequest {
+                    body: Some(Body::Metadata(req)),
+                }) => {
+                    let m = views::metadata(&p, req.cluster_id, req.since_version);
+                    (Framed::v2(Answer::Metadata(m)), false)
+                }
+                Ok(pb::StreamRequest { body: None }) => (
+                    Framed::v2(Answer::Heartbeat(refuse(
+                        "a stream frame holds neither a heartbeat nor a metadata request".into(),
+                    ))),
+                    true,
+                ),
+                Err(e) => (
+                    Framed::v2(Answer::Heartbeat(refuse(FrameError::from(e).to_string()))),
+                    true,
+                ),
+            },
+        };
+        let written = match &answer {
+            Framed::V1(r) => write_frame(&mut io, r, &mut wbuf).await,
+            Framed::V2(r) => write_frame(&mut io, r, &mut wbuf).await,
+        };
+        if close || written.is_err() {
             return;
         }
     }
+}
+
+/// An answer in the stream's protocol.
+enum Framed {
+    V1(pb::HeartbeatResponse),
+    V2(pb::StreamResponse),
+}
+
+impl Framed {
+    fn v2(a: Answer) -> Framed {
+        Framed::V2(pb::StreamResponse { body: Some(a) })
+    }
+}
+
+/// A refusal of a bad frame, in the stream's protocol.
+fn wrap(v2: bool, refusal: pb::HeartbeatResponse) -> Framed {
+    if v2 {
+        Framed::v2(Answer::Heartbeat(refusal))
+    } else {
+        Framed::V1(refusal)
+    }
+}
+
+async fn heartbeat(p: &Parts, req: pb::HeartbeatRequest) -> pb::HeartbeatResponse {
+    views::heartbeat_response(p, accept(p, convert::beat_from_pb(req)).await)
 }

@@ -34,6 +34,8 @@ pub struct Parts {
     pub contacts: Contacts,
     /// The port of this server's `FrontendService` (0 if not served).
     pub thrift_port: Arc<AtomicU32>,
+    /// Connections accepted since start (gRPC and heartbeat streams).
+    pub connections: Arc<std::sync::atomic::AtomicU64>,
     /// Wall-clock start of this process (ms).
     pub started_wall_ms: i64,
 }

@@ -188,6 +188,7 @@ impl MetaServer {
             probe_counters: Arc::default(),
             contacts,
             thrift_port: Arc::default(),
+            connections: Arc::default(),
             started_wall_ms: wall_ms(),
         };
 

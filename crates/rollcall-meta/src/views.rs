@@ -253,6 +253,7 @@ pub fn cluster_info(p: &Parts) -> pb::ClusterInfoResponse {
         probes: Some(p.probe_counters.snapshot().to_pb()),
         led_term: office.term(),
         offline_in_led_term: office.offline_count(),
+        connections_accepted: p.connections.load(std::sync::atomic::Ordering::Relaxed),
         purged_index: m.purged.map_or(0, |l| l.index),
         heartbeat_interval_ms: p.interval_ms(),
         detector: p.config.detector_config().name().into(),

@@ -443,3 +443,53 @@ async fn a_refused_call_carries_its_code_in_metadata() {
         .and_then(|v| v.to_str().ok());
     assert_eq!(code, Some("UNKNOWN_CONFIG"), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_v2_stream_serves_metadata_and_refuses_an_empty_frame() {
+    use rollcall_proto::stream::{read_frame, write_frame, HeartbeatClient, MAGIC_V2};
+
+    let meta = MetaServer::start(config()).await.unwrap();
+    let mut c = HeartbeatClient::connect(&meta.local_addr().to_string())
+        .await
+        .unwrap();
+    let r = c.heartbeat(&hb(1)).await.unwrap();
+    assert_eq!(r.code, pb::Code::Ok as i32, "{}", r.message);
+    let m = c
+        .metadata(&pb::GetMetadataRequest {
+            cluster_id: r.cluster_id,
+            since_version: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(m.code, pb::Code::Ok as i32, "{}", m.message);
+    assert!(m.full && m.metadata_version == r.metadata_version, "{m:?}");
+    // Another cluster's agent is refused on the stream as over gRPC.
+    let wrong = c
+        .metadata(&pb::GetMetadataRequest {
+            cluster_id: r.cluster_id.wrapping_add(1),
+            since_version: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(wrong.code, pb::Code::WrongCluster as i32);
+
+    // A frame with no body: INVALID_ARGUMENT, then the stream closes.
+    let mut s = tokio::net::TcpStream::connect(meta.local_addr())
+        .await
+        .unwrap();
+    s.write_all(MAGIC_V2).await.unwrap();
+    write_frame(&mut s, &pb::StreamRequest { body: None }, &mut Vec::new())
+        .await
+        .unwrap();
+    let resp: pb::StreamResponse = read_frame(&mut s, &mut Vec::new(), 1 << 20).await.unwrap();
+    match resp.body {
+        Some(pb::stream_response::Body::Heartbeat(h)) => {
+            assert_eq!(h.code, pb::Code::InvalidArgument as i32);
+            assert!(h.message.contains("neither"), "{}", h.message);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let mut rest = Vec::new();
+    let n = s.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(n, 0, "closed after the refusal");
+}

@@ -18,8 +18,14 @@ use prost::Message;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// The first four bytes a heartbeat stream client sends.
+/// The first four bytes of a heartbeat-only stream: frames hold bare
+/// `HeartbeatRequest`s, answered by `HeartbeatResponse`s.
 pub const MAGIC: &[u8; 4] = b"RCH1";
+
+/// The first four bytes of a stream whose frames hold `StreamRequest`s
+/// (a heartbeat or a metadata fetch), answered by `StreamResponse`s in
+/// order. [`HeartbeatClient`] speaks this one.
+pub const MAGIC_V2: &[u8; 4] = b"RCH2";
 
 /// A frame that cannot be read.
 #[derive(Debug, Error)]
@@ -68,6 +74,24 @@ where
     R: AsyncRead + Unpin,
     M: Message + Default,
 {
+    read_frame_bytes(r, buf, max).await?;
+    let msg = M::decode(buf.as_slice());
+    if buf.capacity() > 64 * 1024 {
+        *buf = Vec::new();
+    }
+    Ok(msg?)
+}
+
+/// Reads one frame of at most `max` bytes into `buf` without decoding it
+/// (for a reader that decodes by protocol). A `buf` grown above 64 KiB by
+/// an earlier frame is shrunk first.
+pub async fn read_frame_bytes<R>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> Result<(), FrameError>
+where
+    R: AsyncRead + Unpin,
+{
+    if buf.capacity() > 64 * 1024 {
+        *buf = Vec::new();
+    }
     let mut prefix = [0u8; 4];
     match r.read_exact(&mut prefix).await {
         Ok(_) => {}
@@ -81,14 +105,10 @@ where
     buf.clear();
     buf.resize(len, 0);
     r.read_exact(buf).await?;
-    let msg = M::decode(buf.as_slice());
-    if buf.capacity() > 64 * 1024 {
-        *buf = Vec::new();
-    }
-    Ok(msg?)
+    Ok(())
 }
 
-/// A client end of a heartbeat stream.
+/// A client end of a heartbeat stream (the `RCH2` protocol).
 pub struct HeartbeatClient {
     io: tokio::io::BufReader<crate::transport::BoxIo>,
     rbuf: Vec<u8>,
@@ -97,6 +117,14 @@ pub struct HeartbeatClient {
 
 /// Largest response a client accepts.
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+
+/// An answer that does not match its request.
+fn mismatched(what: &str) -> FrameError {
+    FrameError::Io(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("the meta server answered a {what} with another kind of frame"),
+    ))
+}
 
 impl HeartbeatClient {
     /// Connects to a meta server (`host:port`) over TCP and opens a
@@ -111,7 +139,7 @@ impl HeartbeatClient {
         addr: &str,
     ) -> io::Result<HeartbeatClient> {
         let mut io = dialer.dial(addr).await?;
-        io.write_all(MAGIC).await?;
+        io.write_all(MAGIC_V2).await?;
         Ok(HeartbeatClient {
             io: tokio::io::BufReader::with_capacity(512, io),
             rbuf: Vec::new(),
@@ -119,15 +147,58 @@ impl HeartbeatClient {
         })
     }
 
+    /// Sends a `StreamRequest` whose `body` field number `tag` holds
+    /// `msg` (encoded in place, no copy of `msg`) and reads the answer.
+    async fn call<M: Message>(&mut self, tag: u32, msg: &M) -> Result<Option<Answer>, FrameError> {
+        self.wbuf.clear();
+        let len = prost::encoding::message::encoded_len(tag, msg);
+        let prefix = u32::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "message above 4 GiB"))?;
+        self.wbuf.extend_from_slice(&prefix.to_be_bytes());
+        prost::encoding::message::encode(tag, msg, &mut self.wbuf);
+        self.io.write_all(&self.wbuf).await?;
+        self.io.flush().await?;
+        let resp: StreamResponse = read_frame(&mut self.io, &mut self.rbuf, MAX_RESPONSE).await?;
+        Ok(resp.body)
+    }
+
     /// Sends one heartbeat and waits for its answer.
     pub async fn heartbeat(
         &mut self,
         req: &crate::v1::HeartbeatRequest,
     ) -> Result<crate::v1::HeartbeatResponse, FrameError> {
-        write_frame(&mut self.io, req, &mut self.wbuf).await?;
-        read_frame(&mut self.io, &mut self.rbuf, MAX_RESPONSE).await
+        match self.call(HEARTBEAT_TAG, req).await? {
+            Some(Answer::Heartbeat(r)) => Ok(r),
+            _ => Err(mismatched("heartbeat")),
+        }
+    }
+
+    /// Fetches metadata over the stream and waits for the answer.
+    pub async fn metadata(
+        &mut self,
+        req: &crate::v1::GetMetadataRequest,
+    ) -> Result<crate::v1::GetMetadataResponse, FrameError> {
+        match self.call(METADATA_TAG, req).await? {
+            Some(Answer::Metadata(r)) => Ok(r),
+            // A refusal of the frame itself comes as a heartbeat answer.
+            Some(Answer::Heartbeat(r)) if r.code != crate::v1::Code::Ok as i32 => {
+                Ok(crate::v1::GetMetadataResponse {
+                    code: r.code,
+                    message: r.message,
+                    ..Default::default()
+                })
+            }
+            _ => Err(mismatched("metadata fetch")),
+        }
     }
 }
+
+use crate::v1::stream_response::Body as Answer;
+use crate::v1::StreamResponse;
+
+/// `StreamRequest.body` field numbers (see `proto/rollcall.proto`).
+const HEARTBEAT_TAG: u32 = 1;
+const METADATA_TAG: u32 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -149,6 +220,42 @@ mod tests {
         drop(a);
         let end: Result<HeartbeatRequest, _> = read_frame(&mut b, &mut Vec::new(), 1024).await;
         assert!(matches!(end, Err(FrameError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_client_frame_is_a_stream_request_and_answers_are_matched() {
+        use crate::v1::stream_request::Body;
+        use crate::v1::{GetMetadataRequest, GetMetadataResponse, StreamRequest};
+        let (client_io, mut server) = tokio::io::duplex(4096);
+        let mut c = HeartbeatClient {
+            io: tokio::io::BufReader::new(Box::new(client_io)),
+            rbuf: Vec::new(),
+            wbuf: Vec::new(),
+        };
+        let req = GetMetadataRequest {
+            cluster_id: 7,
+            since_version: 3,
+        };
+        let serve = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let got: StreamRequest = read_frame(&mut server, &mut buf, 1024).await.unwrap();
+            let answer = StreamResponse {
+                body: Some(Answer::Metadata(GetMetadataResponse {
+                    metadata_version: 9,
+                    ..Default::default()
+                })),
+            };
+            write_frame(&mut server, &answer, &mut buf).await.unwrap();
+            // The second request gets an answer of the wrong kind.
+            let _: StreamRequest = read_frame(&mut server, &mut buf, 1024).await.unwrap();
+            write_frame(&mut server, &answer, &mut buf).await.unwrap();
+            got
+        });
+        assert_eq!(c.metadata(&req).await.unwrap().metadata_version, 9);
+        let wrong = c.heartbeat(&HeartbeatRequest::default()).await;
+        assert!(matches!(wrong, Err(FrameError::Io(_))), "{wrong:?}");
+        let got = serve.await.unwrap();
+        assert_eq!(got.body, Some(Body::Metadata(req)));
     }
 
     #[tokio::test]
