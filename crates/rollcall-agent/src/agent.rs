@@ -24,6 +24,7 @@ use crate::client::MetaConn;
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::identity::Identity;
+use crate::machine::{backoff, on_attempt, Action, Attempt, Machine};
 use crate::schedule::next_due;
 
 /// Where the agent is in its life.
@@ -181,24 +182,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// What one response told the loop to do.
-enum Outcome {
-    /// Accepted (or a transient refusal): carry on.
-    Continue,
-    /// Stop for good.
-    Fatal(AgentError),
-}
-
 async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
-    let mut interval = inner.config.initial_interval;
+    let mut machine = Machine::new(
+        inner.cluster_id.load(Ordering::SeqCst) as u32,
+        inner.node_id.load(Ordering::SeqCst),
+        inner.config.initial_interval,
+    );
     let mut base = Instant::now();
     let mut k: u32 = 0;
-    let mut max_epoch = 0u64;
     let mut rng = match inner.config.jitter_seed {
         Some(seed) => StdRng::seed_from_u64(seed),
         None => StdRng::from_os_rng(),
     };
     loop {
+        let interval = machine.interval;
         // Fixed rate: the k-th beat is due at base + k × interval (+ jitter).
         let (kk, offset) = next_due(k, interval, base.elapsed());
         k = kk;
@@ -209,79 +206,147 @@ async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
         k = k.saturating_add(1);
         let period_end = base + interval * k;
 
-        let req = request(&inner);
-        let rpc_timeout = (interval * 3 / 4).max(Duration::from_millis(50));
-        let mut answered = None;
-        // Try the current address; on an error move on (with a short
-        // backoff, 25 ms doubling to 200 ms) and keep going round the
-        // addresses until the period ends, so a new leader is found soon
-        // after it is elected. A follower's NOT_LEADER names the leader:
-        // go there at once.
-        let mut attempt = 0u32;
-        let mut hint_hops = 0usize;
-        loop {
-            let addr = conn.current().to_string();
-            match conn.heartbeat(&req, rpc_timeout).await {
-                Ok(resp) if resp.code == pb::Code::NotLeader as i32 => {
-                    note_failure(&inner, &addr, &resp.message);
-                    if !resp.leader.is_empty() && resp.leader != addr && hint_hops < 3 {
-                        hint_hops += 1;
-                        conn.follow(&resp.leader);
-                        continue;
-                    }
-                    conn.rotate();
-                }
-                Ok(resp) => {
-                    answered = Some((addr, resp));
-                    break;
-                }
-                Err(e) => {
-                    note_failure(&inner, &addr, &e);
-                    conn.reset();
-                    conn.rotate();
-                }
-            }
-            let backoff = Duration::from_millis(25u64 << attempt.min(3));
-            attempt += 1;
-            if Instant::now() + backoff >= period_end {
-                break;
-            }
-            tokio::time::sleep(backoff).await;
-        }
-        let Some((addr, resp)) = answered else {
+        let Some((addr, resp)) = attempt_period(&inner, &mut conn, interval, period_end).await
+        else {
             continue;
         };
-        // Epochs fence stale leaders: never accept one older than seen.
-        if resp.code == pb::Code::Ok as i32 && resp.epoch < max_epoch {
+        let actions = machine.on_response(&resp, inner.cache.load().version());
+        for action in actions {
+            match perform(&inner, &mut conn, &addr, action).await {
+                Ok(Some(told)) => {
+                    tracing::info!(from = ?interval, to = ?told, "meta service set the heartbeat interval");
+                    base = Instant::now();
+                    k = 1;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    finish(&inner, Some(e));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One heartbeat period: try the current address; on an error move on
+/// (with [`backoff`]) and keep going round the addresses until the period
+/// ends, so a new leader is found soon after it is elected. A follower's
+/// NOT_LEADER names the leader: go there at once.
+async fn attempt_period(
+    inner: &Inner,
+    conn: &mut MetaConn,
+    interval: Duration,
+    period_end: Instant,
+) -> Option<(String, pb::HeartbeatResponse)> {
+    let req = request(inner);
+    let rpc_timeout = (interval * 3 / 4).max(Duration::from_millis(50));
+    let mut attempt = 0u32;
+    let mut hops = 0usize;
+    loop {
+        let addr = conn.current().to_string();
+        let result = conn.heartbeat(&req, rpc_timeout).await;
+        match on_attempt(result.as_ref().map_err(String::as_str), &addr, hops) {
+            Attempt::Answered => return result.ok().map(|r| (addr, r)),
+            Attempt::Follow(leader) => {
+                if let Ok(r) = &result {
+                    note_failure(inner, &addr, &r.message);
+                }
+                hops += 1;
+                conn.follow(&leader);
+                continue;
+            }
+            Attempt::Next { reset } => {
+                match &result {
+                    Ok(r) => note_failure(inner, &addr, &r.message),
+                    Err(e) => note_failure(inner, &addr, e),
+                }
+                if reset {
+                    conn.reset();
+                }
+                conn.rotate();
+            }
+        }
+        let pause = backoff(attempt);
+        attempt += 1;
+        if Instant::now() + pause >= period_end {
+            return None;
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Performs one action of the state machine. `Ok(Some(interval))` when
+/// the interval changed; `Err` stops the agent for good.
+async fn perform(
+    inner: &Inner,
+    conn: &mut MetaConn,
+    addr: &str,
+    action: Action,
+) -> Result<Option<Duration>, AgentError> {
+    match action {
+        Action::Fence { epoch, max_epoch } => {
             tracing::warn!(
-                epoch = resp.epoch,
+                epoch,
                 max_epoch,
                 meta = %addr,
                 "ignoring a response from a stale meta leader"
             );
             lock(&inner.status).stale_responses += 1;
             conn.rotate();
-            continue;
         }
-        max_epoch = max_epoch.max(resp.epoch);
-        match handle(&inner, &mut conn, &addr, &resp, max_epoch).await {
-            Outcome::Continue => {}
-            Outcome::Fatal(e) => {
-                finish(&inner, Some(e));
-                return;
+        Action::WrongCluster { ours, theirs } => {
+            return Err(AgentError::WrongCluster {
+                ours,
+                theirs,
+                meta: addr.to_string(),
+                path: inner.identity.cluster_id_path(),
+            })
+        }
+        Action::Refused(message) => {
+            return Err(AgentError::Refused {
+                meta: addr.to_string(),
+                message,
+            })
+        }
+        Action::Transient(message) => note_failure(inner, addr, &message),
+        Action::AdoptClusterId(id) => {
+            inner.identity.set_cluster_id(id)?;
+            inner.cluster_id.store(u64::from(id), Ordering::SeqCst);
+            tracing::info!(cluster_id = id, "joined cluster");
+        }
+        Action::AdoptNodeId(id) => {
+            inner.identity.set_node_id(id)?;
+            inner.node_id.store(id, Ordering::SeqCst);
+            tracing::info!(node_id = id, "node id assigned");
+        }
+        Action::Accepted { epoch } => {
+            {
+                let mut s = lock(&inner.status);
+                s.cluster_id = inner.cluster_id.load(Ordering::SeqCst) as u32;
+                s.node_id = inner.node_id.load(Ordering::SeqCst);
+                s.meta = addr.to_string();
+                s.epoch = epoch;
+                s.accepted += 1;
+                s.consecutive_failures = 0;
+                s.last_error = None;
+            }
+            if !matches!(*inner.phase.borrow(), Phase::Ready) {
+                inner.phase.send_replace(Phase::Ready);
             }
         }
-        if resp.code == pb::Code::Ok as i32 && resp.heartbeat_interval_ms > 0 {
-            let told = Duration::from_millis(resp.heartbeat_interval_ms as u64);
-            if told != interval {
-                tracing::info!(from = ?interval, to = ?told, "meta service set the heartbeat interval");
-                interval = told;
-                base = Instant::now();
-                k = 1;
-                lock(&inner.status).interval = told;
+        Action::Commands(cmds) => {
+            for c in cmds {
+                let args: HashMap<String, String> = c.args.into_iter().collect();
+                inner.config.handler.on_command(&c.kind, &args);
             }
+        }
+        Action::FetchMetadata => fetch_metadata(inner, conn, addr).await,
+        Action::SetInterval(told) => {
+            lock(&inner.status).interval = told;
+            return Ok(Some(told));
         }
     }
+    Ok(None)
 }
 
 fn request(inner: &Inner) -> pb::HeartbeatRequest {
@@ -338,88 +403,6 @@ fn finish(inner: &Inner, error: Option<AgentError>) {
     tracing::error!(error = %e, "agent stopped");
     lock(&inner.status).last_error = Some(e.to_string());
     inner.phase.send_replace(Phase::Failed(e));
-}
-
-async fn handle(
-    inner: &Inner,
-    conn: &mut MetaConn,
-    addr: &str,
-    resp: &pb::HeartbeatResponse,
-    epoch: u64,
-) -> Outcome {
-    let code = pb::Code::try_from(resp.code).unwrap_or(pb::Code::Internal);
-    match code {
-        pb::Code::Ok => {}
-        pb::Code::WrongCluster => {
-            return Outcome::Fatal(AgentError::WrongCluster {
-                ours: inner.cluster_id.load(Ordering::SeqCst) as u32,
-                theirs: resp.cluster_id,
-                meta: addr.to_string(),
-                path: inner.identity.cluster_id_path(),
-            })
-        }
-        pb::Code::InvalidArgument => {
-            return Outcome::Fatal(AgentError::Refused {
-                meta: addr.to_string(),
-                message: resp.message.clone(),
-            })
-        }
-        pb::Code::NotLeader => {
-            conn.follow(&resp.leader);
-            note_failure(inner, addr, &resp.message);
-            return Outcome::Continue;
-        }
-        _ => {
-            // Not admitted, store unavailable, starting: the operator or
-            // time can fix these, so keep trying.
-            note_failure(
-                inner,
-                addr,
-                &format!("{}: {}", code.as_str_name(), resp.message),
-            );
-            return Outcome::Continue;
-        }
-    }
-    // Accepted: adopt identity the first time.
-    if inner.cluster_id.load(Ordering::SeqCst) == 0 && resp.cluster_id != 0 {
-        if let Err(e) = inner.identity.set_cluster_id(resp.cluster_id) {
-            return Outcome::Fatal(e);
-        }
-        inner
-            .cluster_id
-            .store(resp.cluster_id as u64, Ordering::SeqCst);
-        tracing::info!(cluster_id = resp.cluster_id, "joined cluster");
-    }
-    if resp.node_id != 0 && resp.node_id != inner.node_id.load(Ordering::SeqCst) {
-        if let Err(e) = inner.identity.set_node_id(resp.node_id) {
-            return Outcome::Fatal(e);
-        }
-        inner.node_id.store(resp.node_id, Ordering::SeqCst);
-        tracing::info!(node_id = resp.node_id, "node id assigned");
-    }
-    {
-        let mut s = lock(&inner.status);
-        s.cluster_id = resp.cluster_id;
-        s.node_id = resp.node_id;
-        s.meta = addr.to_string();
-        s.epoch = epoch;
-        s.accepted += 1;
-        s.consecutive_failures = 0;
-        s.last_error = None;
-    }
-    if !matches!(*inner.phase.borrow(), Phase::Ready) {
-        inner.phase.send_replace(Phase::Ready);
-    }
-    if !resp.commands.is_empty() {
-        for c in &resp.commands {
-            let args: HashMap<String, String> = c.args.clone().into_iter().collect();
-            inner.config.handler.on_command(&c.kind, &args);
-        }
-    }
-    if resp.metadata_version > inner.cache.load().version() {
-        fetch_metadata(inner, conn, addr).await;
-    }
-    Outcome::Continue
 }
 
 /// Fetches only what changed since the cached version.

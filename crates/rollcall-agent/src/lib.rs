@@ -31,6 +31,7 @@ mod config;
 mod error;
 mod handler;
 mod identity;
+pub mod machine;
 mod schedule;
 
 pub use agent::{Agent, AgentStatus};
