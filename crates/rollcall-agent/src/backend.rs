@@ -25,7 +25,7 @@ use rollcall_proto::thrift::{
     ThriftError, Writer,
 };
 use rollcall_proto::thrift_server::{serve, unknown_method, Handler};
-use tokio::net::TcpListener;
+use rollcall_proto::transport::Net;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
@@ -84,20 +84,24 @@ impl Drop for BackendServer {
 }
 
 impl BackendServer {
-    /// Loads what was persisted and starts listening.
+    /// Loads what was persisted and starts listening over TCP.
     pub async fn start(config: BackendConfig) -> Result<BackendServer, AgentError> {
+        Self::start_on(config, &Net::tcp()).await
+    }
+
+    /// Loads what was persisted and starts listening on `net` (the
+    /// simulation uses its own network).
+    pub async fn start_on(config: BackendConfig, net: &Net) -> Result<BackendServer, AgentError> {
         let identity = Identity::open(&config.data_dir)?;
         let mut record = read_record(&config.data_dir)?;
         let cid = identity.cluster_id()?;
         if cid != 0 {
             record.cluster_id = Some(cid as i32);
         }
-        let listener = TcpListener::bind(config.listen)
+        let (listener, addr) = net
+            .bind(config.listen)
             .await
             .map_err(|e| AgentError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| AgentError::Config(format!("listener address: {e}")))?;
         let state = Arc::new(State {
             cluster_id: AtomicI64::new(record.cluster_id.map_or(-1, i64::from)),
             record: Mutex::new(record),

@@ -41,7 +41,7 @@ mod writer;
 pub use config::MetaConfig;
 pub use error::{LeaderError, MetaError, ProposeError, RequestError, StoreError};
 pub use grpc::{CODE_KEY, LEADER_KEY};
-pub use listener::{Accept, AcceptFuture};
 pub use probe_stats::ProbeStats;
 pub use raft::{FailSwitch, RaftStore};
+pub use rollcall_proto::transport::{Accept, AcceptFuture, Net};
 pub use server::{MetaServer, Stopper, Transport};

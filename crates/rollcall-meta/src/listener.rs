@@ -6,9 +6,7 @@
 //! one opened with [`rollcall_proto::stream::MAGIC`] carries heartbeats
 //! only.
 
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::time::Duration;
 
 use prost::Message;
@@ -16,7 +14,7 @@ use rollcall_proto as pb;
 use rollcall_proto::stream::{read_frame_bytes, write_frame, FrameError, MAGIC, MAGIC_V2};
 use rollcall_proto::stream_request::Body;
 use rollcall_proto::stream_response::Body as Answer;
-use rollcall_proto::transport::{BoxIo, Rewound};
+use rollcall_proto::transport::{Accept, BoxIo, Rewound};
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::sync::{mpsc, watch};
 
@@ -26,26 +24,6 @@ use crate::{convert, views};
 
 /// How long a new connection may take to send its first four bytes.
 const SNIFF_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The future of one accept.
-pub type AcceptFuture<'a> = Pin<Box<dyn Future<Output = io::Result<BoxIo>> + Send + 'a>>;
-
-/// Where a meta server's connections come from: a TCP listener in
-/// production, a simulated one in the deterministic simulation.
-pub trait Accept: Send + 'static {
-    /// Waits for the next connection.
-    fn accept(&mut self) -> AcceptFuture<'_>;
-}
-
-impl Accept for tokio::net::TcpListener {
-    fn accept(&mut self) -> AcceptFuture<'_> {
-        Box::pin(async move {
-            let (sock, _) = tokio::net::TcpListener::accept(self).await?;
-            let _ = sock.set_nodelay(true);
-            Ok(Box::new(sock) as BoxIo)
-        })
-    }
-}
 
 /// Accepts connections until `stop` turns true; gRPC ones go to `grpc`.
 pub async fn accept_loop(

@@ -32,6 +32,8 @@ pub struct Parts {
     pub probe_counters: Arc<ProbeCounters>,
     /// When each peer last answered a Raft RPC from this server.
     pub contacts: Contacts,
+    /// The network (dials peers and pull-mode hosts).
+    pub net: rollcall_proto::transport::Net,
     /// The port of this server's `FrontendService` (0 if not served).
     pub thrift_port: Arc<AtomicU32>,
     /// Connections accepted since start (gRPC and heartbeat streams).

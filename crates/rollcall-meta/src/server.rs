@@ -22,11 +22,12 @@ use crate::error::MetaError;
 use crate::events::Events;
 use crate::grpc::{AdminService, MetaService, RaftService};
 use crate::leadership::Leadership;
-use crate::listener::{accept_loop, Accept};
+use crate::listener::accept_loop;
 use crate::parts::Parts;
 use crate::raft::{Contacts, Network, Raft, RaftStore};
 use crate::replicated::Replicated;
-use rollcall_proto::transport::Dialer;
+use rollcall_proto::transport::Accept;
+use rollcall_proto::transport::Net;
 
 /// Where a server's connections come from and how it reaches its peers.
 pub struct Transport {
@@ -34,8 +35,9 @@ pub struct Transport {
     pub listener: Box<dyn Accept>,
     /// The address the listener is bound to.
     pub local_addr: SocketAddr,
-    /// Connects to the other meta servers.
-    pub dialer: Dialer,
+    /// The network: dials the other meta servers and pull-mode hosts, and
+    /// binds the Thrift port.
+    pub net: Net,
 }
 
 /// A running meta server.
@@ -104,7 +106,7 @@ impl MetaServer {
         let transport = Transport {
             listener: Box::new(listener),
             local_addr: addr,
-            dialer: Dialer::tcp(),
+            net: Net::tcp(),
         };
         Self::start_on(config, store, transport).await
     }
@@ -122,7 +124,7 @@ impl MetaServer {
         let Transport {
             listener,
             local_addr: addr,
-            dialer,
+            net,
         } = transport;
         let advertised = match (config.peers.get(&config.node_id), &config.advertise) {
             (Some(a), _) | (None, Some(a)) => a.clone(),
@@ -143,7 +145,7 @@ impl MetaServer {
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config)?),
-            Network::new(dialer, contacts.clone()),
+            Network::new(net.dialer().clone(), contacts.clone()),
             log,
             sm,
         )
@@ -187,6 +189,7 @@ impl MetaServer {
             events: Arc::new(Events::new(config.event_capacity)),
             probe_counters: Arc::default(),
             contacts,
+            net: net.clone(),
             thrift_port: Arc::default(),
             connections: Arc::default(),
             started_wall_ms: wall_ms(),
@@ -206,13 +209,7 @@ impl MetaServer {
         let mut thrift_addr = None;
         let mut thrift_task = None;
         if let Some(listen) = config.thrift_listen {
-            let l = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|source| MetaError::Bind {
-                    addr: listen,
-                    source,
-                })?;
-            let bound = l.local_addr().map_err(|source| MetaError::Bind {
+            let (l, bound) = net.bind(listen).await.map_err(|source| MetaError::Bind {
                 addr: listen,
                 source,
             })?;

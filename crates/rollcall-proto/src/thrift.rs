@@ -1035,7 +1035,16 @@ pub struct Client {
 impl Client {
     /// Connects over TCP.
     pub async fn connect(addr: &str, framed: bool) -> Result<Client, ThriftError> {
-        let io = crate::transport::Dialer::tcp().dial(addr).await?;
+        Self::connect_with(&crate::transport::Dialer::tcp(), addr, framed).await
+    }
+
+    /// Connects with `dialer`.
+    pub async fn connect_with(
+        dialer: &crate::transport::Dialer,
+        addr: &str,
+        framed: bool,
+    ) -> Result<Client, ThriftError> {
+        let io = dialer.dial(addr).await?;
         Ok(Client {
             // Answers are a few hundred bytes; a master keeps one client
             // per backend, so the default 8 KiB buffer would cost 40 MB

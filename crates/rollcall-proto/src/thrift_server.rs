@@ -1,4 +1,5 @@
-//! Serving Thrift calls on a TCP listener (binary protocol, buffered or
+//! Serving Thrift calls on a listener of any [`Net`](crate::transport::Net)
+//! (binary protocol, buffered or
 //! framed transport): the connection loop shared by the backend's
 //! `HeartbeatService` and the meta server's `FrontendService`. Bytes that
 //! cannot be read get a protocol-error exception and the connection is
@@ -9,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::thrift::{exception, mtype, ttype, Limits, Reader, ThriftError, Writer};
+use crate::transport::{Accept, BoxIo};
 
 /// How long a connection may stay silent before it is closed.
 const IDLE: Duration = Duration::from_secs(300);
@@ -47,11 +48,15 @@ pub async fn unknown_method<R: AsyncRead + Unpin>(
 }
 
 /// Accepts connections until the task is dropped.
-pub async fn serve<H: Handler>(listener: TcpListener, h: Arc<H>, framed: bool, limits: Limits) {
+pub async fn serve<H: Handler>(
+    mut listener: Box<dyn Accept>,
+    h: Arc<H>,
+    framed: bool,
+    limits: Limits,
+) {
     loop {
         match listener.accept().await {
-            Ok((sock, _)) => {
-                let _ = sock.set_nodelay(true);
+            Ok(sock) => {
                 tokio::spawn(connection(sock, h.clone(), framed, limits));
             }
             Err(e) => {
@@ -87,7 +92,7 @@ async fn message<H: Handler, R: AsyncRead + Unpin + Send>(
         .map_err(|e| Writer::exception(&name, seq, exception::PROTOCOL_ERROR, &e.to_string()))
 }
 
-async fn connection<H: Handler>(sock: TcpStream, h: Arc<H>, framed: bool, limits: Limits) {
+async fn connection<H: Handler>(sock: BoxIo, h: Arc<H>, framed: bool, limits: Limits) {
     let mut io = BufReader::with_capacity(4096, sock);
     loop {
         let answer = if framed {

@@ -1,16 +1,23 @@
-//! How rollcall reaches its peers: a [`Dialer`] opens byte streams to
-//! `host:port` addresses and builds gRPC channels over them.
+//! How rollcall reaches its peers and is reached: one seam, [`Net`], for
+//! both directions. Its [`Dialer`] opens byte streams to `host:port`
+//! addresses (and builds gRPC channels over them); its binder listens on
+//! an address and yields a connection source ([`Accept`]).
 //!
-//! Production uses plain TCP ([`Dialer::tcp`]). Anything else that yields
-//! a byte stream can be plugged in with [`Dialer::new`]; the deterministic
-//! simulation uses it to run meta servers and agents over turmoil's
-//! simulated network without changing a line of their logic.
+//! Production uses plain TCP ([`Net::tcp`]). [`Net::memory`] is an
+//! in-process network (connections are `tokio::io::duplex` pairs) for
+//! tests; anything else that yields byte streams can be plugged in with
+//! [`Net::new`]: the deterministic simulation runs meta servers, agents
+//! and pull-mode backends over turmoil's simulated network with it,
+//! without changing a line of their logic. The same test suite
+//! (`tests/transport.rs`) runs against TCP and memory.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -130,6 +137,207 @@ impl Dialer {
                     async move { fut.await.map(TokioIo::new) }
                 }))
             }
+        })
+    }
+}
+
+/// The future of one accept.
+pub type AcceptFuture<'a> = Pin<Box<dyn Future<Output = io::Result<BoxIo>> + Send + 'a>>;
+
+/// Where a server's connections come from: a TCP listener in production,
+/// an in-memory or simulated one in tests.
+pub trait Accept: Send + 'static {
+    /// Waits for the next connection.
+    fn accept(&mut self) -> AcceptFuture<'_>;
+}
+
+impl Accept for tokio::net::TcpListener {
+    fn accept(&mut self) -> AcceptFuture<'_> {
+        Box::pin(async move {
+            let (sock, _) = tokio::net::TcpListener::accept(self).await?;
+            let _ = sock.set_nodelay(true);
+            Ok(Box::new(sock) as BoxIo)
+        })
+    }
+}
+
+/// A bound listener and the address it is bound to.
+pub type Bound = (Box<dyn Accept>, SocketAddr);
+
+/// The future of one bind.
+pub type BindFuture = Pin<Box<dyn Future<Output = io::Result<Bound>> + Send>>;
+
+type BindFn = dyn Fn(SocketAddr) -> BindFuture + Send + Sync;
+
+/// Both directions of a network: dialing out and listening.
+#[derive(Clone)]
+pub struct Net {
+    dialer: Dialer,
+    bind: Option<Arc<BindFn>>,
+}
+
+impl fmt::Debug for Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Net({:?})", self.dialer)
+    }
+}
+
+impl Default for Net {
+    fn default() -> Self {
+        Net::tcp()
+    }
+}
+
+impl Net {
+    /// Plain TCP.
+    pub fn tcp() -> Net {
+        Net {
+            dialer: Dialer::tcp(),
+            bind: None,
+        }
+    }
+
+    /// Dials with `dialer`, binds with `bind` (given the address to listen
+    /// on; port 0 picks one).
+    pub fn new<B, Fut, A>(dialer: Dialer, bind: B) -> Net
+    where
+        B: Fn(SocketAddr) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = io::Result<(A, SocketAddr)>> + Send + 'static,
+        A: Accept,
+    {
+        let bind = Arc::new(bind);
+        Net {
+            dialer,
+            bind: Some(Arc::new(move |addr| {
+                let fut = bind(addr);
+                Box::pin(async move {
+                    fut.await
+                        .map(|(a, at)| (Box::new(a) as Box<dyn Accept>, at))
+                }) as BindFuture
+            })),
+        }
+    }
+
+    /// An in-process network: listeners are found by their address, and
+    /// a connection is a pair of in-memory pipes. Ports 0 are given out
+    /// from 40000 up.
+    pub fn memory() -> Net {
+        let registry = MemoryRegistry::default();
+        let dial_reg = registry.clone();
+        let dialer = Dialer::new(move |addr: String| {
+            let reg = dial_reg.clone();
+            async move { reg.dial(&addr).await }
+        });
+        Net::new(dialer, move |addr| {
+            let reg = registry.clone();
+            async move { reg.bind(addr) }
+        })
+    }
+
+    /// The dialing half.
+    pub fn dialer(&self) -> &Dialer {
+        &self.dialer
+    }
+
+    /// Opens a byte stream to `addr`.
+    pub fn dial(&self, addr: &str) -> DialFuture {
+        self.dialer.dial(addr)
+    }
+
+    /// Listens on `addr`; returns the connection source and the bound
+    /// address.
+    pub fn bind(&self, addr: SocketAddr) -> BindFuture {
+        match &self.bind {
+            Some(f) => f(addr),
+            None => Box::pin(async move {
+                let l = tokio::net::TcpListener::bind(addr).await?;
+                let at = l.local_addr()?;
+                Ok((Box::new(l) as Box<dyn Accept>, at))
+            }),
+        }
+    }
+}
+
+/// Buffer of each direction of an in-memory connection.
+const MEMORY_PIPE: usize = 64 * 1024;
+
+/// The listeners of a [`Net::memory`] network.
+#[derive(Clone, Default)]
+struct MemoryRegistry {
+    inner: Arc<Mutex<MemoryState>>,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    listeners: HashMap<SocketAddr, tokio::sync::mpsc::Sender<BoxIo>>,
+    next_port: u16,
+}
+
+impl MemoryRegistry {
+    fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bind(&self, mut addr: SocketAddr) -> io::Result<(MemoryListener, SocketAddr)> {
+        let mut st = self.state();
+        if addr.port() == 0 {
+            loop {
+                st.next_port = st.next_port.max(39_999).wrapping_add(1).max(40_000);
+                addr.set_port(st.next_port);
+                if !st.listeners.contains_key(&addr) {
+                    break;
+                }
+            }
+        }
+        if st.listeners.get(&addr).is_some_and(|tx| !tx.is_closed()) {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{addr} is already bound in this in-memory network"),
+            ));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        st.listeners.insert(addr, tx);
+        Ok((MemoryListener(rx), addr))
+    }
+
+    async fn dial(&self, addr: &str) -> io::Result<BoxIo> {
+        let target: SocketAddr = match addr.parse() {
+            Ok(a) => a,
+            Err(_) => match addr.rsplit_once(':') {
+                Some(("localhost", port)) => format!("127.0.0.1:{port}")
+                    .parse()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{addr:?} is not ip:port (the in-memory network has no names)"),
+                    ))
+                }
+            },
+        };
+        let tx = self.state().listeners.get(&target).cloned();
+        let refused = || {
+            io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                format!("nothing listens on {target} in this in-memory network"),
+            )
+        };
+        let tx = tx.ok_or_else(refused)?;
+        let (ours, theirs) = tokio::io::duplex(MEMORY_PIPE);
+        tx.send(Box::new(theirs)).await.map_err(|_| refused())?;
+        Ok(Box::new(ours))
+    }
+}
+
+/// An in-memory listener: dropping it frees its address.
+struct MemoryListener(tokio::sync::mpsc::Receiver<BoxIo>);
+
+impl Accept for MemoryListener {
+    fn accept(&mut self) -> AcceptFuture<'_> {
+        Box::pin(async move {
+            self.0.recv().await.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotConnected, "the in-memory network is gone")
+            })
         })
     }
 }

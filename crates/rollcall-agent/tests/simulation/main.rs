@@ -37,7 +37,7 @@ use rollcall_agent::{Agent, AgentConfig};
 use rollcall_core::{HostAddr, Role};
 use rollcall_meta::{Accept, AcceptFuture, MetaConfig, MetaServer, RaftStore, Transport};
 use rollcall_proto as pb;
-use rollcall_proto::transport::{BoxIo, Dialer};
+use rollcall_proto::transport::{BoxIo, Dialer, Net};
 
 const METAS: [&str; 3] = ["meta1", "meta2", "meta3"];
 const AGENTS: [&str; 3] = ["agent1", "agent2", "agent3"];
@@ -69,6 +69,15 @@ fn record(shared: &Shared) -> std::sync::MutexGuard<'_, Record> {
 
 fn dialer() -> Dialer {
     Dialer::new(|addr: String| async move { turmoil::net::TcpStream::connect(addr).await })
+}
+
+/// turmoil's network as a [`Net`]: dials and binds on the simulated hosts.
+fn net() -> Net {
+    Net::new(dialer(), |addr: std::net::SocketAddr| async move {
+        let l = turmoil::net::TcpListener::bind(addr).await?;
+        let at = l.local_addr()?;
+        Ok((SimListener(l), at))
+    })
 }
 
 /// A turmoil listener as a meta server's connection source.
@@ -113,7 +122,7 @@ async fn run_meta(id: u64, delay: Duration, store: RaftStore, shared: Shared) ->
     let transport = Transport {
         listener: Box::new(SimListener(listener)),
         local_addr,
-        dialer: dialer(),
+        net: net(),
     };
     let server = MetaServer::start_on(meta_config(id), store, transport).await?;
     let mut metrics = server.raft().metrics();

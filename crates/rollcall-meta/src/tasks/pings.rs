@@ -82,7 +82,9 @@ async fn ping_one(
         let thrift_port = if id == p.lead.raft_id() {
             p.thrift_port()
         } else {
-            let ch = rollcall_proto::transport::Dialer::tcp()
+            let ch = p
+                .net
+                .dialer()
                 .channel(grpc_addr, timeout)
                 .map_err(|e| e.to_string())?;
             pb::admin_client::AdminClient::new(ch)
@@ -103,7 +105,7 @@ async fn ping_one(
     };
     if conn.is_none() {
         *conn = Some(
-            Client::connect(addr, false)
+            Client::connect_with(p.net.dialer(), addr, false)
                 .await
                 .map_err(|e| e.to_string())?,
         );

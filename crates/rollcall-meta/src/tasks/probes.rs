@@ -124,7 +124,7 @@ async fn probe_one(p: &Parts, office: &Office, t: Target, m: MasterInfo, timeout
     let outcome = tokio::time::timeout(timeout, async {
         if conn.is_none() {
             *conn = Some(
-                Client::connect(&t.addr, t.mode.framed())
+                Client::connect_with(p.net.dialer(), &t.addr, t.mode.framed())
                     .await
                     .map_err(|e| e.to_string())?,
             );
