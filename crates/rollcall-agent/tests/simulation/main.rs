@@ -22,6 +22,9 @@
 //! - the epochs an agent accepts never go backwards, and each is the term
 //!   of a real leader.
 //!
+//! Pull mode and meta-to-meta pings have a scenario of their own
+//! (`pull.rs`, with its invariants there).
+//!
 //! `ROLLCALL_SIM_SEEDS=N` sets how many seeds run (default 100, split over
 //! four tests); `ROLLCALL_SIM_SEED=S` replays one seed. The seed fixes the
 //! fault schedule, start delays, the network's latencies, every host's
@@ -53,6 +56,7 @@ const THRESHOLD: Duration = Duration::from_secs(5);
 const RPC_TIMEOUT: Duration = Duration::from_secs(1);
 
 mod look;
+mod pull;
 mod record;
 
 use look::{admin, admins, leader_hosts, watch};
@@ -113,7 +117,13 @@ fn meta_config(id: u64) -> MetaConfig {
 
 /// One meta server host: starts over its store (kept across crashes, as
 /// a disk is) and records each term it leads.
-async fn run_meta(id: u64, delay: Duration, store: RaftStore, shared: Shared) -> turmoil::Result {
+async fn run_meta(
+    config: MetaConfig,
+    delay: Duration,
+    store: RaftStore,
+    shared: Shared,
+) -> turmoil::Result {
+    let id = config.node_id;
     // Real servers never start in the same millisecond; starting together
     // would also align their Raft tick timers exactly.
     tokio::time::sleep(delay).await;
@@ -124,7 +134,7 @@ async fn run_meta(id: u64, delay: Duration, store: RaftStore, shared: Shared) ->
         local_addr,
         net: net(),
     };
-    let server = MetaServer::start_on(meta_config(id), store, transport).await?;
+    let server = MetaServer::start_on(config, store, transport).await?;
     let mut metrics = server.raft().metrics();
     let meta = id as usize - 1;
     loop {
@@ -365,7 +375,12 @@ fn run_seeded(seed: u64) -> Result<(), String> {
         let shared = shared.clone();
         let delay = Duration::from_millis(rng.random_range(0..400));
         sim.host(*name, move || {
-            run_meta(i as u64 + 1, delay, store.clone(), shared.clone())
+            run_meta(
+                meta_config(i as u64 + 1),
+                delay,
+                store.clone(),
+                shared.clone(),
+            )
         });
     }
     for name in AGENTS {
@@ -588,7 +603,12 @@ fn elect_aligned(seed: u64) -> Result<Duration, String> {
         let store = RaftStore::memory().map_err(|e| e.to_string())?;
         let shared = shared.clone();
         sim.host(*name, move || {
-            run_meta(i as u64 + 1, Duration::ZERO, store.clone(), shared.clone())
+            run_meta(
+                meta_config(i as u64 + 1),
+                Duration::ZERO,
+                store.clone(),
+                shared.clone(),
+            )
         });
     }
     let watched = shared.clone();
