@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rollcall_core::{ConfigKey, ConfigValue, MetadataDelta, MetadataSnapshot, Role, Space};
+use rollcall_core::{MetadataSnapshot, Role};
 use rollcall_proto as pb;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -356,11 +356,7 @@ fn request(inner: &Inner) -> pb::HeartbeatRequest {
         node_id: inner.node_id.load(Ordering::SeqCst),
         host: c.advertise.host.clone(),
         port: c.advertise.port as u32,
-        role: match c.role {
-            Role::Storage => pb::Role::Storage,
-            Role::Graph => pb::Role::Graph,
-            Role::Meta => pb::Role::Meta,
-        } as i32,
+        role: rollcall_proto::convert::role_to_pb(Some(c.role)) as i32,
         version: c.version.clone(),
         start_time_ms: c.start_time_ms,
         zone: c.zone.clone(),
@@ -420,41 +416,7 @@ async fn fetch_metadata(inner: &Inner, conn: &mut MetaConn, addr: &str) {
     if resp.code != pb::Code::Ok as i32 {
         return note_failure(inner, addr, &resp.message);
     }
-    let spaces = resp.spaces_changed.then(|| {
-        resp.spaces
-            .iter()
-            .map(|s| Space {
-                id: s.id,
-                name: s.name.clone(),
-                replicas: s.replicas,
-                zones: s.zones.clone(),
-                partitions: s.partitions.iter().map(|p| p.node_ids.clone()).collect(),
-            })
-            .collect()
-    });
-    let delta = MetadataDelta {
-        version: resp.metadata_version,
-        full: resp.full,
-        spaces,
-        configs: resp
-            .configs
-            .into_iter()
-            .map(|c| {
-                let role = match pb::Role::try_from(c.role) {
-                    Ok(pb::Role::Storage) => Some(Role::Storage),
-                    Ok(pb::Role::Graph) => Some(Role::Graph),
-                    _ => None,
-                };
-                (
-                    ConfigKey { key: c.key, role },
-                    ConfigValue {
-                        value: c.value,
-                        version: c.version,
-                    },
-                )
-            })
-            .collect(),
-    };
+    let delta = rollcall_proto::convert::delta_from_pb(resp);
     let changes = inner.cache.apply(&delta);
     tracing::debug!(
         from = since,

@@ -40,6 +40,18 @@ pub struct HeartbeatInput {
     pub leader_count: usize,
 }
 
+/// A whole heartbeat in core types: what [`plan`] judges, plus what the
+/// leader stamps into liveness.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Beat {
+    /// What [`plan`] judges.
+    pub input: HeartbeatInput,
+    /// The metadata version the host holds.
+    pub metadata_version: u64,
+    /// The partition leaderships it reports.
+    pub leaders: Vec<crate::types::PartLeader>,
+}
+
 /// Size limits on what a heartbeat may carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {

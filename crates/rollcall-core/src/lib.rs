@@ -44,7 +44,7 @@ pub use detector::{DetectorConfig, DetectorKind, FailureDetector};
 pub use error::{AddrError, ApplyError, Code};
 pub use events::{Event, EventKind, EventLog, RejectFilter};
 pub use executor::{next_job_actions, Target};
-pub use heartbeat::{plan, wrong_cluster_message, HeartbeatInput, HeartbeatPlan, Limits};
+pub use heartbeat::{plan, wrong_cluster_message, Beat, HeartbeatInput, HeartbeatPlan, Limits};
 pub use histogram::Histogram;
 pub use host_command::{leader_transfer_commands, HostCommand, ReportedLeaders};
 pub use jobs::{Job, JobId, JobKind, JobStatus, Move, Phase, Step};

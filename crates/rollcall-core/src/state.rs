@@ -155,8 +155,11 @@ impl ClusterState {
         self.identity.as_ref().map_or(0, |i| i.cluster_id)
     }
 
-    /// The epoch (bumped each time a meta server takes office).
-    pub fn epoch(&self) -> u64 {
+    /// The pre-Raft epoch counter, bumped by `Command::BumpEpoch`, which
+    /// only pre-Raft meta servers proposed when they took office; kept so
+    /// their logs and snapshots still apply. The epoch agents and backends
+    /// see today is the leader's Raft term, not this.
+    pub fn legacy_epoch(&self) -> u64 {
         self.epoch
     }
 
@@ -717,7 +720,7 @@ mod tests {
             s.apply(1, &Command::BumpEpoch),
             Err(ApplyError::NotBootstrapped)
         );
-        assert_eq!(s.epoch(), 0);
+        assert_eq!(s.legacy_epoch(), 0);
     }
 
     #[test]

@@ -11,13 +11,13 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
 use crate::admin::{self, spaces::NewSpace};
-use crate::convert::{self, role_from_pb};
 use crate::error::RequestError;
 use crate::heartbeat;
 use crate::parts::Parts;
 use crate::raft::Raft;
 use crate::tasks::sweep::sweep;
 use crate::views;
+use rollcall_proto::convert::{self, role_from_pb};
 
 /// The gRPC metadata key carrying our [`Code`] name on every refused call.
 pub const CODE_KEY: &str = "rollcall-code";
@@ -119,7 +119,8 @@ impl Admin for AdminService {
     ) -> Result<Response<pb::AddHostsResponse>, Status> {
         self.0.lead.require()?;
         let req = request.into_inner();
-        let mode = convert::host_mode_from_pb(&req.mode, req.heartbeat_port, req.heartbeat_framed)?;
+        let mode = convert::host_mode_from_pb(&req.mode, req.heartbeat_port, req.heartbeat_framed)
+            .map_err(RequestError::InvalidArgument)?;
         let node_ids =
             admin::hosts::add(&self.0, &req.addresses, role_from_pb(req.role), mode).await?;
         Ok(Response::new(pb::AddHostsResponse { node_ids }))

@@ -9,8 +9,8 @@
 //! events → the commands waiting for this host.
 
 use rollcall_core::{
-    plan, wrong_cluster_message, Applied, Code, Command, DetectorKind, EventKind, HeartbeatInput,
-    HeartbeatPlan, HostCommand, NodeId, PartLeader, Transition,
+    plan, wrong_cluster_message, Applied, Beat, Code, Command, DetectorKind, EventKind,
+    HeartbeatPlan, HostCommand, NodeId, Transition,
 };
 
 use crate::clock::{fmt_ms, wall_ms};
@@ -18,17 +18,6 @@ use crate::error::LeaderError;
 use crate::events::Subject;
 use crate::office::Office;
 use crate::parts::Parts;
-
-/// A heartbeat in core types.
-#[derive(Clone, Debug, Default)]
-pub struct Beat {
-    /// What `rollcall_core::plan` judges.
-    pub input: HeartbeatInput,
-    /// The metadata version the host holds.
-    pub metadata_version: u64,
-    /// The partition leaderships it reports.
-    pub leaders: Vec<PartLeader>,
-}
 
 /// What became of a heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -19,7 +19,6 @@
 mod admin;
 mod clock;
 mod config;
-mod convert;
 mod error;
 mod events;
 mod frontend;
@@ -36,7 +35,6 @@ mod server;
 mod sync;
 mod tasks;
 mod views;
-mod writer;
 
 pub use config::MetaConfig;
 pub use error::{LeaderError, MetaError, ProposeError, RequestError, StoreError};

@@ -20,7 +20,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::heartbeat::{accept, Outcome};
 use crate::parts::Parts;
-use crate::{convert, views};
+use crate::views;
+use rollcall_proto::convert;
 
 /// How long a new connection may take to send its first four bytes.
 const SNIFF_TIMEOUT: Duration = Duration::from_secs(10);

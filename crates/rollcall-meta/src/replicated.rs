@@ -11,16 +11,15 @@ use rollcall_core::{Applied, ApplyError, ClusterState, Command};
 
 use crate::clock::wall_ms;
 use crate::error::ProposeError;
-use crate::raft::{Raft, RaftStore};
+use crate::raft::{Raft, RaftStore, Reply};
 use crate::sync::{lock, read};
-use crate::writer::Writer;
 
 /// The replicated state and the way to change it.
 pub struct Replicated {
     state: Arc<RwLock<ClusterState>>,
     /// Fixed once bootstrapped (0 before).
     cluster_id: AtomicU32,
-    writer: Writer,
+    raft: Raft,
     /// Store write transactions since start (shared with the store).
     writes: Arc<AtomicU64>,
     /// A pre-Raft state waiting to be imported by the first leader.
@@ -33,7 +32,7 @@ impl Replicated {
         Replicated {
             state,
             cluster_id: AtomicU32::new(0),
-            writer: Writer::new(raft),
+            raft,
             writes,
             legacy: Mutex::new(None),
         }
@@ -60,9 +59,28 @@ impl Replicated {
         }
     }
 
-    /// Commits `cmd` and returns what applying it did.
+    /// Commits `cmd` (a majority of the meta servers has it, and every
+    /// replica's state machine applies it) and returns what applying it
+    /// did here.
     pub async fn propose(&self, cmd: Command) -> Result<Applied, ProposeError> {
-        self.writer.propose(cmd).await
+        use openraft::error::{ClientWriteError, RaftError};
+        match self.raft.client_write(cmd).await {
+            Ok(resp) => match resp.data {
+                Reply::Command(r) => r.map_err(ProposeError::Rejected),
+                Reply::Internal => Err(ProposeError::Raft(
+                    "a command produced no result".to_string(),
+                )),
+            },
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(ProposeError::NotLeader {
+                    leader: f.leader_node.map(|n| n.addr),
+                })
+            }
+            Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
+                Err(ProposeError::Raft(e.to_string()))
+            }
+            Err(RaftError::Fatal(f)) => Err(ProposeError::Unavailable(f.to_string())),
+        }
     }
 
     /// Store write transactions since start.

@@ -12,11 +12,11 @@ use rollcall_core::{
 use rollcall_proto as pb;
 
 use crate::clock::wall_ms;
-use crate::convert;
 use crate::error::RequestError;
 use crate::heartbeat::Outcome;
 use crate::office::Office;
 use crate::parts::Parts;
+use rollcall_proto::convert;
 
 /// A heartbeat's outcome on the wire.
 pub fn heartbeat_response(p: &Parts, o: Outcome) -> pb::HeartbeatResponse {
@@ -264,23 +264,6 @@ pub fn cluster_info(p: &Parts) -> pb::ClusterInfoResponse {
     }
 }
 
-/// A space as agents get it in metadata.
-pub fn space_info(s: &Space) -> pb::SpaceInfo {
-    pb::SpaceInfo {
-        id: s.id,
-        name: s.name.clone(),
-        replicas: s.replicas,
-        zones: s.zones.clone(),
-        partitions: s
-            .partitions
-            .iter()
-            .map(|r| pb::PartitionReplicas {
-                node_ids: r.clone(),
-            })
-            .collect(),
-    }
-}
-
 /// A space as `rollcall spaces` shows it.
 pub fn space_view(s: &Space) -> pb::SpaceView {
     pb::SpaceView {
@@ -417,15 +400,7 @@ pub fn job(p: &Parts, id: JobId) -> Result<pb::JobView, RequestError> {
 
 /// Config entries on the wire.
 pub fn configs(entries: Vec<(ConfigKey, ConfigValue)>) -> Vec<pb::ConfigEntry> {
-    entries
-        .into_iter()
-        .map(|(k, v)| pb::ConfigEntry {
-            key: k.key,
-            value: v.value,
-            role: convert::role_to_pb(k.role) as i32,
-            version: v.version,
-        })
-        .collect()
+    entries.into_iter().map(convert::config_to_pb).collect()
 }
 
 /// Metadata changes after `since` for an agent of `cluster_id`. Any replica
@@ -442,17 +417,7 @@ pub fn metadata(p: &Parts, cluster_id: u32, since: u64) -> pb::GetMetadataRespon
         return resp;
     }
     let delta = p.store.read().metadata_delta(since);
-    resp.metadata_version = delta.version;
-    resp.full = delta.full;
-    resp.spaces_changed = delta.spaces.is_some();
-    resp.spaces = delta
-        .spaces
-        .unwrap_or_default()
-        .iter()
-        .map(space_info)
-        .collect();
-    resp.configs = configs(delta.configs);
-    resp
+    convert::delta_to_pb(delta, p.lead.epoch())
 }
 
 /// Events after `after_seq` (at most `limit`, 1,000 when 0, 10,000 at most).

@@ -4,13 +4,13 @@
 //! the wire format lives here; the rest of rollcall converts to and from the
 //! pure types of `rollcall-core` at its edges.
 
-#![allow(clippy::all, missing_docs)]
-
-/// Version 1 of the protocol.
+/// Version 1 of the protocol (generated code: lints are not ours to fix).
+#[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("rollcall.v1");
 }
 
+pub mod convert;
 pub mod stream;
 pub mod thrift;
 pub mod thrift_server;

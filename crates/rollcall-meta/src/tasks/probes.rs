@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rollcall_core::{Code, HeartbeatInput, HostMode, NodeId};
+use rollcall_core::{Beat, Code, HeartbeatInput, HostMode, NodeId};
 use rollcall_proto::thrift::{self, Client, MasterInfo, NetworkAddress};
 use tokio::sync::Semaphore;
 
-use crate::heartbeat::{accept, Beat};
+use crate::heartbeat::accept;
 use crate::office::Office;
 use crate::parts::Parts;
 
