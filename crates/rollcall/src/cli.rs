@@ -164,8 +164,10 @@ pub struct MetaArgs {
     #[arg(long, default_value_t = 1000)]
     pub snapshot_every: u64,
     /// Serve Doris's `FrontendService.ping` (Thrift) here; `off` to not.
-    /// Default: the --listen host on port 9020 (Doris FE's rpc port), or
-    /// port 0 when --listen uses port 0.
+    /// Default: the --listen host on a free port, published in
+    /// `ClusterInfo.thrift_port`, printed at start and written to
+    /// `DATA_DIR/thrift.addr` (give HOST:9020 for tooling that needs Doris
+    /// FE's fixed rpc port).
     #[arg(long)]
     pub thrift_listen: Option<String>,
     /// Consecutive failed probes before a pull-mode host is OFFLINE.

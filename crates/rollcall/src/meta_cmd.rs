@@ -63,10 +63,9 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
                 "--thrift-listen {a:?} is not host:port or off: {e}"
             ))
         })?),
-        None => {
-            let port = if args.listen.port() == 0 { 0 } else { 9020 };
-            Some(std::net::SocketAddr::new(args.listen.ip(), port))
-        }
+        // A free port on the --listen host: several servers on one
+        // machine never collide, and peers learn it from ClusterInfo.
+        None => Some(std::net::SocketAddr::new(args.listen.ip(), 0)),
     };
     c.peers = args.peers.iter().cloned().collect();
     if c.peers.len() != args.peers.len() {

@@ -357,6 +357,9 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
         c.detector,
         c.admission
     );
+    if c.thrift_port != 0 {
+        out.push_str(&format!("\nthrift port:        {}", c.thrift_port));
+    }
     if c.led_term > 0 {
         out.push_str(&format!(
             "\nOFFLINE judged:     {} since this server took office in term {}",

@@ -33,6 +33,19 @@ pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
     }
 }
 
+/// Held by every test that uses the README's fixed ports (meta servers
+/// on 9559-9562, nodes on 9669 and 9779-9781, a pull-mode backend on
+/// 9060/9050 and a host record at 9061/9051): the README examples bind
+/// them, and a meta server probing a recorded pull host would talk to
+/// another test's backend on the same port. Every other test uses
+/// ephemeral ports.
+pub fn fixed_ports() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it leaves nothing running (its
+    // guards killed their processes), so the poison says nothing.
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A child process killed (SIGKILL) when dropped.
 pub struct Proc {
     pub name: String,

@@ -13,5 +13,6 @@ mod identity;
 mod liveness;
 mod membership;
 mod metadata;
+mod readme;
 mod spaces;
 mod tools;
