@@ -1,6 +1,7 @@
 //! The admin commands: hosts, config, cluster, events. Each connects to
 //! the first meta server in `--meta` that answers.
 
+use crate::out::outln;
 use std::time::Duration;
 
 use rollcall_proto as pb;
@@ -131,9 +132,9 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
             .await?
             .hosts;
             if args.json {
-                println!("{}", render::hosts_json(&hosts));
+                outln!("{}", render::hosts_json(&hosts))?;
             } else {
-                println!("{}", render::hosts_table(&hosts));
+                outln!("{}", render::hosts_table(&hosts))?;
             }
         }
         Some(HostsCmd::Add {
@@ -166,7 +167,7 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
             })
             .await?;
             for (a, id) in addrs.iter().zip(r.node_ids) {
-                println!("added {a} as node {id}");
+                outln!("added {a} as node {id}")?;
             }
         }
         Some(HostsCmd::Drain { addr, wait }) => {
@@ -188,7 +189,7 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
             })
             .await?;
             for (a, id) in addrs.iter().zip(r.node_ids) {
-                println!("dropped {a} (node {id})");
+                outln!("dropped {a} (node {id})")?;
             }
         }
     }
@@ -209,7 +210,7 @@ pub async fn config(meta: &[String], cmd: ConfigCmd) -> Result<(), CliError> {
                 async move { c.set_config(req).await }
             })
             .await?;
-            println!("set {key}; metadata version is now {}", r.metadata_version);
+            outln!("set {key}; metadata version is now {}", r.metadata_version)?;
         }
         ConfigCmd::Get { key, json } => {
             let r = at_leader(meta, |mut c| {
@@ -217,14 +218,14 @@ pub async fn config(meta: &[String], cmd: ConfigCmd) -> Result<(), CliError> {
                 async move { c.get_config(pb::GetConfigRequest { key }).await }
             })
             .await?;
-            render::print_configs(&r.configs, json);
+            outln!("{}", render::configs(&r.configs, json))?;
         }
         ConfigCmd::List { json } => {
             let r = at_leader(meta, |mut c| async move {
                 c.list_configs(pb::ListConfigsRequest {}).await
             })
             .await?;
-            render::print_configs(&r.configs, json);
+            outln!("{}", render::configs(&r.configs, json))?;
         }
     }
     Ok(())
@@ -250,17 +251,20 @@ pub async fn spaces(meta: &[String], cmd: SpacesCmd) -> Result<(), CliError> {
                 async move { c.create_space(req).await }
             })
             .await?;
-            println!(
+            outln!(
                 "created space {} (id {}): {} partitions x {} replicas",
-                s.name, s.id, s.partitions, s.replicas
-            );
+                s.name,
+                s.id,
+                s.partitions,
+                s.replicas
+            )?;
         }
         SpacesCmd::List { json } => {
             let r = at_leader(meta, |mut c| async move {
                 c.list_spaces(pb::ListSpacesRequest {}).await
             })
             .await?;
-            render::print_spaces(&r.spaces, json);
+            outln!("{}", render::spaces(&r.spaces, json))?;
         }
         SpacesCmd::Drop { name } => {
             let r = at_leader(meta, |mut c| {
@@ -268,10 +272,10 @@ pub async fn spaces(meta: &[String], cmd: SpacesCmd) -> Result<(), CliError> {
                 async move { c.drop_space(pb::DropSpaceRequest { name }).await }
             })
             .await?;
-            println!(
+            outln!(
                 "dropped space {name}; metadata version is now {}",
                 r.metadata_version
-            );
+            )?;
         }
     }
     Ok(())
@@ -288,14 +292,14 @@ pub async fn balance_leader(meta: &[String], wait: bool, deviation: f64) -> Resu
     })
     .await?;
     if r.transfers.is_empty() {
-        println!("leaders are balanced; nothing to move");
+        outln!("leaders are balanced; nothing to move")?;
         return Ok(());
     }
     for t in &r.transfers {
         let from = if t.from.is_empty() { "(none)" } else { &t.from };
-        println!("{} part {}: {from} -> {}", t.space, t.part, t.to);
+        outln!("{} part {}: {from} -> {}", t.space, t.part, t.to)?;
     }
-    println!("{} leader transfer(s) sent", r.transfers.len());
+    outln!("{} leader transfer(s) sent", r.transfers.len())?;
     if !wait {
         return Ok(());
     }
@@ -319,7 +323,7 @@ pub async fn balance_leader(meta: &[String], wait: bool, deviation: f64) -> Resu
                 .count();
         }
         if done == r.transfers.len() {
-            println!("all {done} transfer(s) done");
+            outln!("all {done} transfer(s) done")?;
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
@@ -345,16 +349,20 @@ pub async fn balance_data(meta: &[String], wait: bool) -> Result<(), CliError> {
 /// it ends (an error unless it finished).
 async fn follow_job(meta: &[String], job: pb::JobView, wait: bool) -> Result<(), CliError> {
     for s in &job.stranded {
-        eprintln!("warning: {s} has nowhere to go (too few ONLINE storage hosts or zones)");
+        crate::out::warn(format_args!(
+            "warning: {s} has nowhere to go (too few ONLINE storage hosts or zones)"
+        ));
     }
     if job.total == 0 {
-        println!("job {}: nothing to move", job.id);
+        outln!("job {}: nothing to move", job.id)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "job {} ({}) started: {} replica move(s); `rollcall jobs` shows progress",
-        job.id, job.kind, job.total
-    );
+        job.id,
+        job.kind,
+        job.total
+    )?;
     if !wait {
         return Ok(());
     }
@@ -385,7 +393,7 @@ async fn follow_job(meta: &[String], job: pb::JobView, wait: bool) -> Result<(),
             "running" => {}
             "finished" => {
                 bar.finish_with_message("");
-                println!("job {id} finished: {} move(s) done", j.done);
+                outln!("job {id} finished: {} move(s) done", j.done)?;
                 return Ok(());
             }
             other => {
@@ -415,17 +423,20 @@ pub async fn jobs(meta: &[String], args: JobsArgs) -> Result<(), CliError> {
             })
             .await?
             .jobs;
-            render::print_jobs(&jobs, args.json);
+            outln!("{}", render::jobs(&jobs, args.json))?;
         }
         Some(JobsCmd::Stop { id }) => {
             let j = at_leader(meta, |mut c| async move {
                 c.stop_job(pb::StopJobRequest { id }).await
             })
             .await?;
-            println!(
+            outln!(
                 "job {} {} after {} of {} move(s)",
-                j.id, j.status, j.done, j.total
-            );
+                j.id,
+                j.status,
+                j.done,
+                j.total
+            )?;
         }
     }
     Ok(())
@@ -438,7 +449,7 @@ pub async fn parts(meta: &[String], space: &str, json: bool) -> Result<(), CliEr
         async move { c.list_parts(pb::ListPartsRequest { space }).await }
     })
     .await?;
-    render::print_parts(&r.parts, json);
+    outln!("{}", render::parts(&r.parts, json))?;
     Ok(())
 }
 
@@ -466,7 +477,7 @@ pub async fn meta_cluster(meta: &[String], cmd: MetaClusterCmd) -> Result<(), Cl
         }
     };
     for m in members {
-        println!("{}={} ({})", m.id, m.address, m.role);
+        outln!("{}={} ({})", m.id, m.address, m.role)?;
     }
     Ok(())
 }
@@ -480,11 +491,11 @@ pub async fn cluster(meta: &[String], json: bool, show_token: bool) -> Result<()
         .await?
         .into_inner();
     if json {
-        println!("{}", render::cluster_json(&info, show_token));
+        outln!("{}", render::cluster_json(&info, show_token))?;
     } else {
-        println!("{}", render::cluster_text(&info));
+        outln!("{}", render::cluster_text(&info))?;
         if show_token {
-            println!("token:              {}", info.token);
+            outln!("token:              {}", info.token)?;
         }
     }
     Ok(())
@@ -523,7 +534,7 @@ pub async fn events(meta: &[String], follow: bool, json: bool) -> Result<(), Cli
         };
         let got = r.events.len();
         for e in &r.events {
-            println!("{}", render::event_line(e, json));
+            outln!("{}", render::event_line(e, json))?;
             after = e.seq;
         }
         if !follow {

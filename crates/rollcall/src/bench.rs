@@ -15,6 +15,7 @@
 //! so the meta server's CPU and memory are measured apart from the load
 //! generator's.
 
+use crate::out::outln;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -550,36 +551,36 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         "hosts_not_online_at_end": not_online,
     });
     if args.json {
-        println!("{}", crate::render::pretty(&report));
+        outln!("{}", crate::render::pretty(&report))?;
     } else {
         if args.closed_loop {
-            println!(
+            outln!(
                 "{} hosts, closed loop with {} in flight, for {:.1}s",
                 args.hosts,
                 workers,
                 elapsed.as_secs_f64()
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "{} hosts, a heartbeat every {}ms each, for {:.1}s",
                 args.hosts,
                 args.interval.as_millis(),
                 elapsed.as_secs_f64()
-            );
+            )?;
         }
-        println!(
+        outln!(
             "  heartbeats/s      {rate:.0} ({} ok, {errors} errors; {errors_outside} while registering)",
             lat.len(),
-        );
-        println!("{}", latency.line());
-        println!("{}", meta_usage_lines(cpu, rss, elapsed.as_secs_f64()));
-        println!(
+        )?;
+        outln!("{}", latency.line())?;
+        outln!("{}", meta_usage_lines(cpu, rss, elapsed.as_secs_f64()))?;
+        outln!(
             "  Raft entries      {raft_entries} during the run ({:.2}/s)",
             raft_entries as f64 / elapsed.as_secs_f64()
-        );
-        println!(
+        )?;
+        outln!(
             "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
-        );
+        )?;
     }
     drop(group);
     Ok(())

@@ -1,6 +1,7 @@
 //! The other `rollcall bench` modes: admin write throughput through Raft,
 //! and failover time with real agents.
 
+use crate::out::outln;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,19 +72,19 @@ pub async fn writes(
         "leader_cpu_s": cpu,
     });
     if args.json {
-        println!("{}", crate::render::pretty(&report));
+        outln!("{}", crate::render::pretty(&report))?;
     } else {
-        println!(
+        outln!(
             "{} config writes through Raft on {} meta server(s), {} in flight, in {:.2}s",
             lat.len(),
             args.meta_servers.max(1),
             in_flight,
             elapsed.as_secs_f64()
-        );
-        println!("  writes/s          {rate:.0} ({errors} errors)");
-        println!("{}", latency.line());
+        )?;
+        outln!("  writes/s          {rate:.0} ({errors} errors)")?;
+        outln!("{}", latency.line())?;
         if let Some(c) = cpu {
-            println!("  leader CPU        {c:.2}s");
+            outln!("  leader CPU        {c:.2}s")?;
         }
     }
     Ok(())
@@ -159,11 +160,11 @@ pub async fn failover(args: &BenchArgs) -> Result<(), CliError> {
         // it: counting its time in office from now is on the safe side.
         in_office = Instant::now();
         if !args.json {
-            println!(
+            outln!(
                 "round {}: every host accepted again {:.0} ms after the leader was killed",
                 round + 1,
                 took.as_secs_f64() * 1000.0
-            );
+            )?;
         }
         group.restart(leader).await?;
         // Let the restarted server rejoin and catch up before the next round.
@@ -203,9 +204,9 @@ pub async fn failover(args: &BenchArgs) -> Result<(), CliError> {
         "terms_judged": offline_by_term.len(),
     });
     if args.json {
-        println!("{}", crate::render::pretty(&report));
+        outln!("{}", crate::render::pretty(&report))?;
     } else {
-        println!(
+        outln!(
             "failover with {} hosts at {}ms on {servers} meta servers: median {} ms, max {} ms, \
              {false_offline} false OFFLINE over {} leader terms",
             args.hosts,
@@ -213,7 +214,7 @@ pub async fn failover(args: &BenchArgs) -> Result<(), CliError> {
             median.as_millis(),
             max.as_millis(),
             offline_by_term.len()
-        );
+        )?;
     }
     drop(agents);
     Ok(())

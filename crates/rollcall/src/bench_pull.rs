@@ -9,6 +9,7 @@
 //! server's CPU and peak RSS, Raft entries during the run (0 expected: an
 //! unchanged backend is not written) and false OFFLINE.
 
+use crate::out::outln;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -219,35 +220,35 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
         "hosts_not_online_at_end": not_online,
     });
     if args.json {
-        println!("{}", crate::render::pretty(&report));
+        outln!("{}", crate::render::pretty(&report))?;
     } else {
-        println!(
+        outln!(
             "{} pull-mode backends probed every {}ms by the meta leader, for {secs:.1}s",
             args.hosts,
             args.interval.as_millis()
-        );
-        println!(
+        )?;
+        outln!(
             "  probes/s          {:.0} ({} ok, {} failed; backends answered {accepted} OK, refused {refused})",
             p.ok as f64 / secs,
             p.ok,
             p.failed
-        );
-        println!(
+        )?;
+        outln!(
             "{}  (probe round trip at the leader, ≤ 1/16 above)",
             latency.line()
-        );
-        println!(
+        )?;
+        outln!(
             "  round ms          p50 {}  p99 {}  max {}  ({} rounds: every backend probed once)",
             round(0.5),
             round(0.99),
             round(1.0),
             p.rounds
-        );
-        println!("{}", meta_usage_lines(cpu, rss, secs));
-        println!("  Raft entries      {raft_entries} during the run");
-        println!(
+        )?;
+        outln!("{}", meta_usage_lines(cpu, rss, secs))?;
+        outln!("  Raft entries      {raft_entries} during the run")?;
+        outln!(
             "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
-        );
+        )?;
     }
     drop(backends);
     Ok(())

@@ -32,6 +32,10 @@ pub enum CliError {
     /// Something did not happen in time.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// Standard output's reader went away (`| head -1`): the command
+    /// stops quietly.
+    #[error("standard output was closed")]
+    OutputClosed,
     /// A local I/O failure.
     #[error("{what}: {source}")]
     Io {

@@ -11,6 +11,7 @@ mod error;
 mod meta_cmd;
 mod metagroup;
 mod node_cmd;
+mod out;
 mod procstat;
 mod render;
 mod sim;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+use crate::error::CliError;
 
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLCALL_LOG")
@@ -47,14 +49,16 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            out::warn(format_args!("error: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // Whoever read our output has what they wanted.
+        Err(CliError::OutputClosed) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            out::warn(format_args!("error: {e}"));
             ExitCode::FAILURE
         }
     }

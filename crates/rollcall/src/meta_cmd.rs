@@ -2,6 +2,7 @@
 //! bound address to `DATA_DIR/meta.addr` so scripts (and tests using port
 //! 0) can find it.
 
+use crate::out::note;
 use rollcall_core::{AdmissionPolicy, DetectorKind};
 use rollcall_meta::{MetaConfig, MetaServer};
 
@@ -96,26 +97,26 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
             what: format!("writing {}", file.display()),
             source,
         })?;
-        println!("FrontendService (Thrift) on {t}");
+        note(format_args!("FrontendService (Thrift) on {t}"));
     }
     if args.join {
-        println!(
+        note(format_args!(
             "rollcall meta {} listening on {addr}, waiting to be added: rollcall meta-cluster add {} {addr}",
             args.id, args.id
-        );
+        ));
     } else if args.peers.is_empty() {
-        println!(
+        note(format_args!(
             "rollcall meta {} listening on {addr}, cluster id {}, term {}",
             args.id,
             server.cluster_id(),
             server.epoch()
-        );
+        ));
     } else {
-        println!(
+        note(format_args!(
             "rollcall meta {} listening on {addr}, one of {} voters; the group elects once a majority is up",
             args.id,
             args.peers.len()
-        );
+        ));
     }
     let stopper = server.stopper();
     tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! `rollcall node`: a simulated storage or graph server. Exits non-zero
 //! with the agent's error (for a wrong cluster, naming the file to remove).
 
+use crate::out::note;
 use rollcall_core::Role;
 
 use rollcall_agent::{BackendConfig, BackendServer};
@@ -49,21 +50,21 @@ pub async fn run(meta: Vec<String>, explicit_meta: bool, args: NodeArgs) -> Resu
         ),
         None => None,
     };
-    println!(
+    note(format_args!(
         "rollcall node listening on {}; refusing to serve until the meta service at {} accepts its first heartbeat",
         node.addr,
         meta.join(",")
-    );
+    ));
     tokio::select! {
         r = node.agent.ready() => r?,
         r = shutdown_signal() => return r,
     }
-    println!(
+    note(format_args!(
         "ready: node {} of cluster {}, serving on {}",
         node.agent.node_id(),
         node.agent.cluster_id(),
         node.addr
-    );
+    ));
     tokio::select! {
         e = node.agent.stopped() => Err(e.into()),
         r = shutdown_signal() => r,
@@ -101,14 +102,14 @@ async fn start_backend(
         what: format!("writing {}", file.display()),
         source,
     })?;
-    println!(
+    note(format_args!(
         "HeartbeatService (Thrift, {}) on {addr}",
         if args.heartbeat_framed {
             "framed"
         } else {
             "buffered"
         }
-    );
+    ));
     Ok(server)
 }
 
@@ -120,11 +121,11 @@ async fn pull_only(args: NodeArgs, port: u16) -> Result<(), CliError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let server = start_backend(&args, port, addr.port(), start).await?;
-    println!(
+    note(format_args!(
         "rollcall node listening on {addr} in pull mode (no --meta): it learns its cluster \
          and master from the first probe on {}",
         server.local_addr()
-    );
+    ));
     let serve = tokio::spawn(async move {
         loop {
             if let Ok((mut sock, _)) = listener.accept().await {

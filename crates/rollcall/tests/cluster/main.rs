@@ -6,6 +6,7 @@ mod harness;
 
 mod admission;
 mod cli_errors;
+mod closed_output;
 mod conformance;
 mod durability;
 mod failover;
