@@ -17,6 +17,11 @@ pub struct Cli {
     /// for `bench`, an embedded meta server].
     #[arg(long, global = true, value_delimiter = ',')]
     pub meta: Vec<String>,
+    /// Log level of rollcall's own crates on stderr (others stay at warn)
+    /// [default: info for meta and node, error for bench, warn otherwise;
+    /// or the ROLLCALL_LOG filter when set].
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    pub log_level: Option<crate::logging::Level>,
     #[command(subcommand)]
     pub command: Command,
 }

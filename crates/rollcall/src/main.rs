@@ -8,6 +8,7 @@ mod bench_pull;
 mod cli;
 mod demo;
 mod error;
+mod logging;
 mod meta_cmd;
 mod metagroup;
 mod node_cmd;
@@ -23,26 +24,18 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
 
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLCALL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
-        Command::Meta(_) | Command::Node(_) => "info",
+        Command::Meta(_) | Command::Node(_) => logging::Level::Info,
         // The bench runs agents in-process; their retries are expected.
-        Command::Bench(_) => "error",
-        _ => "warn",
+        Command::Bench(_) => logging::Level::Error,
+        _ => logging::Level::Warn,
     };
-    init_logging(default_log);
+    if let Err(e) = logging::init(cli.log_level, default_log) {
+        out::warn(format_args!("error: {e}"));
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -63,11 +63,21 @@ fn signal(pid: u32, sig: libc::c_int) {
 impl Proc {
     /// Spawns `rollcall ARGS`, stdout and stderr into `log`.
     pub fn spawn(name: &str, args: &[&str], log: PathBuf) -> Proc {
+        Proc::spawn_logging(name, args, log, Some("info"))
+    }
+
+    /// Spawns `rollcall ARGS` with `ROLLCALL_LOG` set to `filter`, or
+    /// unset for `None`.
+    pub fn spawn_logging(name: &str, args: &[&str], log: PathBuf, filter: Option<&str>) -> Proc {
         let out = fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
-        let child = Command::new(bin())
+        let mut cmd = Command::new(bin());
+        match filter {
+            Some(f) => cmd.env("ROLLCALL_LOG", f),
+            None => cmd.env_remove("ROLLCALL_LOG"),
+        };
+        let child = cmd
             .args(args)
-            .env("ROLLCALL_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -88,6 +98,11 @@ impl Proc {
     pub fn kill9(&mut self) {
         signal(self.pid(), libc::SIGKILL);
         let _ = self.child.wait();
+    }
+
+    /// SIGTERM: the process should stop cleanly.
+    pub fn terminate(&self) {
+        signal(self.pid(), libc::SIGTERM);
     }
 
     /// SIGSTOP: the process freezes, sockets stay open.

@@ -12,6 +12,7 @@ mod durability;
 mod failover;
 mod identity;
 mod liveness;
+mod logging;
 mod membership;
 mod metadata;
 mod readme;
