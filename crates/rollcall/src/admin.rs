@@ -4,6 +4,7 @@
 use crate::out::outln;
 use std::time::Duration;
 
+use rollcall_core::Code;
 use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
 use tonic::transport::{Channel, Endpoint};
@@ -11,7 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::cli::{
     ConfigCmd, HostsArgs, HostsCmd, JobsArgs, JobsCmd, MetaClusterCmd, ModeArg, RoleArg, SpacesCmd,
 };
-use crate::error::CliError;
+use crate::error::{code_of, CliError};
 use crate::render;
 
 /// Connects to the meta leader: each server in `addrs` that answers is
@@ -70,12 +71,12 @@ where
         match call(client).await {
             Ok(r) => return Ok(r.into_inner()),
             Err(s)
-                if s.message().starts_with("NOT_LEADER")
+                if code_of(&s) == Some(Code::NotLeader)
                     && tokio::time::Instant::now() < deadline =>
             {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            Err(s) => return Err(s.into()),
+            Err(s) => return Err(CliError::from_status(s, &meta.join(", "))),
         }
     }
 }

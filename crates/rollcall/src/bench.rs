@@ -348,7 +348,7 @@ pub struct OfflineMark {
 pub async fn offline_mark(addr: &str) -> Result<OfflineMark, CliError> {
     let info = crate::metagroup::cluster_info(addr).await?;
     if info.leader != addr || info.led_term != info.term {
-        return Err(CliError::Refused(format!(
+        return Err(CliError::Usage(format!(
             "the meta server at {addr} does not lead (leader: {:?}); point --meta at the leader",
             info.leader
         )));
@@ -367,7 +367,7 @@ pub async fn offline_mark(addr: &str) -> Result<OfflineMark, CliError> {
 pub async fn false_offline(addr: &str, since: &OfflineMark) -> Result<(u64, usize), CliError> {
     let now = offline_mark(addr).await?;
     if now.term != since.term {
-        return Err(CliError::Refused(format!(
+        return Err(CliError::Failed(format!(
             "the meta leader changed during the run (term {} -> {}); its OFFLINE count covers \
              only part of it",
             since.term, now.term
@@ -481,7 +481,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
                 Ok(Ok(_)) => "a host task ended early".to_string(),
                 Err(e) => e.to_string(),
             };
-            return Err(CliError::Refused(format!("registering a host: {why}")));
+            return Err(CliError::Failed(format!("registering a host: {why}")));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -506,8 +506,8 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
     for t in tasks {
         let tally = match t.await {
             Ok(Ok(tally)) => tally,
-            Ok(Err(e)) => return Err(CliError::Refused(format!("a simulated host: {e}"))),
-            Err(e) => return Err(CliError::Refused(format!("a simulated host: {e}"))),
+            Ok(Err(e)) => return Err(CliError::Failed(format!("a simulated host: {e}"))),
+            Err(e) => return Err(CliError::Failed(format!("a simulated host: {e}"))),
         };
         lat.extend(tally.lat);
         errors += tally.errors;

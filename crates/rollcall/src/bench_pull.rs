@@ -33,7 +33,7 @@ const SETUP_CONCURRENCY: usize = 64;
 async fn probe_stats(addr: &str) -> Result<ProbeStats, CliError> {
     let info = crate::metagroup::cluster_info(addr).await?;
     ProbeStats::from_pb(&info.probes.unwrap_or_default()).ok_or_else(|| {
-        CliError::Refused("the meta server sent an unreadable probe histogram".into())
+        CliError::Failed("the meta server sent an unreadable probe histogram".into())
     })
 }
 
@@ -75,7 +75,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
                 source,
             })?;
             let listen = "127.0.0.1:0".parse().map_err(|e| {
-                CliError::Usage(format!("the loopback address does not parse: {e}"))
+                CliError::Failed(format!("the loopback address does not parse: {e}"))
             })?;
             let server = BackendServer::start(BackendConfig {
                 listen,
@@ -101,7 +101,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     for j in joins {
         match j.await {
             Ok(r) => backends.push(r?),
-            Err(e) => return Err(CliError::Refused(format!("starting a backend: {e}"))),
+            Err(e) => return Err(CliError::Failed(format!("starting a backend: {e}"))),
         }
     }
     starting.finish();
@@ -135,7 +135,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     for j in joins {
         match j.await {
             Ok(r) => r?,
-            Err(e) => return Err(CliError::Refused(format!("adding a host: {e}"))),
+            Err(e) => return Err(CliError::Failed(format!("adding a host: {e}"))),
         }
     }
     adding.finish();
@@ -162,7 +162,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
             break;
         }
         if Instant::now() > deadline {
-            return Err(CliError::Refused(format!(
+            return Err(CliError::Failed(format!(
                 "only {online} of {} backends ONLINE after {:?}",
                 args.hosts,
                 waiting.elapsed()

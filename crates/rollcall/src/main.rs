@@ -33,26 +33,30 @@ fn main() -> ExitCode {
         _ => logging::Level::Warn,
     };
     if let Err(e) = logging::init(cli.log_level, default_log) {
-        out::warn(format_args!("error: {e}"));
-        return ExitCode::FAILURE;
+        return fail(&e);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            out::warn(format_args!("error: cannot start the async runtime: {e}"));
-            return ExitCode::FAILURE;
+        Err(source) => {
+            return fail(&CliError::Io {
+                what: "cannot start the async runtime".into(),
+                source,
+            })
         }
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         // Whoever read our output has what they wanted.
         Err(CliError::OutputClosed) => ExitCode::SUCCESS,
-        Err(e) => {
-            out::warn(format_args!("error: {e}"));
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e),
     }
+}
+
+/// Says what went wrong in one line and exits with its documented code.
+fn fail(e: &CliError) -> ExitCode {
+    out::warn(format_args!("error: {e}"));
+    ExitCode::from(e.exit() as u8)
 }

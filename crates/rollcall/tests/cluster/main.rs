@@ -9,6 +9,7 @@ mod cli_errors;
 mod closed_output;
 mod conformance;
 mod durability;
+mod exit_codes;
 mod failover;
 mod identity;
 mod liveness;
