@@ -138,6 +138,11 @@ pub struct MetaArgs {
     /// gRPC listen address.
     #[arg(long, default_value = "127.0.0.1:9559")]
     pub listen: SocketAddr,
+    /// The address agents, tools and the other meta servers reach this
+    /// server at [default: its entry in --peers, else the --listen
+    /// address; required when --listen is 0.0.0.0 or [::]].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise: Option<String>,
     /// Heartbeat interval told to every agent.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub heartbeat_interval: Duration,

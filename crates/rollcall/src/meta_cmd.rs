@@ -78,6 +78,16 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
             args.id
         )));
     }
+    if let (Some(a), Some(own)) = (&args.advertise, c.peers.get(&args.id)) {
+        if a != own {
+            return Err(CliError::Usage(format!(
+                "--advertise {a} differs from this server's entry {}={own} in --peers; \
+                 the group knows it by its --peers entry",
+                args.id
+            )));
+        }
+    }
+    c.advertise = args.advertise.clone();
     Ok(c)
 }
 
@@ -99,21 +109,26 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
         })?;
         note(format_args!("FrontendService (Thrift) on {t}"));
     }
+    let listening = match &args.advertise {
+        Some(a) => format!("listening on {addr} (advertised as {a})"),
+        None => format!("listening on {addr}"),
+    };
     if args.join {
+        let reach = args.advertise.clone().unwrap_or_else(|| addr.to_string());
         note(format_args!(
-            "rollcall meta {} listening on {addr}, waiting to be added: rollcall meta-cluster add {} {addr}",
+            "rollcall meta {} {listening}, waiting to be added: rollcall meta-cluster add {} {reach}",
             args.id, args.id
         ));
     } else if args.peers.is_empty() {
         note(format_args!(
-            "rollcall meta {} listening on {addr}, cluster id {}, term {}",
+            "rollcall meta {} {listening}, cluster id {}, term {}",
             args.id,
             server.cluster_id(),
             server.epoch()
         ));
     } else {
         note(format_args!(
-            "rollcall meta {} listening on {addr}, one of {} voters; the group elects once a majority is up",
+            "rollcall meta {} {listening}, one of {} voters; the group elects once a majority is up",
             args.id,
             args.peers.len()
         ));

@@ -5,6 +5,7 @@
 mod harness;
 
 mod admission;
+mod advertise;
 mod cli_errors;
 mod closed_output;
 mod conformance;
