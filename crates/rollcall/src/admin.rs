@@ -4,13 +4,13 @@
 use crate::out::outln;
 use std::time::Duration;
 
-use rollcall_core::Code;
+use rollcall_core::{Code, Role};
 use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::cli::{
-    ConfigCmd, HostsArgs, HostsCmd, JobsArgs, JobsCmd, MetaClusterCmd, ModeArg, RoleArg, SpacesCmd,
+    ConfigCmd, HostsArgs, HostsCmd, JobsArgs, JobsCmd, MetaClusterCmd, ModeArg, SpacesCmd,
 };
 use crate::error::{code_of, CliError};
 use crate::render;
@@ -113,20 +113,21 @@ async fn connect_any(addrs: &[String]) -> Result<(AdminClient<Channel>, String),
     })
 }
 
-fn role_pb(r: Option<RoleArg>) -> i32 {
+fn role_pb(r: Option<Role>) -> i32 {
     match r {
         None => pb::Role::Unspecified as i32,
-        Some(RoleArg::Storage) => pb::Role::Storage as i32,
-        Some(RoleArg::Graph) => pb::Role::Graph as i32,
-        Some(RoleArg::Meta) => pb::Role::Meta as i32,
+        Some(Role::Storage) => pb::Role::Storage as i32,
+        Some(Role::Graph) => pb::Role::Graph as i32,
+        Some(Role::Meta) => pb::Role::Meta as i32,
     }
 }
 
 /// `rollcall hosts ...`.
-pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
+pub async fn hosts(args: HostsArgs) -> Result<(), CliError> {
     match args.action {
         None => {
-            let role = role_pb(args.role);
+            let meta = &args.meta.or_default();
+            let role = role_pb(args.role.map(Role::from));
             let hosts = at_leader(meta, |mut c| async move {
                 c.list_hosts(pb::ListHostsRequest { role }).await
             })
@@ -144,7 +145,9 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
             mode,
             heartbeat_port,
             heartbeat_framed,
+            meta,
         }) => {
+            let meta = &meta.or_default();
             let mode = match mode {
                 ModeArg::Push => "push",
                 ModeArg::Pull => "pull",
@@ -157,7 +160,7 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
             }
             let req = pb::AddHostsRequest {
                 addresses: addrs.clone(),
-                role: role_pb(Some(role)),
+                role: role_pb(Some(role.into())),
                 mode: mode.to_string(),
                 heartbeat_port: u32::from(heartbeat_port.unwrap_or(0)),
                 heartbeat_framed,
@@ -171,7 +174,8 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
                 outln!("added {a} as node {id}")?;
             }
         }
-        Some(HostsCmd::Drain { addr, wait }) => {
+        Some(HostsCmd::Drain { addr, wait, meta }) => {
+            let meta = &meta.or_default();
             let job = at_leader(meta, |mut c| {
                 let address = addr.clone();
                 async move { c.drain_host(pb::DrainHostRequest { address }).await }
@@ -179,7 +183,8 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
             .await?;
             follow_job(meta, job, wait).await?;
         }
-        Some(HostsCmd::Drop { addrs, force }) => {
+        Some(HostsCmd::Drop { addrs, force, meta }) => {
+            let meta = &meta.or_default();
             let req = pb::DropHostsRequest {
                 addresses: addrs.clone(),
                 force,
@@ -198,13 +203,19 @@ pub async fn hosts(meta: &[String], args: HostsArgs) -> Result<(), CliError> {
 }
 
 /// `rollcall config ...`.
-pub async fn config(meta: &[String], cmd: ConfigCmd) -> Result<(), CliError> {
+pub async fn config(cmd: ConfigCmd) -> Result<(), CliError> {
     match cmd {
-        ConfigCmd::Set { key, value, role } => {
+        ConfigCmd::Set {
+            key,
+            value,
+            role,
+            meta,
+        } => {
+            let meta = &meta.or_default();
             let req = pb::SetConfigRequest {
                 key: key.clone(),
                 value,
-                role: role_pb(role),
+                role: role_pb(role.map(Role::from)),
             };
             let r = at_leader(meta, |mut c| {
                 let req = req.clone();
@@ -213,7 +224,8 @@ pub async fn config(meta: &[String], cmd: ConfigCmd) -> Result<(), CliError> {
             .await?;
             outln!("set {key}; metadata version is now {}", r.metadata_version)?;
         }
-        ConfigCmd::Get { key, json } => {
+        ConfigCmd::Get { key, json, meta } => {
+            let meta = &meta.or_default();
             let r = at_leader(meta, |mut c| {
                 let key = key.clone();
                 async move { c.get_config(pb::GetConfigRequest { key }).await }
@@ -221,7 +233,8 @@ pub async fn config(meta: &[String], cmd: ConfigCmd) -> Result<(), CliError> {
             .await?;
             outln!("{}", render::configs(&r.configs, json))?;
         }
-        ConfigCmd::List { json } => {
+        ConfigCmd::List { json, meta } => {
+            let meta = &meta.or_default();
             let r = at_leader(meta, |mut c| async move {
                 c.list_configs(pb::ListConfigsRequest {}).await
             })
@@ -233,14 +246,16 @@ pub async fn config(meta: &[String], cmd: ConfigCmd) -> Result<(), CliError> {
 }
 
 /// `rollcall spaces create|list|drop`.
-pub async fn spaces(meta: &[String], cmd: SpacesCmd) -> Result<(), CliError> {
+pub async fn spaces(cmd: SpacesCmd) -> Result<(), CliError> {
     match cmd {
         SpacesCmd::Create {
             name,
             partitions,
             replicas,
             zones,
+            meta,
         } => {
+            let meta = &meta.or_default();
             let req = pb::CreateSpaceRequest {
                 name,
                 partitions,
@@ -260,14 +275,16 @@ pub async fn spaces(meta: &[String], cmd: SpacesCmd) -> Result<(), CliError> {
                 s.replicas
             )?;
         }
-        SpacesCmd::List { json } => {
+        SpacesCmd::List { json, meta } => {
+            let meta = &meta.or_default();
             let r = at_leader(meta, |mut c| async move {
                 c.list_spaces(pb::ListSpacesRequest {}).await
             })
             .await?;
             outln!("{}", render::spaces(&r.spaces, json))?;
         }
-        SpacesCmd::Drop { name } => {
+        SpacesCmd::Drop { name, meta } => {
+            let meta = &meta.or_default();
             let r = at_leader(meta, |mut c| {
                 let name = name.clone();
                 async move { c.drop_space(pb::DropSpaceRequest { name }).await }
@@ -416,9 +433,10 @@ async fn follow_job(meta: &[String], job: pb::JobView, wait: bool) -> Result<(),
 }
 
 /// `rollcall jobs [stop ID]`.
-pub async fn jobs(meta: &[String], args: JobsArgs) -> Result<(), CliError> {
+pub async fn jobs(args: JobsArgs) -> Result<(), CliError> {
     match args.action {
         None => {
+            let meta = &args.meta.or_default();
             let jobs = at_leader(meta, |mut c| async move {
                 c.list_jobs(pb::ListJobsRequest {}).await
             })
@@ -426,7 +444,8 @@ pub async fn jobs(meta: &[String], args: JobsArgs) -> Result<(), CliError> {
             .jobs;
             outln!("{}", render::jobs(&jobs, args.json))?;
         }
-        Some(JobsCmd::Stop { id }) => {
+        Some(JobsCmd::Stop { id, meta }) => {
+            let meta = &meta.or_default();
             let j = at_leader(meta, |mut c| async move {
                 c.stop_job(pb::StopJobRequest { id }).await
             })
@@ -455,9 +474,10 @@ pub async fn parts(meta: &[String], space: &str, json: bool) -> Result<(), CliEr
 }
 
 /// `rollcall meta-cluster add|remove`.
-pub async fn meta_cluster(meta: &[String], cmd: MetaClusterCmd) -> Result<(), CliError> {
+pub async fn meta_cluster(cmd: MetaClusterCmd) -> Result<(), CliError> {
     let members = match cmd {
-        MetaClusterCmd::Add { id, addr } => {
+        MetaClusterCmd::Add { id, addr, meta } => {
+            let meta = &meta.or_default();
             at_leader(meta, |mut c| {
                 let address = addr.clone();
                 async move {
@@ -468,7 +488,8 @@ pub async fn meta_cluster(meta: &[String], cmd: MetaClusterCmd) -> Result<(), Cl
             .await?
             .members
         }
-        MetaClusterCmd::Remove { id } => {
+        MetaClusterCmd::Remove { id, meta } => {
+            let meta = &meta.or_default();
             at_leader(meta, |mut c| async move {
                 c.remove_meta_server(pb::RemoveMetaServerRequest { id })
                     .await

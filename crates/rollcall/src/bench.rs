@@ -393,7 +393,7 @@ pub fn micros_since(t: Instant) -> u32 {
 }
 
 /// Runs the bench.
-pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
+pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     if args.hosts == 0 || args.hosts > MAX_HOSTS {
         return Err(CliError::Usage(format!("--hosts must be 1 to {MAX_HOSTS}")));
     }
@@ -418,7 +418,7 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
     if args.failover {
         return crate::bench_modes::failover(&args).await;
     }
-    let (group, addr) = match meta.first() {
+    let (group, addr) = match args.meta.first() {
         Some(a) => (None, a.clone()),
         None => {
             let g = MetaGroup::start(args.meta_servers.max(1), args.interval).await?;

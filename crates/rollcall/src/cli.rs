@@ -13,10 +13,6 @@ use crate::error::CliError;
 #[derive(Debug, Parser)]
 #[command(name = "rollcall", version, about)]
 pub struct Cli {
-    /// Meta server addresses (host:port), comma-separated [default: 127.0.0.1:9559;
-    /// for `bench`, an embedded meta server].
-    #[arg(long, global = true, value_delimiter = ',')]
-    pub meta: Vec<String>,
     /// Log level of rollcall's own crates on stderr (others stay at warn)
     /// [default: info for meta and node, error for bench, warn otherwise;
     /// or the ROLLCALL_LOG filter when set].
@@ -48,6 +44,8 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// Balance partition leaders or replicas over ONLINE hosts.
     #[command(subcommand)]
@@ -65,6 +63,8 @@ pub enum Command {
         /// Also print the cluster's secret token (pull mode, ping).
         #[arg(long)]
         show_token: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// Show host events (registered, online, offline, restarted, dropped, rejected).
     Events {
@@ -74,6 +74,8 @@ pub enum Command {
         /// Print JSON (one object per line).
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// Run a meta server and simulated servers in one process, with a tour.
     Demo(DemoArgs),
@@ -83,6 +85,36 @@ pub enum Command {
 
 /// The meta address used when `--meta` is not given.
 pub const DEFAULT_META: &str = "127.0.0.1:9559";
+
+/// `--meta`, on each command that talks to a meta service (after its
+/// name: `rollcall hosts add ADDR --meta M`).
+#[derive(Clone, Debug, Default, Args)]
+pub struct MetaAddrs {
+    /// Meta server addresses, comma-separated [default: 127.0.0.1:9559].
+    #[arg(
+        id = "meta",
+        long = "meta",
+        value_delimiter = ',',
+        value_name = "HOST:PORT,..."
+    )]
+    pub addrs: Vec<String>,
+}
+
+impl MetaAddrs {
+    /// Whether `--meta` was given.
+    pub fn given(&self) -> bool {
+        !self.addrs.is_empty()
+    }
+
+    /// The addresses, or the default.
+    pub fn or_default(self) -> Vec<String> {
+        if self.addrs.is_empty() {
+            vec![DEFAULT_META.to_string()]
+        } else {
+            self.addrs
+        }
+    }
+}
 
 /// Parses `500ms`, `2s`, `1m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -108,7 +140,7 @@ pub enum AdmissionArg {
     Explicit,
 }
 
-/// Host roles on the command line.
+/// Host roles to list (`hosts --role`).
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum RoleArg {
     /// Storage server.
@@ -125,6 +157,26 @@ impl From<RoleArg> for Role {
             RoleArg::Storage => Role::Storage,
             RoleArg::Graph => Role::Graph,
             RoleArg::Meta => Role::Meta,
+        }
+    }
+}
+
+/// The role of a server that heartbeats or is probed: a node, a host
+/// added by address, the scope of a config. A meta server is none of
+/// these (it is `rollcall meta`, added with `rollcall meta-cluster add`).
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ServerRole {
+    /// Storage server.
+    Storage,
+    /// Graph (query) server.
+    Graph,
+}
+
+impl From<ServerRole> for Role {
+    fn from(r: ServerRole) -> Role {
+        match r {
+            ServerRole::Storage => Role::Storage,
+            ServerRole::Graph => Role::Graph,
         }
     }
 }
@@ -202,9 +254,11 @@ fn parse_peer(s: &str) -> Result<(u64, String), String> {
 /// `rollcall node`.
 #[derive(Clone, Debug, Args)]
 pub struct NodeArgs {
-    /// Role of the simulated server.
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+    /// Role of the simulated server (a meta server is `rollcall meta`).
     #[arg(long, value_enum)]
-    pub role: RoleArg,
+    pub role: ServerRole,
     /// Address the server listens on and advertises (port 0 picks one).
     #[arg(long)]
     pub listen: SocketAddr,
@@ -227,7 +281,7 @@ pub struct NodeArgs {
     #[arg(long)]
     pub heartbeat_port: Option<u16>,
     /// Framed transport on the heartbeat port (default: buffered, as Doris).
-    #[arg(long)]
+    #[arg(long, requires = "heartbeat_port")]
     pub heartbeat_framed: bool,
 }
 
@@ -241,6 +295,8 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct HostsArgs {
+    #[command(flatten)]
+    pub meta: MetaAddrs,
     /// Only hosts of this role.
     #[arg(long, value_enum)]
     pub role: Option<RoleArg>,
@@ -272,7 +328,7 @@ pub enum HostsCmd {
         addrs: Vec<String>,
         /// Role of the added hosts.
         #[arg(long, value_enum, default_value = "storage")]
-        role: RoleArg,
+        role: ServerRole,
         /// How their liveness is learned: push (they send heartbeats), pull
         /// (the meta leader probes their HeartbeatService, Doris style) or
         /// both.
@@ -285,6 +341,8 @@ pub enum HostsCmd {
         /// --heartbeat-framed`); default buffered, as Doris.
         #[arg(long, requires = "heartbeat_port")]
         heartbeat_framed: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// Move every replica off a host (a job), so it can be dropped.
     Drain {
@@ -293,6 +351,8 @@ pub enum HostsCmd {
         /// Wait until the job ends, showing progress.
         #[arg(long)]
         wait: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// Remove hosts (refuses ONLINE ones unless --force).
     Drop {
@@ -302,10 +362,12 @@ pub enum HostsCmd {
         /// Drop even if ONLINE.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
 }
 
-/// `rollcall balance`.
+/// `rollcall balance leader|data`.
 #[derive(Debug, Subcommand)]
 pub enum BalanceCmd {
     /// Move partition leaders so every ONLINE storage host leads within a
@@ -317,6 +379,8 @@ pub enum BalanceCmd {
         /// Allowed deviation from the mean (at least ±1 leader).
         #[arg(long, default_value_t = 0.05)]
         deviation: f64,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// Move replicas off OFFLINE storage hosts and even out the rest, one
     /// durable step at a time (a job; see `rollcall jobs`).
@@ -324,6 +388,8 @@ pub enum BalanceCmd {
         /// Wait until the job ends, showing progress.
         #[arg(long)]
         wait: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
 }
 
@@ -331,6 +397,8 @@ pub enum BalanceCmd {
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct JobsArgs {
+    #[command(flatten)]
+    pub meta: MetaAddrs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -345,10 +413,12 @@ pub enum JobsCmd {
     Stop {
         /// Job id.
         id: u64,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
 }
 
-/// `rollcall spaces`.
+/// `rollcall spaces create|list|drop`.
 #[derive(Debug, Subcommand)]
 pub enum SpacesCmd {
     /// Create a space on the ONLINE storage hosts.
@@ -364,21 +434,27 @@ pub enum SpacesCmd {
         /// Only these zones, each replica in a different one.
         #[arg(long, value_delimiter = ',')]
         zones: Vec<String>,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// List spaces.
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// Drop a space.
     Drop {
         /// Name.
         name: String,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
 }
 
-/// `rollcall meta-cluster`.
+/// `rollcall meta-cluster add|remove`.
 #[derive(Debug, Subcommand)]
 pub enum MetaClusterCmd {
     /// Add a meta server (started with --join): a learner first, a voter
@@ -388,15 +464,19 @@ pub enum MetaClusterCmd {
         id: u64,
         /// Its host:port.
         addr: String,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// Remove a meta server from the group.
     Remove {
         /// Its id.
         id: u64,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
 }
 
-/// `rollcall config`.
+/// `rollcall config set|get|list`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
     /// Set a config value (for all roles, or one with --role).
@@ -407,7 +487,9 @@ pub enum ConfigCmd {
         value: String,
         /// Only for this role.
         #[arg(long, value_enum)]
-        role: Option<RoleArg>,
+        role: Option<ServerRole>,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// Show a config's values.
     Get {
@@ -416,12 +498,16 @@ pub enum ConfigCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
     /// List all configs.
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        meta: MetaAddrs,
     },
 }
 
@@ -445,6 +531,10 @@ pub struct DemoArgs {
 /// `rollcall bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// A running meta leader to load, comma-separated addresses (the
+    /// first is used) [default: start --meta-servers of our own].
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
+    pub meta: Vec<String>,
     /// Simulated hosts, each on its own connection.
     #[arg(long, default_value_t = 1000)]
     pub hosts: usize,
@@ -465,7 +555,7 @@ pub struct BenchArgs {
     pub concurrency: usize,
     /// Meta servers to start (1, 3 or 5) when --meta is not given; the
     /// hosts talk to the leader.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "meta")]
     pub meta_servers: usize,
     /// Measure admin write throughput instead: this many `config set`
     /// writes through Raft, --concurrency at a time.
@@ -474,10 +564,10 @@ pub struct BenchArgs {
     /// Measure failover instead: real agents heartbeat a group of
     /// --meta-servers (at least 3); the leader is killed with SIGKILL and
     /// the time until every host's heartbeat is accepted again is taken.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["meta", "writes"])]
     pub failover: bool,
     /// Failover rounds.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, requires = "failover")]
     pub rounds: usize,
     /// Measure pull mode instead: --hosts Thrift `HeartbeatService`
     /// backends in this process, probed by the meta leader every
@@ -486,42 +576,55 @@ pub struct BenchArgs {
     pub pull: bool,
     /// Partition leaderships each simulated host reports in every
     /// heartbeat (100 × 1,000 hosts = 100,000 partitions).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with_all = ["writes", "failover", "pull"])]
     pub leaders_per_host: usize,
 }
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    if let Command::Bench(args) = cli.command {
-        // Without --meta the bench starts its own meta server.
-        return crate::bench::run(args, cli.meta).await;
-    }
-    let explicit_meta = !cli.meta.is_empty();
-    let meta = if cli.meta.is_empty() {
-        vec![DEFAULT_META.to_string()]
-    } else {
-        cli.meta
-    };
     match cli.command {
         Command::Meta(args) => crate::meta_cmd::run(args).await,
-        Command::Node(args) => crate::node_cmd::run(meta, explicit_meta, args).await,
-        Command::Hosts(args) => crate::admin::hosts(&meta, args).await,
-        Command::Config(cmd) => crate::admin::config(&meta, cmd).await,
-        Command::Cluster { json, show_token } => {
-            crate::admin::cluster(&meta, json, show_token).await
+        Command::Node(args) => crate::node_cmd::run(args).await,
+        Command::Hosts(args) => crate::admin::hosts(args).await,
+        Command::Config(cmd) => crate::admin::config(cmd).await,
+        Command::Cluster {
+            json,
+            show_token,
+            meta,
+        } => crate::admin::cluster(&meta.or_default(), json, show_token).await,
+        Command::MetaCluster(cmd) => crate::admin::meta_cluster(cmd).await,
+        Command::Spaces(cmd) => crate::admin::spaces(cmd).await,
+        Command::Balance(BalanceCmd::Leader {
+            wait,
+            deviation,
+            meta,
+        }) => crate::admin::balance_leader(&meta.or_default(), wait, deviation).await,
+        Command::Balance(BalanceCmd::Data { wait, meta }) => {
+            crate::admin::balance_data(&meta.or_default(), wait).await
         }
-        Command::MetaCluster(cmd) => crate::admin::meta_cluster(&meta, cmd).await,
-        Command::Spaces(cmd) => crate::admin::spaces(&meta, cmd).await,
-        Command::Balance(BalanceCmd::Leader { wait, deviation }) => {
-            crate::admin::balance_leader(&meta, wait, deviation).await
+        Command::Jobs(args) => crate::admin::jobs(args).await,
+        Command::Parts { space, json, meta } => {
+            crate::admin::parts(&meta.or_default(), &space, json).await
         }
-        Command::Balance(BalanceCmd::Data { wait }) => {
-            crate::admin::balance_data(&meta, wait).await
+        Command::Events { follow, json, meta } => {
+            crate::admin::events(&meta.or_default(), follow, json).await
         }
-        Command::Jobs(args) => crate::admin::jobs(&meta, args).await,
-        Command::Parts { space, json } => crate::admin::parts(&meta, &space, json).await,
-        Command::Events { follow, json } => crate::admin::events(&meta, follow, json).await,
         Command::Demo(args) => crate::demo::run(args).await,
-        Command::Bench(_) => Ok(()),
+        // Without --meta the bench starts its own meta server.
+        Command::Bench(args) => crate::bench::run(args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// clap's own consistency checks over every command (unique names,
+    /// valid `requires` and `conflicts_with` targets, ...).
+    #[test]
+    fn the_arguments_are_consistent() {
+        Cli::command().debug_assert();
     }
 }

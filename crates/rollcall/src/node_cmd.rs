@@ -7,7 +7,7 @@ use rollcall_core::Role;
 use rollcall_agent::{BackendConfig, BackendServer};
 use rollcall_proto::thrift::{BackendInfo, Limits};
 
-use crate::cli::{NodeArgs, RoleArg};
+use crate::cli::NodeArgs;
 use crate::error::CliError;
 use crate::meta_cmd::shutdown_signal;
 use crate::sim::{SimNode, SimOptions};
@@ -16,17 +16,13 @@ use crate::sim::{SimNode, SimOptions};
 pub const HEARTBEAT_ADDR_FILE: &str = "heartbeat.addr";
 
 /// Runs the simulated server until a signal or a fatal agent error.
-/// `explicit_meta`: `--meta` was given (without it and with
-/// `--heartbeat-port`, the server is a pure pull-mode backend).
-pub async fn run(meta: Vec<String>, explicit_meta: bool, args: NodeArgs) -> Result<(), CliError> {
-    if args.role == RoleArg::Meta {
-        return Err(CliError::Usage(
-            "a node is a storage or graph server; run `rollcall meta` for a meta server".into(),
-        ));
-    }
-    if let (Some(port), false) = (args.heartbeat_port, explicit_meta) {
+/// Without `--meta` and with `--heartbeat-port`, the server is a pure
+/// pull-mode backend.
+pub async fn run(args: NodeArgs) -> Result<(), CliError> {
+    if let (Some(port), false) = (args.heartbeat_port, args.meta.given()) {
         return pull_only(args.clone(), port).await;
     }
+    let meta = args.meta.clone().or_default();
     let backend_args = args.clone();
     let node = SimNode::start(SimOptions {
         meta: meta.clone(),

@@ -12,6 +12,7 @@ mod conformance;
 mod durability;
 mod exit_codes;
 mod failover;
+mod flags;
 mod identity;
 mod liveness;
 mod logging;
