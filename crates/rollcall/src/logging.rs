@@ -7,9 +7,9 @@
 
 use std::io::IsTerminal;
 
-use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
+use crate::args::LogLevel;
 use crate::error::CliError;
 
 /// The environment variable holding a log filter.
@@ -24,47 +24,29 @@ const OURS: [&str; 5] = [
     "rollcall_proto",
 ];
 
-/// A level for `--log-level`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum Level {
-    /// Nothing.
-    Off,
-    /// Failures only.
-    Error,
-    /// Failures and warnings.
-    Warn,
-    /// What a server does (the default of `meta` and `node`).
-    Info,
-    /// More detail.
-    Debug,
-    /// Everything.
-    Trace,
-}
-
-impl Level {
-    fn directive(self) -> &'static str {
-        match self {
-            Level::Off => "off",
-            Level::Error => "error",
-            Level::Warn => "warn",
-            Level::Info => "info",
-            Level::Debug => "debug",
-            Level::Trace => "trace",
-        }
+/// The env-filter spelling of a level.
+fn directive(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Off => "off",
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+        LogLevel::Trace => "trace",
     }
 }
 
 /// The filter: ours at `level`, every other crate at warn or quieter.
-fn filter_for(level: Level) -> String {
-    let mut parts = vec![level.min(Level::Warn).directive().to_string()];
-    parts.extend(OURS.iter().map(|c| format!("{c}={}", level.directive())));
+fn filter_for(level: LogLevel) -> String {
+    let mut parts = vec![directive(level.min(LogLevel::Warn)).to_string()];
+    parts.extend(OURS.iter().map(|c| format!("{c}={}", directive(level))));
     parts.join(",")
 }
 
 /// Installs the stderr logger: `flag` (`--log-level`) if given, else
 /// `ROLLCALL_LOG` if set, else ours at `default`. An unreadable
 /// `ROLLCALL_LOG` is a usage error.
-pub fn init(flag: Option<Level>, default: Level) -> Result<(), CliError> {
+pub fn init(flag: Option<LogLevel>, default: LogLevel) -> Result<(), CliError> {
     let directives = match (flag, std::env::var(ENV)) {
         (Some(level), _) => filter_for(level),
         (None, Ok(v)) => v,
@@ -92,11 +74,11 @@ mod tests {
     #[test]
     fn ours_at_the_level_others_at_warn_or_quieter() {
         assert_eq!(
-            filter_for(Level::Info),
+            filter_for(LogLevel::Info),
             "warn,rollcall=info,rollcall_core=info,rollcall_meta=info,rollcall_agent=info,rollcall_proto=info"
         );
-        assert!(filter_for(Level::Debug).starts_with("warn,rollcall=debug,"));
-        assert!(filter_for(Level::Error).starts_with("error,rollcall=error,"));
-        assert!(filter_for(Level::Off).starts_with("off,rollcall=off,"));
+        assert!(filter_for(LogLevel::Debug).starts_with("warn,rollcall=debug,"));
+        assert!(filter_for(LogLevel::Error).starts_with("error,rollcall=error,"));
+        assert!(filter_for(LogLevel::Off).starts_with("off,rollcall=off,"));
     }
 }

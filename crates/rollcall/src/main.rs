@@ -1,19 +1,21 @@
 //! `rollcall`: the meta server, a simulated storage/graph server, the admin
 //! CLI, the demo and the benchmark, in one binary.
+//!
+//! ```text
+//!  main ─► args (clap, a leaf) ─► logging ─► commands::run ─┬─► commands/<one file per command>
+//!                                                           └─► bench/<one file per mode>
+//!  commands, bench ─► client (admin gRPC, leader following) ─► error (exit codes)
+//!                  ─► render (tables, JSON) ─► out (stdout; a closed reader ends quietly)
+//!                  ─► sim (the simulated server of `node` and `demo`)
+//! ```
 
-mod admin;
+mod args;
 mod bench;
-mod bench_modes;
-mod bench_pull;
-mod cli;
-mod demo;
+mod client;
+mod commands;
 mod error;
 mod logging;
-mod meta_cmd;
-mod metagroup;
-mod node_cmd;
 mod out;
-mod procstat;
 mod render;
 mod sim;
 
@@ -21,16 +23,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::args::{Cli, Command, LogLevel};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
-        Command::Meta(_) | Command::Node(_) => logging::Level::Info,
+        Command::Meta(_) | Command::Node(_) => LogLevel::Info,
         // The bench runs agents in-process; their retries are expected.
-        Command::Bench(_) => logging::Level::Error,
-        _ => logging::Level::Warn,
+        Command::Bench(_) => LogLevel::Error,
+        _ => LogLevel::Warn,
     };
     if let Err(e) = logging::init(cli.log_level, default_log) {
         return fail(&e);
@@ -47,7 +49,7 @@ fn main() -> ExitCode {
             })
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    match runtime.block_on(commands::run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         // Whoever read our output has what they wanted.
         Err(CliError::OutputClosed) => ExitCode::SUCCESS,

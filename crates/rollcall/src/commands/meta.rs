@@ -2,12 +2,13 @@
 //! bound address to `DATA_DIR/meta.addr` so scripts (and tests using port
 //! 0) can find it.
 
-use crate::out::note;
 use rollcall_core::{AdmissionPolicy, DetectorKind};
 use rollcall_meta::{MetaConfig, MetaServer};
 
-use crate::cli::{AdmissionArg, DetectorArg, MetaArgs};
+use crate::args::{AdmissionArg, DetectorArg, MetaArgs};
+use crate::commands::shared::{shutdown_signal, write_addr_file};
 use crate::error::CliError;
+use crate::out::note;
 
 /// The file holding a running meta server's address.
 pub const ADDR_FILE: &str = "meta.addr";
@@ -15,7 +16,7 @@ pub const ADDR_FILE: &str = "meta.addr";
 pub const THRIFT_ADDR_FILE: &str = "thrift.addr";
 
 /// Builds the server config from the arguments.
-pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
+fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
     if args.heartbeat_interval.is_zero() {
         return Err(CliError::Usage(
             "--heartbeat-interval must be above 0".into(),
@@ -96,17 +97,9 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
     let config = config(&args)?;
     let server = MetaServer::start(config).await?;
     let addr = server.local_addr();
-    let addr_file = args.data_dir.join(ADDR_FILE);
-    std::fs::write(&addr_file, format!("{addr}\n")).map_err(|source| CliError::Io {
-        what: format!("writing {}", addr_file.display()),
-        source,
-    })?;
+    write_addr_file(&args.data_dir, ADDR_FILE, addr)?;
     if let Some(t) = server.thrift_addr() {
-        let file = args.data_dir.join(THRIFT_ADDR_FILE);
-        std::fs::write(&file, format!("{t}\n")).map_err(|source| CliError::Io {
-            what: format!("writing {}", file.display()),
-            source,
-        })?;
+        write_addr_file(&args.data_dir, THRIFT_ADDR_FILE, t)?;
         note(format_args!("FrontendService (Thrift) on {t}"));
     }
     let listening = match &args.advertise {
@@ -141,18 +134,4 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
         }
     });
     server.wait().await.map_err(CliError::from)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() -> Result<(), CliError> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|source| CliError::Io {
-            what: "installing the SIGTERM handler".into(),
-            source,
-        })?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

@@ -1,15 +1,14 @@
 //! `rollcall node`: a simulated storage or graph server. Exits non-zero
 //! with the agent's error (for a wrong cluster, naming the file to remove).
 
-use crate::out::note;
-use rollcall_core::Role;
-
 use rollcall_agent::{BackendConfig, BackendServer};
+use rollcall_core::Role;
 use rollcall_proto::thrift::{BackendInfo, Limits};
 
-use crate::cli::NodeArgs;
+use crate::args::NodeArgs;
+use crate::commands::shared::{shutdown_signal, write_addr_file};
 use crate::error::CliError;
-use crate::meta_cmd::shutdown_signal;
+use crate::out::note;
 use crate::sim::{SimNode, SimOptions};
 
 /// Name of the file holding the bound heartbeat (Thrift) address.
@@ -93,11 +92,7 @@ async fn start_backend(
     })
     .await?;
     let addr = server.local_addr();
-    let file = args.data_dir.join(HEARTBEAT_ADDR_FILE);
-    std::fs::write(&file, format!("{addr}\n")).map_err(|source| CliError::Io {
-        what: format!("writing {}", file.display()),
-        source,
-    })?;
+    write_addr_file(&args.data_dir, HEARTBEAT_ADDR_FILE, addr)?;
     note(format_args!(
         "HeartbeatService (Thrift, {}) on {addr}",
         if args.heartbeat_framed {

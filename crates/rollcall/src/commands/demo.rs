@@ -3,7 +3,6 @@
 //! change reaching every server, a storage server killed (OFFLINE after the
 //! threshold) and restarted (ONLINE, with a `restarted` event).
 
-use crate::out::outln;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,8 +13,9 @@ use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
 use tonic::transport::Channel;
 
-use crate::cli::DemoArgs;
+use crate::args::DemoArgs;
 use crate::error::CliError;
+use crate::out::outln;
 use crate::render;
 use crate::sim::{SimNode, SimOptions};
 
@@ -141,7 +141,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         nodes.push(Some(node));
     }
     let ports: Vec<u16> = opts.iter().map(|o| o.listen.port()).collect();
-    let mut admin = crate::admin::connect(std::slice::from_ref(&meta_addr)).await?;
+    let mut admin = crate::client::connect(std::slice::from_ref(&meta_addr)).await?;
     let all_online = |h: &[pb::HostView]| ports.iter().all(|p| status_of(h, *p) == "ONLINE");
     wait_for(
         &mut admin,

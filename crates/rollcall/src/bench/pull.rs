@@ -9,7 +9,6 @@
 //! server's CPU and peak RSS, Raft entries during the run (0 expected: an
 //! unchanged backend is not written) and false OFFLINE.
 
-use crate::out::outln;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,17 +20,18 @@ use rollcall_proto::thrift::{BackendInfo, Limits};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::bench::{bar, meta_usage, meta_usage_lines, Latency};
-use crate::cli::BenchArgs;
+use super::procstat;
+use super::report::{bar, false_offline, meta_usage, meta_usage_lines, offline_mark, Latency};
+use crate::args::BenchArgs;
 use crate::error::CliError;
-use crate::procstat;
+use crate::out::outln;
 
 /// Backends started or added at once.
 const SETUP_CONCURRENCY: usize = 64;
 
 /// The leader's probe counters now.
 async fn probe_stats(addr: &str) -> Result<ProbeStats, CliError> {
-    let info = crate::metagroup::cluster_info(addr).await?;
+    let info = crate::client::cluster_info(addr).await?;
     ProbeStats::from_pb(&info.probes.unwrap_or_default()).ok_or_else(|| {
         CliError::Failed("the meta server sent an unreadable probe histogram".into())
     })
@@ -48,7 +48,7 @@ fn backend_answers(backends: &[BackendServer]) -> (u64, u64) {
 }
 
 /// Runs the pull-mode bench against the meta leader at `addr`.
-pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<(), CliError> {
+pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<(), CliError> {
     let io = |what: &'static str| {
         move |source| CliError::Io {
             what: what.to_string(),
@@ -108,9 +108,9 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
 
     // Phase 2: register them as pull-mode hosts (each backend already
     // answers, so any OFFLINE from here on is false).
-    let mark = crate::bench::offline_mark(addr).await?;
+    let mark = offline_mark(addr).await?;
     let adding = bar(args.hosts as u64, "adding hosts", args.json);
-    let client = crate::admin::connect(&[addr.to_string()]).await?;
+    let client = crate::client::connect(&[addr.to_string()]).await?;
     let mut joins = Vec::with_capacity(args.hosts);
     for b in &backends {
         let port = b.local_addr().port();
@@ -177,7 +177,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
 
     // Phase 4: measure.
     let cpu_before = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    let applied_before = crate::metagroup::cluster_info(addr).await?.applied_index;
+    let applied_before = crate::client::cluster_info(addr).await?.applied_index;
     let probes_before = probe_stats(addr).await?;
     let answers_before = backend_answers(&backends);
     let run = bar(args.duration.as_secs().max(1), "measuring", args.json);
@@ -190,10 +190,10 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     run.finish_and_clear();
     let p = probe_stats(addr).await?.since(&probes_before);
     let (cpu, rss) = meta_usage(cpu_before, meta_pid.and_then(procstat::cpu_and_peak_rss));
-    let applied_after = crate::metagroup::cluster_info(addr).await?.applied_index;
+    let applied_after = crate::client::cluster_info(addr).await?.applied_index;
     let answers = backend_answers(&backends);
     let (accepted, refused) = (answers.0 - answers_before.0, answers.1 - answers_before.1);
-    let (offline_events, not_online) = crate::bench::false_offline(addr, &mark).await?;
+    let (offline_events, not_online) = false_offline(addr, &mark).await?;
 
     let secs = elapsed.as_secs_f64();
     let latency = Latency::of_histogram(&p.latency_us);
