@@ -2,6 +2,9 @@
 //! bound address to `DATA_DIR/meta.addr` so scripts (and tests using port
 //! 0) can find it.
 
+use std::net::SocketAddr;
+use std::path::Path;
+
 use rollcall_core::{AdmissionPolicy, DetectorKind};
 use rollcall_meta::{MetaConfig, MetaServer};
 
@@ -65,9 +68,7 @@ fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
                 "--thrift-listen {a:?} is not host:port or off: {e}"
             ))
         })?),
-        // A free port on the --listen host: several servers on one
-        // machine never collide, and peers learn it from ClusterInfo.
-        None => Some(std::net::SocketAddr::new(args.listen.ip(), 0)),
+        None => Some(default_thrift_listen(args.listen, &args.data_dir)),
     };
     c.peers = args.peers.iter().cloned().collect();
     if c.peers.len() != args.peers.len() {
@@ -90,6 +91,21 @@ fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
     }
     c.advertise = args.advertise.clone();
     Ok(c)
+}
+
+/// The default `FrontendService` address: the --listen host, on the port
+/// this data directory's server had last time (`DATA_DIR/thrift.addr`)
+/// while that port is free, else on a free one. Several servers on one
+/// machine never collide, peers learn the port from `ClusterInfo`, and a
+/// restarted server keeps its port (the leader keeps pinging the port it
+/// learned).
+fn default_thrift_listen(listen: SocketAddr, data_dir: &Path) -> SocketAddr {
+    let previous = std::fs::read_to_string(data_dir.join(THRIFT_ADDR_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse::<SocketAddr>().ok())
+        .map(|a| SocketAddr::new(listen.ip(), a.port()))
+        .filter(|a| a.port() != 0 && std::net::TcpListener::bind(a).is_ok());
+    previous.unwrap_or_else(|| SocketAddr::new(listen.ip(), 0))
 }
 
 /// Runs the server.

@@ -20,4 +20,5 @@ mod membership;
 mod metadata;
 mod readme;
 mod spaces;
+mod thrift_port;
 mod tools;
