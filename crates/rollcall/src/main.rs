@@ -1,17 +1,21 @@
 //! `rollcall`: the meta server, a simulated storage/graph server, the admin
 //! CLI, the demo and the benchmark, in one binary.
+//!
+//! ```text
+//!  main ─► args (clap, a leaf) ─► logging ─► commands::run ─┬─► commands/<one file per command>
+//!                                                           └─► bench/<one file per mode>
+//!  commands, bench ─► client (admin gRPC, leader following) ─► error (exit codes)
+//!                  ─► render (tables, JSON) ─► out (stdout; a closed reader ends quietly)
+//!                  ─► sim (the simulated server of `node` and `demo`)
+//! ```
 
-mod admin;
+mod args;
 mod bench;
-mod bench_modes;
-mod bench_pull;
-mod cli;
-mod demo;
+mod client;
+mod commands;
 mod error;
-mod meta_cmd;
-mod metagroup;
-mod node_cmd;
-mod procstat;
+mod logging;
+mod out;
 mod render;
 mod sim;
 
@@ -19,43 +23,42 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
-
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ROLLCALL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
-}
+use crate::args::{Cli, Command, LogLevel};
+use crate::error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
-        Command::Meta(_) | Command::Node(_) => "info",
+        Command::Meta(_) | Command::Node(_) => LogLevel::Info,
         // The bench runs agents in-process; their retries are expected.
-        Command::Bench(_) => "error",
-        _ => "warn",
+        Command::Bench(_) => LogLevel::Error,
+        _ => LogLevel::Warn,
     };
-    init_logging(default_log);
+    if let Err(e) = logging::init(cli.log_level, default_log) {
+        return fail(&e);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+        Err(source) => {
+            return fail(&CliError::Io {
+                what: "cannot start the async runtime".into(),
+                source,
+            })
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    match runtime.block_on(commands::run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        // Whoever read our output has what they wanted.
+        Err(CliError::OutputClosed) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
+}
+
+/// Says what went wrong in one line and exits with its documented code.
+fn fail(e: &CliError) -> ExitCode {
+    out::warn(format_args!("error: {e}"));
+    ExitCode::from(e.exit() as u8)
 }

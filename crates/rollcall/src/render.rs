@@ -221,7 +221,7 @@ pub fn hosts_json(hosts: &[pb::HostView]) -> String {
 }
 
 /// Configs as a table or JSON.
-pub fn print_configs(configs: &[pb::ConfigEntry], json: bool) {
+pub fn configs(configs: &[pb::ConfigEntry], json: bool) -> String {
     if json {
         let arr: Vec<Value> = configs
             .iter()
@@ -234,8 +234,7 @@ pub fn print_configs(configs: &[pb::ConfigEntry], json: bool) {
                 })
             })
             .collect();
-        println!("{}", pretty(&Value::from(arr)));
-        return;
+        return pretty(&Value::from(arr));
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
@@ -248,7 +247,7 @@ pub fn print_configs(configs: &[pb::ConfigEntry], json: bool) {
             c.version.to_string(),
         ]);
     }
-    println!("{t}");
+    t.to_string()
 }
 
 /// One event as a line of text or JSON.
@@ -357,6 +356,9 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
         c.detector,
         c.admission
     );
+    if c.thrift_port != 0 {
+        out.push_str(&format!("\nthrift port:        {}", c.thrift_port));
+    }
     if c.led_term > 0 {
         out.push_str(&format!(
             "\nOFFLINE judged:     {} since this server took office in term {}",
@@ -379,7 +381,7 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
 }
 
 /// Spaces as a table or JSON.
-pub fn print_spaces(spaces: &[pb::SpaceView], json: bool) {
+pub fn spaces(spaces: &[pb::SpaceView], json: bool) -> String {
     if json {
         let arr: Vec<Value> = spaces
             .iter()
@@ -393,8 +395,7 @@ pub fn print_spaces(spaces: &[pb::SpaceView], json: bool) {
                 })
             })
             .collect();
-        println!("{}", pretty(&Value::from(arr)));
-        return;
+        return pretty(&Value::from(arr));
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
@@ -413,11 +414,11 @@ pub fn print_spaces(spaces: &[pb::SpaceView], json: bool) {
             s.zones.join(","),
         ]);
     }
-    println!("{t}");
+    t.to_string()
 }
 
 /// Partitions as a table or JSON (keys `part`, `replicas`, `leader`).
-pub fn print_parts(parts: &[pb::PartView], json: bool) {
+pub fn parts(parts: &[pb::PartView], json: bool) -> String {
     if json {
         let arr: Vec<Value> = parts
             .iter()
@@ -435,8 +436,7 @@ pub fn print_parts(parts: &[pb::PartView], json: bool) {
                 })
             })
             .collect();
-        println!("{}", pretty(&Value::from(arr)));
-        return;
+        return pretty(&Value::from(arr));
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
@@ -452,12 +452,12 @@ pub fn print_parts(parts: &[pb::PartView], json: bool) {
                 .join(", "),
         ]);
     }
-    println!("{t}");
+    t.to_string()
 }
 
 /// Jobs as a table or JSON (keys `id`, `kind`, `status`, `progress`
 /// {`done`, `total`}, `started`, `finished`, `error`).
-pub fn print_jobs(jobs: &[pb::JobView], json: bool) {
+pub fn jobs(jobs: &[pb::JobView], json: bool) -> String {
     let time = |ms: i64| if ms == 0 { None } else { rfc3339(ms) };
     if json {
         let arr: Vec<Value> = jobs
@@ -479,8 +479,7 @@ pub fn print_jobs(jobs: &[pb::JobView], json: bool) {
                 })
             })
             .collect();
-        println!("{}", pretty(&Value::from(arr)));
-        return;
+        return pretty(&Value::from(arr));
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
@@ -502,7 +501,7 @@ pub fn print_jobs(jobs: &[pb::JobView], json: bool) {
             j.error.clone(),
         ]);
     }
-    println!("{t}");
+    t.to_string()
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ fn an_unreachable_meta_server_is_one_line_and_a_non_zero_exit() {
 
 #[test]
 fn bad_arguments_are_refused_clearly() {
+    // It records a pull host at the README's 9060/9050, which its meta
+    // server then probes.
+    let _ports = fixed_ports();
     let tmp = tempfile::tempdir().unwrap();
     let meta = start_meta(&tmp.path().join("meta"), "127.0.0.1:0", &[]);
     let out = cli(&meta.addr, &["hosts", "add", "not-an-address"]);

@@ -33,6 +33,19 @@ pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
     }
 }
 
+/// Held by every test that uses the README's fixed ports (meta servers
+/// on 9559-9562, nodes on 9669 and 9779-9781, a pull-mode backend on
+/// 9060/9050 and a host record at 9061/9051): the README examples bind
+/// them, and a meta server probing a recorded pull host would talk to
+/// another test's backend on the same port. Every other test uses
+/// ephemeral ports.
+pub fn fixed_ports() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it leaves nothing running (its
+    // guards killed their processes), so the poison says nothing.
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A child process killed (SIGKILL) when dropped.
 pub struct Proc {
     pub name: String,
@@ -50,11 +63,21 @@ fn signal(pid: u32, sig: libc::c_int) {
 impl Proc {
     /// Spawns `rollcall ARGS`, stdout and stderr into `log`.
     pub fn spawn(name: &str, args: &[&str], log: PathBuf) -> Proc {
+        Proc::spawn_logging(name, args, log, Some("info"))
+    }
+
+    /// Spawns `rollcall ARGS` with `ROLLCALL_LOG` set to `filter`, or
+    /// unset for `None`.
+    pub fn spawn_logging(name: &str, args: &[&str], log: PathBuf, filter: Option<&str>) -> Proc {
         let out = fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
-        let child = Command::new(bin())
+        let mut cmd = Command::new(bin());
+        match filter {
+            Some(f) => cmd.env("ROLLCALL_LOG", f),
+            None => cmd.env_remove("ROLLCALL_LOG"),
+        };
+        let child = cmd
             .args(args)
-            .env("ROLLCALL_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -75,6 +98,11 @@ impl Proc {
     pub fn kill9(&mut self) {
         signal(self.pid(), libc::SIGKILL);
         let _ = self.child.wait();
+    }
+
+    /// SIGTERM: the process should stop cleanly.
+    pub fn terminate(&self) {
+        signal(self.pid(), libc::SIGTERM);
     }
 
     /// SIGSTOP: the process freezes, sockets stay open.

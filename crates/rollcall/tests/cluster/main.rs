@@ -5,13 +5,20 @@
 mod harness;
 
 mod admission;
+mod advertise;
 mod cli_errors;
+mod closed_output;
 mod conformance;
 mod durability;
+mod exit_codes;
 mod failover;
+mod flags;
 mod identity;
 mod liveness;
+mod logging;
 mod membership;
 mod metadata;
+mod readme;
 mod spaces;
+mod thrift_port;
 mod tools;

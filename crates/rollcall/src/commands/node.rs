@@ -1,31 +1,27 @@
 //! `rollcall node`: a simulated storage or graph server. Exits non-zero
 //! with the agent's error (for a wrong cluster, naming the file to remove).
 
-use rollcall_core::Role;
-
 use rollcall_agent::{BackendConfig, BackendServer};
+use rollcall_core::Role;
 use rollcall_proto::thrift::{BackendInfo, Limits};
 
-use crate::cli::{NodeArgs, RoleArg};
+use crate::args::NodeArgs;
+use crate::commands::shared::{shutdown_signal, write_addr_file};
 use crate::error::CliError;
-use crate::meta_cmd::shutdown_signal;
+use crate::out::note;
 use crate::sim::{SimNode, SimOptions};
 
 /// Name of the file holding the bound heartbeat (Thrift) address.
 pub const HEARTBEAT_ADDR_FILE: &str = "heartbeat.addr";
 
 /// Runs the simulated server until a signal or a fatal agent error.
-/// `explicit_meta`: `--meta` was given (without it and with
-/// `--heartbeat-port`, the server is a pure pull-mode backend).
-pub async fn run(meta: Vec<String>, explicit_meta: bool, args: NodeArgs) -> Result<(), CliError> {
-    if args.role == RoleArg::Meta {
-        return Err(CliError::Usage(
-            "a node is a storage or graph server; run `rollcall meta` for a meta server".into(),
-        ));
-    }
-    if let (Some(port), false) = (args.heartbeat_port, explicit_meta) {
+/// Without `--meta` and with `--heartbeat-port`, the server is a pure
+/// pull-mode backend.
+pub async fn run(args: NodeArgs) -> Result<(), CliError> {
+    if let (Some(port), false) = (args.heartbeat_port, args.meta.given()) {
         return pull_only(args.clone(), port).await;
     }
+    let meta = args.meta.clone().or_default();
     let backend_args = args.clone();
     let node = SimNode::start(SimOptions {
         meta: meta.clone(),
@@ -49,21 +45,21 @@ pub async fn run(meta: Vec<String>, explicit_meta: bool, args: NodeArgs) -> Resu
         ),
         None => None,
     };
-    println!(
+    note(format_args!(
         "rollcall node listening on {}; refusing to serve until the meta service at {} accepts its first heartbeat",
         node.addr,
         meta.join(",")
-    );
+    ));
     tokio::select! {
         r = node.agent.ready() => r?,
         r = shutdown_signal() => return r,
     }
-    println!(
+    note(format_args!(
         "ready: node {} of cluster {}, serving on {}",
         node.agent.node_id(),
         node.agent.cluster_id(),
         node.addr
-    );
+    ));
     tokio::select! {
         e = node.agent.stopped() => Err(e.into()),
         r = shutdown_signal() => r,
@@ -96,19 +92,15 @@ async fn start_backend(
     })
     .await?;
     let addr = server.local_addr();
-    let file = args.data_dir.join(HEARTBEAT_ADDR_FILE);
-    std::fs::write(&file, format!("{addr}\n")).map_err(|source| CliError::Io {
-        what: format!("writing {}", file.display()),
-        source,
-    })?;
-    println!(
+    write_addr_file(&args.data_dir, HEARTBEAT_ADDR_FILE, addr)?;
+    note(format_args!(
         "HeartbeatService (Thrift, {}) on {addr}",
         if args.heartbeat_framed {
             "framed"
         } else {
             "buffered"
         }
-    );
+    ));
     Ok(server)
 }
 
@@ -120,11 +112,11 @@ async fn pull_only(args: NodeArgs, port: u16) -> Result<(), CliError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let server = start_backend(&args, port, addr.port(), start).await?;
-    println!(
+    note(format_args!(
         "rollcall node listening on {addr} in pull mode (no --meta): it learns its cluster \
          and master from the first probe on {}",
         server.local_addr()
-    );
+    ));
     let serve = tokio::spawn(async move {
         loop {
             if let Ok((mut sock, _)) = listener.accept().await {

@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rollcall_proto as pb;
-
 use crate::error::CliError;
 
 fn io(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
@@ -113,7 +111,7 @@ impl MetaGroup {
                 if self.children[i].is_none() {
                     continue;
                 }
-                if let Ok(info) = cluster_info(addr).await {
+                if let Ok(info) = crate::client::cluster_info(addr).await {
                     if info.leader == *addr && info.cluster_id != 0 {
                         return Ok(i);
                     }
@@ -144,7 +142,7 @@ impl MetaGroup {
             if self.children[i].is_none() {
                 continue;
             }
-            let info = cluster_info(addr).await?;
+            let info = crate::client::cluster_info(addr).await?;
             if info.led_term > 0 {
                 let c = tally.entry(info.led_term).or_default();
                 *c = (*c).max(info.offline_in_led_term);
@@ -182,22 +180,6 @@ impl Drop for MetaGroup {
             let _ = c.wait();
         }
     }
-}
-
-/// `ClusterInfo` from one server.
-pub async fn cluster_info(addr: &str) -> Result<pb::ClusterInfoResponse, CliError> {
-    let ep = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| CliError::Usage(format!("{addr}: {e}")))?
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(2));
-    let ch = ep.connect().await.map_err(|e| CliError::Unreachable {
-        addrs: addr.to_string(),
-        reason: e.to_string(),
-    })?;
-    Ok(pb::admin_client::AdminClient::new(ch)
-        .cluster_info(pb::ClusterInfoRequest::default())
-        .await?
-        .into_inner())
 }
 
 /// Waits for a file that a starting process writes (ending in a newline).

@@ -1,4 +1,4 @@
-//! `rollcall bench`: N simulated hosts, each on its own gRPC connection,
+//! `rollcall bench` (push modes): N simulated hosts, each on its own gRPC connection,
 //! heartbeat a meta server at a fixed rate (open loop) or back-to-back
 //! (closed loop). Reports heartbeats/s, latency percentiles, the meta
 //! server's CPU seconds and peak RSS, and false OFFLINE events.
@@ -9,29 +9,23 @@
 //! meta server judges OFFLINE at any point of the run is a false OFFLINE.
 //! That count comes from the leader's per-term counter, read before the
 //! first host registers and after the last heartbeat.
-//!
-//! Without `--meta` it starts a meta server as a child process (this same
-//! binary, `rollcall meta`, on 127.0.0.1 with a temporary data directory),
-//! so the meta server's CPU and memory are measured apart from the load
-//! generator's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rollcall_proto as pb;
 use rollcall_proto::stream::HeartbeatClient;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::cli::BenchArgs;
+use super::procstat;
+use super::report::{
+    bar, false_offline, meta_usage, meta_usage_lines, micros_since, offline_mark, Latency,
+};
+use crate::args::BenchArgs;
 use crate::error::CliError;
-use crate::metagroup::MetaGroup;
-use crate::procstat;
-
-/// Most hosts one bench run simulates (each gets its own port number).
-const MAX_HOSTS: usize = 60_000;
+use crate::out::outln;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -248,202 +242,19 @@ async fn register(addr: &str, i: usize, start: i64, leaders: usize) -> Result<Si
     })
 }
 
-pub fn bar(len: u64, msg: &'static str, json: bool) -> ProgressBar {
-    if json {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_message(msg);
-    pb
-}
-
-/// p50, p99 and max of a sorted list of latencies in microseconds, in ms.
-pub struct Latency {
-    p50: f64,
-    p99: f64,
-    max: f64,
-}
-
-impl Latency {
-    /// From latencies in microseconds, sorted ascending.
-    pub fn of(sorted_us: &[u32]) -> Latency {
-        let at = |p: f64| {
-            if sorted_us.is_empty() {
-                return 0.0;
-            }
-            let idx = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
-            sorted_us[idx.min(sorted_us.len() - 1)] as f64 / 1000.0
-        };
-        Latency {
-            p50: at(0.50),
-            p99: at(0.99),
-            max: at(1.0),
-        }
-    }
-
-    /// From a histogram of microseconds (each figure at most 1/16 above
-    /// the true one).
-    pub fn of_histogram(us: &rollcall_core::Histogram) -> Latency {
-        let at = |q: f64| us.quantile(q) as f64 / 1000.0;
-        Latency {
-            p50: at(0.50),
-            p99: at(0.99),
-            max: at(1.0),
-        }
-    }
-
-    /// The `latency_ms` object of the JSON reports.
-    pub fn json(&self) -> serde_json::Value {
-        json!({"p50": self.p50, "p99": self.p99, "max": self.max})
-    }
-
-    /// The `latency ms` line of the text reports.
-    pub fn line(&self) -> String {
-        format!(
-            "  latency ms        p50 {:.3}  p99 {:.3}  max {:.3}",
-            self.p50, self.p99, self.max
-        )
-    }
-}
-
-/// The meta server's CPU seconds over a run and its peak RSS in bytes,
-/// from `/proc` readings before and after (`None` for an external meta
-/// server).
-pub fn meta_usage(
-    before: Option<(f64, u64)>,
-    after: Option<(f64, u64)>,
-) -> (Option<f64>, Option<u64>) {
-    match (before, after) {
-        (Some((c0, _)), Some((c1, r))) => (Some(c1 - c0), Some(r)),
-        _ => (None, None),
-    }
-}
-
-/// The `meta CPU` and `meta peak RSS` lines of the text reports.
-pub fn meta_usage_lines(cpu: Option<f64>, rss: Option<u64>, secs: f64) -> String {
-    match (cpu, rss) {
-        (Some(c), Some(r)) => format!(
-            "  meta CPU          {c:.2}s ({:.0}% of one core)\n  meta peak RSS     {:.1} MB",
-            100.0 * c / secs,
-            r as f64 / (1024.0 * 1024.0)
-        ),
-        _ => "  meta CPU/RSS      not measured (external meta server)".to_string(),
-    }
-}
-
-/// A reading of the leader's per-term OFFLINE counter.
-pub struct OfflineMark {
-    term: u64,
-    count: u64,
-}
-
-/// Reads the OFFLINE counter of the leader at `addr`; an error if that
-/// server does not lead (its counter would say nothing about the run).
-pub async fn offline_mark(addr: &str) -> Result<OfflineMark, CliError> {
-    let info = crate::metagroup::cluster_info(addr).await?;
-    if info.leader != addr || info.led_term != info.term {
-        return Err(CliError::Refused(format!(
-            "the meta server at {addr} does not lead (leader: {:?}); point --meta at the leader",
-            info.leader
-        )));
-    }
-    Ok(OfflineMark {
-        term: info.led_term,
-        count: info.offline_in_led_term,
-    })
-}
-
-/// False OFFLINE in a run in which every simulated host stayed alive:
-/// hosts the leader judged OFFLINE since `since` (from its counter, which
-/// unlike the event log never drops one), and the storage hosts not
-/// ONLINE now. A leader change during the run is an error: the new leader
-/// did not see the whole run.
-pub async fn false_offline(addr: &str, since: &OfflineMark) -> Result<(u64, usize), CliError> {
-    let now = offline_mark(addr).await?;
-    if now.term != since.term {
-        return Err(CliError::Refused(format!(
-            "the meta leader changed during the run (term {} -> {}); its OFFLINE count covers \
-             only part of it",
-            since.term, now.term
-        )));
-    }
-    let mut admin = crate::admin::connect(&[addr.to_string()]).await?;
-    let not_online = admin
-        .list_hosts(pb::ListHostsRequest {
-            role: pb::Role::Storage as i32,
-        })
-        .await?
-        .into_inner()
-        .hosts
-        .iter()
-        .filter(|h| h.status != pb::HostStatus::Online as i32)
-        .count();
-    Ok((now.count - since.count, not_online))
-}
-
-/// Microseconds since `t`, as stored in the latency lists.
-pub fn micros_since(t: Instant) -> u32 {
-    t.elapsed().as_micros().min(u32::MAX as u128) as u32
-}
-
-/// Runs the bench.
-pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
-    if args.hosts == 0 || args.hosts > MAX_HOSTS {
-        return Err(CliError::Usage(format!("--hosts must be 1 to {MAX_HOSTS}")));
-    }
-    if args.interval.is_zero() || args.duration.is_zero() {
-        return Err(CliError::Usage(
-            "--interval and --duration must be above 0".into(),
-        ));
-    }
-    // A pull-mode backend holds its listener and the leader's connection.
-    let files = if args.pull {
-        2 * args.hosts
-    } else {
-        args.hosts
-    } + 256;
-    let nofile = procstat::raise_nofile_limit();
-    if nofile != 0 && (nofile as usize) < files {
-        return Err(CliError::Usage(format!(
-            "the open-file limit is {nofile}; {} hosts need at least {files}",
-            args.hosts,
-        )));
-    }
-    if args.failover {
-        return crate::bench_modes::failover(&args).await;
-    }
-    let (group, addr) = match meta.first() {
-        Some(a) => (None, a.clone()),
-        None => {
-            let g = MetaGroup::start(args.meta_servers.max(1), args.interval).await?;
-            let leader = g.leader(Duration::from_secs(30)).await?;
-            let a = g.addrs[leader].clone();
-            (Some((g, leader)), a)
-        }
-    };
-    let meta_pid = group.as_ref().and_then(|(g, l)| g.pid(*l));
-    if let Some(n) = args.writes {
-        return crate::bench_modes::writes(&args, &addr, n, meta_pid).await;
-    }
-    if args.pull {
-        return crate::bench_pull::pull(&args, &addr, meta_pid).await;
-    }
-
+/// Runs the open-loop or closed-loop bench against the meta leader at
+/// `addr` (`meta_pid`: its process, when the bench started it).
+pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<(), CliError> {
     // Every host starts (registers) and heartbeats on its schedule from
     // then on; the window opens once all have registered.
-    let mark = offline_mark(&addr).await?;
+    let mark = offline_mark(addr).await?;
     let workers = if args.closed_loop {
         args.concurrency.clamp(1, args.hosts)
     } else {
         args.hosts
     };
     let run = Arc::new(Run {
-        addr: addr.clone(),
+        addr: addr.to_string(),
         start_ms: now_ms(),
         leaders: args.leaders_per_host,
         interval: args.interval,
@@ -480,14 +291,14 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
                 Ok(Ok(_)) => "a host task ended early".to_string(),
                 Err(e) => e.to_string(),
             };
-            return Err(CliError::Refused(format!("registering a host: {why}")));
+            return Err(CliError::Failed(format!("registering a host: {why}")));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     reg.finish();
 
     let before = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    let applied_before = crate::metagroup::cluster_info(&addr).await?.applied_index;
+    let applied_before = crate::client::cluster_info(addr).await?.applied_index;
     let measuring = bar(args.duration.as_secs().max(1), "measuring", args.json);
     let t0 = Instant::now();
     let _ = run.window.opened.set(tokio::time::Instant::now());
@@ -505,8 +316,8 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
     for t in tasks {
         let tally = match t.await {
             Ok(Ok(tally)) => tally,
-            Ok(Err(e)) => return Err(CliError::Refused(format!("a simulated host: {e}"))),
-            Err(e) => return Err(CliError::Refused(format!("a simulated host: {e}"))),
+            Ok(Err(e)) => return Err(CliError::Failed(format!("a simulated host: {e}"))),
+            Err(e) => return Err(CliError::Failed(format!("a simulated host: {e}"))),
         };
         lat.extend(tally.lat);
         errors += tally.errors;
@@ -516,13 +327,13 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
     ticker.abort();
     measuring.finish_and_clear();
     let after = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    let applied_after = crate::metagroup::cluster_info(&addr).await?.applied_index;
+    let applied_after = crate::client::cluster_info(addr).await?.applied_index;
     let raft_entries = applied_after.saturating_sub(applied_before);
     lat.sort_unstable();
 
     // False OFFLINE: every simulated host stayed alive from its first
     // heartbeat on.
-    let (offline_events, not_online) = false_offline(&addr, &mark).await?;
+    let (offline_events, not_online) = false_offline(addr, &mark).await?;
 
     let ok = lat.len() as f64;
     let rate = ok / elapsed.as_secs_f64();
@@ -550,37 +361,36 @@ pub async fn run(args: BenchArgs, meta: Vec<String>) -> Result<(), CliError> {
         "hosts_not_online_at_end": not_online,
     });
     if args.json {
-        println!("{}", crate::render::pretty(&report));
+        outln!("{}", crate::render::pretty(&report))?;
     } else {
         if args.closed_loop {
-            println!(
+            outln!(
                 "{} hosts, closed loop with {} in flight, for {:.1}s",
                 args.hosts,
                 workers,
                 elapsed.as_secs_f64()
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "{} hosts, a heartbeat every {}ms each, for {:.1}s",
                 args.hosts,
                 args.interval.as_millis(),
                 elapsed.as_secs_f64()
-            );
+            )?;
         }
-        println!(
+        outln!(
             "  heartbeats/s      {rate:.0} ({} ok, {errors} errors; {errors_outside} while registering)",
             lat.len(),
-        );
-        println!("{}", latency.line());
-        println!("{}", meta_usage_lines(cpu, rss, elapsed.as_secs_f64()));
-        println!(
+        )?;
+        outln!("{}", latency.line())?;
+        outln!("{}", meta_usage_lines(cpu, rss, elapsed.as_secs_f64()))?;
+        outln!(
             "  Raft entries      {raft_entries} during the run ({:.2}/s)",
             raft_entries as f64 / elapsed.as_secs_f64()
-        );
-        println!(
+        )?;
+        outln!(
             "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
-        );
+        )?;
     }
-    drop(group);
     Ok(())
 }

@@ -13,8 +13,9 @@ use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
 use tonic::transport::Channel;
 
-use crate::cli::DemoArgs;
+use crate::args::DemoArgs;
 use crate::error::CliError;
+use crate::out::outln;
 use crate::render;
 use crate::sim::{SimNode, SimOptions};
 
@@ -24,15 +25,16 @@ struct Screen {
 }
 
 impl Screen {
-    fn step(&mut self, text: String) {
+    fn step(&mut self, text: String) -> Result<(), CliError> {
         if !self.live {
-            println!("\n==> {text}");
+            outln!("\n==> {text}")?;
         }
         self.steps.push(text);
+        Ok(())
     }
 
     /// Redraws (terminal) or prints the table (once per step otherwise).
-    fn draw(&self, hosts: &[pb::HostView], force: bool) {
+    fn draw(&self, hosts: &[pb::HostView], force: bool) -> Result<(), CliError> {
         if self.live {
             let mut out = String::from("\x1b[2J\x1b[H");
             out.push_str("rollcall demo: meta + 3 storage + 1 graph on 127.0.0.1\n\n");
@@ -42,10 +44,11 @@ impl Screen {
             }
             out.push('\n');
             out.push_str(&render::hosts_table(hosts));
-            println!("{out}");
+            outln!("{out}")?;
         } else if force {
-            println!("{}", render::hosts_table(hosts));
+            outln!("{}", render::hosts_table(hosts))?;
         }
+        Ok(())
     }
 }
 
@@ -69,7 +72,7 @@ async fn wait_for(
     loop {
         let hosts = list(admin).await?;
         let ok = done(&hosts);
-        screen.draw(&hosts, ok);
+        screen.draw(&hosts, ok)?;
         if ok {
             return Ok(());
         }
@@ -111,7 +114,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     screen.step(format!(
         "meta server on {meta_addr} (cluster {}); starting 3 storage + 1 graph servers",
         meta.cluster_id()
-    ));
+    ))?;
 
     let specs = [
         ("storage-1", Role::Storage, "zone-a"),
@@ -138,7 +141,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         nodes.push(Some(node));
     }
     let ports: Vec<u16> = opts.iter().map(|o| o.listen.port()).collect();
-    let mut admin = crate::admin::connect(std::slice::from_ref(&meta_addr)).await?;
+    let mut admin = crate::client::connect(std::slice::from_ref(&meta_addr)).await?;
     let all_online = |h: &[pb::HostView]| ports.iter().all(|p| status_of(h, *p) == "ONLINE");
     wait_for(
         &mut admin,
@@ -151,7 +154,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
 
     screen.step(
         "config set demo.greeting=hello: every server's cache gets it within one heartbeat".into(),
-    );
+    )?;
     let version = admin
         .set_config(pb::SetConfigRequest {
             key: "demo.greeting".into(),
@@ -190,7 +193,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     screen.step(format!(
         "storage-2 killed: heartbeats stop; OFFLINE after {} (interval × expired factor)",
         humantime::format_duration(threshold)
-    ));
+    ))?;
     if let Some(n) = nodes[1].take() {
         n.stop();
     }
@@ -204,7 +207,8 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     )
     .await?;
 
-    screen.step("storage-2 restarted from its data directory: same node id, new start time".into());
+    screen
+        .step("storage-2 restarted from its data directory: same node id, new start time".into())?;
     let mut o = opts[1].clone();
     o.version = format!("{}-restarted", env!("CARGO_PKG_VERSION"));
     nodes[1] = Some(SimNode::start(o).await?);
@@ -225,9 +229,9 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         .await?
         .into_inner()
         .events;
-    println!("\nEvents:");
+    outln!("\nEvents:")?;
     for e in &events {
-        println!("  {}", render::event_line(e, false));
+        outln!("  {}", render::event_line(e, false))?;
     }
     if !events.iter().any(|e| e.kind == "restarted") {
         return Err(CliError::Timeout(
@@ -236,21 +240,21 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     }
 
     if args.forever {
-        println!(
+        outln!(
             "\nRunning until Ctrl-C (meta at {meta_addr}; try `rollcall hosts --meta {meta_addr}`)"
-        );
+        )?;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = tick.tick() => {
                     let hosts = list(&mut admin).await?;
-                    screen.draw(&hosts, !screen.live);
+                    screen.draw(&hosts, !screen.live)?;
                 }
             }
         }
     } else {
-        println!("\nTour done: config propagated, a dead server went OFFLINE, and came back ONLINE with a restarted event.");
+        outln!("\nTour done: config propagated, a dead server went OFFLINE, and came back ONLINE with a restarted event.")?;
     }
     drop(nodes);
     meta.shutdown().await;

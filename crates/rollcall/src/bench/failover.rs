@@ -1,93 +1,18 @@
-//! The other `rollcall bench` modes: admin write throughput through Raft,
-//! and failover time with real agents.
+//! `rollcall bench --failover`: real agents heartbeat a group of meta
+//! servers; the leader is killed with SIGKILL, and the time until every
+//! host's heartbeat is accepted again is taken, round after round.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rollcall_agent::{Agent, AgentConfig};
 use rollcall_core::{HostAddr, Role};
-use rollcall_proto as pb;
 use serde_json::json;
-use tokio::sync::Semaphore;
 
-use crate::bench::{micros_since, Latency};
-use crate::cli::BenchArgs;
+use super::group::MetaGroup;
+use super::report::bar;
+use crate::args::BenchArgs;
 use crate::error::CliError;
-use crate::metagroup::MetaGroup;
-use crate::procstat;
-
-/// `--writes N`: `config set` through Raft, `--concurrency` at a time.
-pub async fn writes(
-    args: &BenchArgs,
-    addr: &str,
-    n: usize,
-    meta_pid: Option<u32>,
-) -> Result<(), CliError> {
-    let client = crate::admin::connect(&[addr.to_string()]).await?;
-    let before = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    // Exactly this many in flight (fewer only when there are fewer writes).
-    let in_flight = args.concurrency.clamp(1, n.max(1));
-    let t0 = Instant::now();
-    let gate = Arc::new(Semaphore::new(in_flight));
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let gate = gate.clone();
-        let mut c = client.clone();
-        tasks.push(tokio::spawn(async move {
-            let _p = gate.acquire().await;
-            let t = Instant::now();
-            let r = c
-                .set_config(pb::SetConfigRequest {
-                    key: format!("bench.{i}"),
-                    value: "v".into(),
-                    role: 0,
-                })
-                .await;
-            r.map(|_| micros_since(t))
-        }));
-    }
-    let mut lat = Vec::with_capacity(n);
-    let mut errors = 0u64;
-    for t in tasks {
-        match t.await {
-            Ok(Ok(us)) => lat.push(us),
-            _ => errors += 1,
-        }
-    }
-    let elapsed = t0.elapsed();
-    let after = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    lat.sort_unstable();
-    let rate = lat.len() as f64 / elapsed.as_secs_f64();
-    let (cpu, _) = crate::bench::meta_usage(before, after);
-    let latency = Latency::of(&lat);
-    let report = json!({
-        "mode": "writes",
-        "meta_servers": args.meta_servers.max(1),
-        "writes": lat.len(),
-        "errors": errors,
-        "concurrency": in_flight,
-        "writes_per_s": rate,
-        "latency_ms": latency.json(),
-        "leader_cpu_s": cpu,
-    });
-    if args.json {
-        println!("{}", crate::render::pretty(&report));
-    } else {
-        println!(
-            "{} config writes through Raft on {} meta server(s), {} in flight, in {:.2}s",
-            lat.len(),
-            args.meta_servers.max(1),
-            in_flight,
-            elapsed.as_secs_f64()
-        );
-        println!("  writes/s          {rate:.0} ({errors} errors)");
-        println!("{}", latency.line());
-        if let Some(c) = cpu {
-            println!("  leader CPU        {c:.2}s");
-        }
-    }
-    Ok(())
-}
+use crate::out::outln;
 
 /// Sleeps until `t` (at once if it has passed).
 async fn wait_until(t: Instant) {
@@ -97,14 +22,14 @@ async fn wait_until(t: Instant) {
 /// `--failover`: kill the leader under real agents, time the recovery,
 /// and count the hosts each leader judged OFFLINE (all false: every agent
 /// keeps running).
-pub async fn failover(args: &BenchArgs) -> Result<(), CliError> {
+pub async fn run(args: &BenchArgs) -> Result<(), CliError> {
     let servers = args.meta_servers.max(3);
     let mut group = MetaGroup::start(servers, args.interval).await?;
     let dir = tempfile::tempdir().map_err(|source| CliError::Io {
         what: "creating a temporary directory".into(),
         source,
     })?;
-    let pb_bar = crate::bench::bar(args.hosts as u64, "agents", args.json);
+    let pb_bar = bar(args.hosts as u64, "agents", args.json);
     let mut agents = Vec::with_capacity(args.hosts);
     for i in 0..args.hosts {
         let advertise = HostAddr::new("127.0.0.1", 1024 + i as u32)
@@ -159,19 +84,19 @@ pub async fn failover(args: &BenchArgs) -> Result<(), CliError> {
         // it: counting its time in office from now is on the safe side.
         in_office = Instant::now();
         if !args.json {
-            println!(
+            outln!(
                 "round {}: every host accepted again {:.0} ms after the leader was killed",
                 round + 1,
                 took.as_secs_f64() * 1000.0
-            );
+            )?;
         }
         group.restart(leader).await?;
         // Let the restarted server rejoin and catch up before the next round.
         let new_leader = group.leader(Duration::from_secs(30)).await?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let leader_info = crate::metagroup::cluster_info(&group.addrs[new_leader]).await;
-            let rejoined = crate::metagroup::cluster_info(&group.addrs[leader]).await;
+            let leader_info = crate::client::cluster_info(&group.addrs[new_leader]).await;
+            let rejoined = crate::client::cluster_info(&group.addrs[leader]).await;
             if let (Ok(l), Ok(r)) = (leader_info, rejoined) {
                 if !r.leader.is_empty() && r.applied_index >= l.applied_index {
                     break;
@@ -203,9 +128,9 @@ pub async fn failover(args: &BenchArgs) -> Result<(), CliError> {
         "terms_judged": offline_by_term.len(),
     });
     if args.json {
-        println!("{}", crate::render::pretty(&report));
+        outln!("{}", crate::render::pretty(&report))?;
     } else {
-        println!(
+        outln!(
             "failover with {} hosts at {}ms on {servers} meta servers: median {} ms, max {} ms, \
              {false_offline} false OFFLINE over {} leader terms",
             args.hosts,
@@ -213,7 +138,7 @@ pub async fn failover(args: &BenchArgs) -> Result<(), CliError> {
             median.as_millis(),
             max.as_millis(),
             offline_by_term.len()
-        );
+        )?;
     }
     drop(agents);
     Ok(())

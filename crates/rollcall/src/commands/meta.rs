@@ -2,11 +2,16 @@
 //! bound address to `DATA_DIR/meta.addr` so scripts (and tests using port
 //! 0) can find it.
 
+use std::net::SocketAddr;
+use std::path::Path;
+
 use rollcall_core::{AdmissionPolicy, DetectorKind};
 use rollcall_meta::{MetaConfig, MetaServer};
 
-use crate::cli::{AdmissionArg, DetectorArg, MetaArgs};
+use crate::args::{AdmissionArg, DetectorArg, MetaArgs};
+use crate::commands::shared::{shutdown_signal, write_addr_file};
 use crate::error::CliError;
+use crate::out::note;
 
 /// The file holding a running meta server's address.
 pub const ADDR_FILE: &str = "meta.addr";
@@ -14,7 +19,7 @@ pub const ADDR_FILE: &str = "meta.addr";
 pub const THRIFT_ADDR_FILE: &str = "thrift.addr";
 
 /// Builds the server config from the arguments.
-pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
+fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
     if args.heartbeat_interval.is_zero() {
         return Err(CliError::Usage(
             "--heartbeat-interval must be above 0".into(),
@@ -63,10 +68,7 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
                 "--thrift-listen {a:?} is not host:port or off: {e}"
             ))
         })?),
-        None => {
-            let port = if args.listen.port() == 0 { 0 } else { 9020 };
-            Some(std::net::SocketAddr::new(args.listen.ip(), port))
-        }
+        None => Some(default_thrift_listen(args.listen, &args.data_dir)),
     };
     c.peers = args.peers.iter().cloned().collect();
     if c.peers.len() != args.peers.len() {
@@ -78,7 +80,32 @@ pub fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
             args.id
         )));
     }
+    if let (Some(a), Some(own)) = (&args.advertise, c.peers.get(&args.id)) {
+        if a != own {
+            return Err(CliError::Usage(format!(
+                "--advertise {a} differs from this server's entry {}={own} in --peers; \
+                 the group knows it by its --peers entry",
+                args.id
+            )));
+        }
+    }
+    c.advertise = args.advertise.clone();
     Ok(c)
+}
+
+/// The default `FrontendService` address: the --listen host, on the port
+/// this data directory's server had last time (`DATA_DIR/thrift.addr`)
+/// while that port is free, else on a free one. Several servers on one
+/// machine never collide, peers learn the port from `ClusterInfo`, and a
+/// restarted server keeps its port (the leader keeps pinging the port it
+/// learned).
+fn default_thrift_listen(listen: SocketAddr, data_dir: &Path) -> SocketAddr {
+    let previous = std::fs::read_to_string(data_dir.join(THRIFT_ADDR_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse::<SocketAddr>().ok())
+        .map(|a| SocketAddr::new(listen.ip(), a.port()))
+        .filter(|a| a.port() != 0 && std::net::TcpListener::bind(a).is_ok());
+    previous.unwrap_or_else(|| SocketAddr::new(listen.ip(), 0))
 }
 
 /// Runs the server.
@@ -86,37 +113,34 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
     let config = config(&args)?;
     let server = MetaServer::start(config).await?;
     let addr = server.local_addr();
-    let addr_file = args.data_dir.join(ADDR_FILE);
-    std::fs::write(&addr_file, format!("{addr}\n")).map_err(|source| CliError::Io {
-        what: format!("writing {}", addr_file.display()),
-        source,
-    })?;
+    write_addr_file(&args.data_dir, ADDR_FILE, addr)?;
     if let Some(t) = server.thrift_addr() {
-        let file = args.data_dir.join(THRIFT_ADDR_FILE);
-        std::fs::write(&file, format!("{t}\n")).map_err(|source| CliError::Io {
-            what: format!("writing {}", file.display()),
-            source,
-        })?;
-        println!("FrontendService (Thrift) on {t}");
+        write_addr_file(&args.data_dir, THRIFT_ADDR_FILE, t)?;
+        note(format_args!("FrontendService (Thrift) on {t}"));
     }
+    let listening = match &args.advertise {
+        Some(a) => format!("listening on {addr} (advertised as {a})"),
+        None => format!("listening on {addr}"),
+    };
     if args.join {
-        println!(
-            "rollcall meta {} listening on {addr}, waiting to be added: rollcall meta-cluster add {} {addr}",
+        let reach = args.advertise.clone().unwrap_or_else(|| addr.to_string());
+        note(format_args!(
+            "rollcall meta {} {listening}, waiting to be added: rollcall meta-cluster add {} {reach}",
             args.id, args.id
-        );
+        ));
     } else if args.peers.is_empty() {
-        println!(
-            "rollcall meta {} listening on {addr}, cluster id {}, term {}",
+        note(format_args!(
+            "rollcall meta {} {listening}, cluster id {}, term {}",
             args.id,
             server.cluster_id(),
             server.epoch()
-        );
+        ));
     } else {
-        println!(
-            "rollcall meta {} listening on {addr}, one of {} voters; the group elects once a majority is up",
+        note(format_args!(
+            "rollcall meta {} {listening}, one of {} voters; the group elects once a majority is up",
             args.id,
             args.peers.len()
-        );
+        ));
     }
     let stopper = server.stopper();
     tokio::spawn(async move {
@@ -126,18 +150,4 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
         }
     });
     server.wait().await.map_err(CliError::from)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() -> Result<(), CliError> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|source| CliError::Io {
-            what: "installing the SIGTERM handler".into(),
-            source,
-        })?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

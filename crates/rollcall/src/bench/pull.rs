@@ -20,19 +20,20 @@ use rollcall_proto::thrift::{BackendInfo, Limits};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::bench::{bar, meta_usage, meta_usage_lines, Latency};
-use crate::cli::BenchArgs;
+use super::procstat;
+use super::report::{bar, false_offline, meta_usage, meta_usage_lines, offline_mark, Latency};
+use crate::args::BenchArgs;
 use crate::error::CliError;
-use crate::procstat;
+use crate::out::outln;
 
 /// Backends started or added at once.
 const SETUP_CONCURRENCY: usize = 64;
 
 /// The leader's probe counters now.
 async fn probe_stats(addr: &str) -> Result<ProbeStats, CliError> {
-    let info = crate::metagroup::cluster_info(addr).await?;
+    let info = crate::client::cluster_info(addr).await?;
     ProbeStats::from_pb(&info.probes.unwrap_or_default()).ok_or_else(|| {
-        CliError::Refused("the meta server sent an unreadable probe histogram".into())
+        CliError::Failed("the meta server sent an unreadable probe histogram".into())
     })
 }
 
@@ -47,7 +48,7 @@ fn backend_answers(backends: &[BackendServer]) -> (u64, u64) {
 }
 
 /// Runs the pull-mode bench against the meta leader at `addr`.
-pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<(), CliError> {
+pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<(), CliError> {
     let io = |what: &'static str| {
         move |source| CliError::Io {
             what: what.to_string(),
@@ -74,7 +75,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
                 source,
             })?;
             let listen = "127.0.0.1:0".parse().map_err(|e| {
-                CliError::Usage(format!("the loopback address does not parse: {e}"))
+                CliError::Failed(format!("the loopback address does not parse: {e}"))
             })?;
             let server = BackendServer::start(BackendConfig {
                 listen,
@@ -100,16 +101,16 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     for j in joins {
         match j.await {
             Ok(r) => backends.push(r?),
-            Err(e) => return Err(CliError::Refused(format!("starting a backend: {e}"))),
+            Err(e) => return Err(CliError::Failed(format!("starting a backend: {e}"))),
         }
     }
     starting.finish();
 
     // Phase 2: register them as pull-mode hosts (each backend already
     // answers, so any OFFLINE from here on is false).
-    let mark = crate::bench::offline_mark(addr).await?;
+    let mark = offline_mark(addr).await?;
     let adding = bar(args.hosts as u64, "adding hosts", args.json);
-    let client = crate::admin::connect(&[addr.to_string()]).await?;
+    let client = crate::client::connect(&[addr.to_string()]).await?;
     let mut joins = Vec::with_capacity(args.hosts);
     for b in &backends {
         let port = b.local_addr().port();
@@ -134,7 +135,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     for j in joins {
         match j.await {
             Ok(r) => r?,
-            Err(e) => return Err(CliError::Refused(format!("adding a host: {e}"))),
+            Err(e) => return Err(CliError::Failed(format!("adding a host: {e}"))),
         }
     }
     adding.finish();
@@ -161,7 +162,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
             break;
         }
         if Instant::now() > deadline {
-            return Err(CliError::Refused(format!(
+            return Err(CliError::Failed(format!(
                 "only {online} of {} backends ONLINE after {:?}",
                 args.hosts,
                 waiting.elapsed()
@@ -176,7 +177,7 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
 
     // Phase 4: measure.
     let cpu_before = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    let applied_before = crate::metagroup::cluster_info(addr).await?.applied_index;
+    let applied_before = crate::client::cluster_info(addr).await?.applied_index;
     let probes_before = probe_stats(addr).await?;
     let answers_before = backend_answers(&backends);
     let run = bar(args.duration.as_secs().max(1), "measuring", args.json);
@@ -189,10 +190,10 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
     run.finish_and_clear();
     let p = probe_stats(addr).await?.since(&probes_before);
     let (cpu, rss) = meta_usage(cpu_before, meta_pid.and_then(procstat::cpu_and_peak_rss));
-    let applied_after = crate::metagroup::cluster_info(addr).await?.applied_index;
+    let applied_after = crate::client::cluster_info(addr).await?.applied_index;
     let answers = backend_answers(&backends);
     let (accepted, refused) = (answers.0 - answers_before.0, answers.1 - answers_before.1);
-    let (offline_events, not_online) = crate::bench::false_offline(addr, &mark).await?;
+    let (offline_events, not_online) = false_offline(addr, &mark).await?;
 
     let secs = elapsed.as_secs_f64();
     let latency = Latency::of_histogram(&p.latency_us);
@@ -219,35 +220,35 @@ pub async fn pull(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result
         "hosts_not_online_at_end": not_online,
     });
     if args.json {
-        println!("{}", crate::render::pretty(&report));
+        outln!("{}", crate::render::pretty(&report))?;
     } else {
-        println!(
+        outln!(
             "{} pull-mode backends probed every {}ms by the meta leader, for {secs:.1}s",
             args.hosts,
             args.interval.as_millis()
-        );
-        println!(
+        )?;
+        outln!(
             "  probes/s          {:.0} ({} ok, {} failed; backends answered {accepted} OK, refused {refused})",
             p.ok as f64 / secs,
             p.ok,
             p.failed
-        );
-        println!(
+        )?;
+        outln!(
             "{}  (probe round trip at the leader, ≤ 1/16 above)",
             latency.line()
-        );
-        println!(
+        )?;
+        outln!(
             "  round ms          p50 {}  p99 {}  max {}  ({} rounds: every backend probed once)",
             round(0.5),
             round(0.99),
             round(1.0),
             p.rounds
-        );
-        println!("{}", meta_usage_lines(cpu, rss, secs));
-        println!("  Raft entries      {raft_entries} during the run");
-        println!(
+        )?;
+        outln!("{}", meta_usage_lines(cpu, rss, secs))?;
+        outln!("  Raft entries      {raft_entries} during the run")?;
+        outln!(
             "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
-        );
+        )?;
     }
     drop(backends);
     Ok(())

@@ -1,0 +1,285 @@
+//! Arguments of the commands that talk to a meta service: hosts, config,
+//! spaces, parts, balance, jobs, meta-cluster, cluster, events.
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::common::{MetaAddrs, RoleArg, ServerRole};
+
+/// `rollcall hosts`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HostsArgs {
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+    /// Only hosts of this role.
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Add, drain or drop (without one: list).
+    #[command(subcommand)]
+    pub action: Option<HostsCmd>,
+}
+
+/// `--mode` of `hosts add`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// The host sends heartbeats.
+    Push,
+    /// The meta leader probes it.
+    Pull,
+    /// Both directions.
+    Both,
+}
+
+/// `rollcall hosts add|drop`.
+#[derive(Debug, Subcommand)]
+pub enum HostsCmd {
+    /// Admit hosts by address (needed with --admission explicit).
+    Add {
+        /// host:port addresses.
+        #[arg(required = true)]
+        addrs: Vec<String>,
+        /// Role of the added hosts.
+        #[arg(long, value_enum, default_value = "storage")]
+        role: ServerRole,
+        /// How their liveness is learned: push (they send heartbeats), pull
+        /// (the meta leader probes their HeartbeatService, Doris style) or
+        /// both.
+        #[arg(long, value_enum, default_value = "push")]
+        mode: ModeArg,
+        /// Their HeartbeatService (Thrift) port, for pull and both.
+        #[arg(long)]
+        heartbeat_port: Option<u16>,
+        /// That port speaks the framed transport (`rollcall node
+        /// --heartbeat-framed`); default buffered, as Doris.
+        #[arg(long, requires = "heartbeat_port")]
+        heartbeat_framed: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// Move every replica off a host (a job), so it can be dropped.
+    Drain {
+        /// host:port of the host.
+        addr: String,
+        /// Wait until the job ends, showing progress.
+        #[arg(long)]
+        wait: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// Remove hosts (refuses ONLINE ones unless --force).
+    Drop {
+        /// host:port addresses.
+        #[arg(required = true)]
+        addrs: Vec<String>,
+        /// Drop even if ONLINE.
+        #[arg(long)]
+        force: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+}
+
+/// `rollcall balance leader|data`.
+#[derive(Debug, Subcommand)]
+pub enum BalanceCmd {
+    /// Move partition leaders so every ONLINE storage host leads within a
+    /// deviation of the mean (per space).
+    Leader {
+        /// Wait until every planned transfer is reported done.
+        #[arg(long)]
+        wait: bool,
+        /// Allowed deviation from the mean (at least ±1 leader).
+        #[arg(long, default_value_t = 0.05)]
+        deviation: f64,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// Move replicas off OFFLINE storage hosts and even out the rest, one
+    /// durable step at a time (a job; see `rollcall jobs`).
+    Data {
+        /// Wait until the job ends, showing progress.
+        #[arg(long)]
+        wait: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+}
+
+/// `rollcall jobs`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct JobsArgs {
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop one (without: list).
+    #[command(subcommand)]
+    pub action: Option<JobsCmd>,
+}
+
+/// `rollcall jobs stop`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCmd {
+    /// Stop a running job (a move half done is finished or undone).
+    Stop {
+        /// Job id.
+        id: u64,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+}
+
+/// `rollcall spaces create|list|drop`.
+#[derive(Debug, Subcommand)]
+pub enum SpacesCmd {
+    /// Create a space on the ONLINE storage hosts.
+    Create {
+        /// Name.
+        name: String,
+        /// Partitions.
+        #[arg(long)]
+        partitions: u32,
+        /// Replicas per partition.
+        #[arg(long, default_value_t = 3)]
+        replicas: u32,
+        /// Only these zones, each replica in a different one.
+        #[arg(long, value_delimiter = ',')]
+        zones: Vec<String>,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// List spaces.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// Drop a space.
+    Drop {
+        /// Name.
+        name: String,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+}
+
+/// `rollcall meta-cluster add|remove`.
+#[derive(Debug, Subcommand)]
+pub enum MetaClusterCmd {
+    /// Add a meta server (started with --join): a learner first, a voter
+    /// once it has caught up.
+    Add {
+        /// Its id.
+        id: u64,
+        /// Its host:port.
+        addr: String,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// Remove a meta server from the group.
+    Remove {
+        /// Its id.
+        id: u64,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+}
+
+/// `rollcall config set|get|list`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Set a config value (for all roles, or one with --role).
+    Set {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+        /// Only for this role.
+        #[arg(long, value_enum)]
+        role: Option<ServerRole>,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// Show a config's values.
+    Get {
+        /// Key.
+        key: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// List all configs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+}
+
+/// `rollcall parts SPACE`.
+#[derive(Debug, Args)]
+pub struct PartsArgs {
+    /// Space name.
+    pub space: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+}
+
+/// `rollcall cluster`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the cluster's secret token (pull mode, ping).
+    #[arg(long)]
+    pub show_token: bool,
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+}
+
+/// `rollcall events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Keep printing new events until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+    /// Print JSON (one object per line).
+    #[arg(long)]
+    pub json: bool,
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+}

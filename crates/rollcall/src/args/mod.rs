@@ -1,0 +1,85 @@
+//! The command line's arguments: clap definitions only. A leaf module:
+//! it uses nothing else of this crate, and every command module takes its
+//! arguments from here.
+//!
+//! `servers` holds `meta` and `node`, `admin` the commands that talk to a
+//! meta service, `tools` the demo and the bench, `common` what several of
+//! them share (each of the four uses only `common`).
+
+mod admin;
+mod common;
+mod servers;
+mod tools;
+
+use clap::{Parser, Subcommand};
+
+pub use admin::{
+    BalanceCmd, ClusterArgs, ConfigCmd, EventsArgs, HostsArgs, HostsCmd, JobsArgs, JobsCmd,
+    MetaClusterCmd, ModeArg, PartsArgs, SpacesCmd,
+};
+pub use common::LogLevel;
+pub use servers::{AdmissionArg, DetectorArg, MetaArgs, NodeArgs};
+pub use tools::{BenchArgs, DemoArgs};
+
+/// rollcall: heartbeats, membership and metadata for a distributed database.
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, about)]
+pub struct Cli {
+    /// Log level of rollcall's own crates on stderr (others stay at warn)
+    /// [default: info for meta and node, error for bench, warn otherwise;
+    /// or the ROLLCALL_LOG filter when set].
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a meta server.
+    Meta(MetaArgs),
+    /// Run a simulated storage or graph server built on the agent.
+    Node(NodeArgs),
+    /// List hosts (like SHOW HOSTS), or add / drop them.
+    Hosts(HostsArgs),
+    /// Set, get or list configs.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Create, list or drop spaces.
+    #[command(subcommand)]
+    Spaces(SpacesCmd),
+    /// List a space's partitions: replicas, their status, and the leader.
+    Parts(PartsArgs),
+    /// Balance partition leaders or replicas over ONLINE hosts.
+    #[command(subcommand)]
+    Balance(BalanceCmd),
+    /// List replica-moving jobs (balance data, drain), or stop one.
+    Jobs(JobsArgs),
+    /// Add or remove meta servers.
+    #[command(name = "meta-cluster", subcommand)]
+    MetaCluster(MetaClusterCmd),
+    /// Show the cluster id, metadata version, leader, term and members.
+    Cluster(ClusterArgs),
+    /// Show host events (registered, online, offline, restarted, dropped, rejected).
+    Events(EventsArgs),
+    /// Run a meta server and simulated servers in one process, with a tour.
+    Demo(DemoArgs),
+    /// Load a meta server with simulated hosts and report latency and cost.
+    Bench(BenchArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// clap's own consistency checks over every command (unique names,
+    /// valid `requires` and `conflicts_with` targets, ...).
+    #[test]
+    fn the_arguments_are_consistent() {
+        Cli::command().debug_assert();
+    }
+}

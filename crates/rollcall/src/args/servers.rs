@@ -1,0 +1,138 @@
+//! Arguments of the servers: `rollcall meta` and `rollcall node`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::common::{parse_duration, MetaAddrs, ServerRole};
+
+/// Failure detector choice.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DetectorArg {
+    /// OFFLINE after interval × expired-factor.
+    Threshold,
+    /// Phi accrual.
+    Phi,
+}
+
+/// Admission choice.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AdmissionArg {
+    /// Hosts register with their first heartbeat.
+    Auto,
+    /// Hosts must be added first (`rollcall hosts add`).
+    Explicit,
+}
+
+/// `rollcall meta`.
+#[derive(Debug, Args)]
+pub struct MetaArgs {
+    /// Directory of the durable state (created if missing).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// gRPC listen address.
+    #[arg(long, default_value = "127.0.0.1:9559")]
+    pub listen: SocketAddr,
+    /// The address agents, tools and the other meta servers reach this
+    /// server at [default: its entry in --peers, else the --listen
+    /// address; required when --listen is 0.0.0.0 or [::]].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise: Option<String>,
+    /// Heartbeat interval told to every agent.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+    /// OFFLINE after interval × this without a heartbeat.
+    #[arg(long, default_value_t = 5)]
+    pub expired_factor: u32,
+    /// Failure detector.
+    #[arg(long, value_enum, default_value = "threshold")]
+    pub detector: DetectorArg,
+    /// Phi level that means OFFLINE (phi detector).
+    #[arg(long, default_value_t = 8.0)]
+    pub phi_threshold: f64,
+    /// Admission policy.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub admission: AdmissionArg,
+    /// This server's id in the meta group.
+    #[arg(long, default_value_t = 1)]
+    pub id: u64,
+    /// Every voter of the meta group, `ID=HOST:PORT,...` (this one
+    /// included). Servers started with the same peers form the group by
+    /// themselves. Without it: a group of one.
+    #[arg(long, value_delimiter = ',', value_parser = parse_peer)]
+    pub peers: Vec<(u64, String)>,
+    /// Wait to be added to an existing group (`rollcall meta-cluster add
+    /// ID ADDR`) instead of forming a new one.
+    #[arg(long, conflicts_with = "peers")]
+    pub join: bool,
+    /// Build a snapshot and purge the Raft log after this many entries.
+    #[arg(long, default_value_t = 1000)]
+    pub snapshot_every: u64,
+    /// Serve Doris's `FrontendService.ping` (Thrift) here; `off` to not.
+    /// Default: the --listen host on a free port, published in
+    /// `ClusterInfo.thrift_port`, printed at start and written to
+    /// `DATA_DIR/thrift.addr` (give HOST:9020 for tooling that needs Doris
+    /// FE's fixed rpc port).
+    #[arg(long)]
+    pub thrift_listen: Option<String>,
+    /// Consecutive failed probes before a pull-mode host is OFFLINE.
+    #[arg(long, default_value_t = 3)]
+    pub pull_failure_tolerance: u32,
+}
+
+fn parse_peer(s: &str) -> Result<(u64, String), String> {
+    let (id, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not ID=HOST:PORT"))?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| format!("{id:?} in {s:?} is not a number"))?;
+    if id == 0 {
+        return Err("meta server ids start at 1".into());
+    }
+    rollcall_core::HostAddr::parse(addr).map_err(|e| format!("{s:?}: {e}"))?;
+    Ok((id, addr.to_string()))
+}
+
+/// `rollcall node`.
+#[derive(Clone, Debug, Args)]
+pub struct NodeArgs {
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+    /// Role of the simulated server (a meta server is `rollcall meta`).
+    #[arg(long, value_enum)]
+    pub role: ServerRole,
+    /// Address the server listens on and advertises (port 0 picks one).
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// Directory for cluster.id and node.id.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Zone.
+    #[arg(long, default_value = "")]
+    pub zone: String,
+    /// Labels, key=value, repeatable.
+    #[arg(long = "label", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Version string to report.
+    #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
+    pub server_version: String,
+    /// Also serve Doris's `HeartbeatService` (Thrift) on this port, for a
+    /// master that probes (pull mode). Without `--meta` the server is a
+    /// pure pull-mode backend. Port 0 picks one (`heartbeat.addr` in the
+    /// data directory holds it).
+    #[arg(long)]
+    pub heartbeat_port: Option<u16>,
+    /// Framed transport on the heartbeat port (default: buffered, as Doris).
+    #[arg(long, requires = "heartbeat_port")]
+    pub heartbeat_framed: bool,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?} is not key=value"))
+}

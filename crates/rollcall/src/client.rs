@@ -1,0 +1,140 @@
+//! The admin client: connecting to the meta service, following its
+//! leader, and the conversions every admin command needs. Failed calls
+//! become [`CliError`]s here, by the code in their `rollcall-code`
+//! metadata.
+
+use std::time::Duration;
+
+use rollcall_core::{Code, Role};
+use rollcall_proto as pb;
+use rollcall_proto::admin_client::AdminClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::{code_of, CliError};
+
+/// Connects to the meta leader: each server in `addrs` that answers is
+/// asked who leads, and the first leader named is used (liveness and
+/// writes are the leader's). Without any leader named, the first server
+/// that answered is used, so its error explains the situation.
+pub async fn connect(addrs: &[String]) -> Result<AdminClient<Channel>, CliError> {
+    let mut first: Option<AdminClient<Channel>> = None;
+    let mut last_err = None;
+    for addr in addrs {
+        let (mut client, at) = match connect_any(std::slice::from_ref(addr)).await {
+            Ok(c) => c,
+            Err(e) => {
+                last_err = Some(e);
+                continue;
+            }
+        };
+        let leader = client
+            .cluster_info(pb::ClusterInfoRequest::default())
+            .await
+            .map(|r| r.into_inner().leader)
+            .unwrap_or_default();
+        if leader.is_empty() {
+            first.get_or_insert(client);
+            continue;
+        }
+        if leader == at {
+            return Ok(client);
+        }
+        if let Ok((c, _)) = connect_any(std::slice::from_ref(&leader)).await {
+            return Ok(c);
+        }
+        first.get_or_insert(client);
+    }
+    match (first, last_err) {
+        (Some(c), _) => Ok(c),
+        (None, Some(CliError::Unreachable { reason, .. })) => Err(CliError::Unreachable {
+            addrs: addrs.join(", "),
+            reason,
+        }),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(CliError::Usage("no meta address given".into())),
+    }
+}
+
+/// Runs one admin call at the leader. While leadership is changing
+/// (NOT_LEADER), it finds the leader again and retries, for up to 10 s.
+pub async fn at_leader<T, F, Fut>(meta: &[String], mut call: F) -> Result<T, CliError>
+where
+    F: FnMut(AdminClient<Channel>) -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let client = connect(meta).await?;
+        match call(client).await {
+            Ok(r) => return Ok(r.into_inner()),
+            Err(s)
+                if code_of(&s) == Some(Code::NotLeader)
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(s) => return Err(CliError::from_status(s, &meta.join(", "))),
+        }
+    }
+}
+
+/// Connects to the first meta server in `addrs` that accepts a
+/// connection; the client and the address it reached.
+pub async fn connect_any(addrs: &[String]) -> Result<(AdminClient<Channel>, String), CliError> {
+    let mut last = String::from("no address given");
+    for addr in addrs {
+        let ep = match Endpoint::from_shared(format!("http://{addr}")) {
+            Ok(ep) => ep
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(10)),
+            Err(e) => {
+                last = format!("{addr:?} is not host:port ({e})");
+                continue;
+            }
+        };
+        match ep.connect().await {
+            Ok(ch) => {
+                let c = AdminClient::new(ch).max_decoding_message_size(256 * 1024 * 1024);
+                return Ok((c, addr.clone()));
+            }
+            Err(e) => {
+                last = match std::error::Error::source(&e) {
+                    Some(src) => format!("{e}: {src}"),
+                    None => e.to_string(),
+                }
+            }
+        }
+    }
+    Err(CliError::Unreachable {
+        addrs: addrs.join(", "),
+        reason: last,
+    })
+}
+
+/// A role filter or scope on the wire (`None`: all roles).
+pub fn role_pb(r: Option<Role>) -> i32 {
+    match r {
+        None => pb::Role::Unspecified as i32,
+        Some(Role::Storage) => pb::Role::Storage as i32,
+        Some(Role::Graph) => pb::Role::Graph as i32,
+        Some(Role::Meta) => pb::Role::Meta as i32,
+    }
+}
+
+/// `ClusterInfo` from one server, with short timeouts (the bench polls
+/// servers it starts and kills).
+pub async fn cluster_info(addr: &str) -> Result<pb::ClusterInfoResponse, CliError> {
+    let ep = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| CliError::Usage(format!("{addr}: {e}")))?
+        .connect_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(2));
+    let ch = ep.connect().await.map_err(|e| CliError::Unreachable {
+        addrs: addr.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(AdminClient::new(ch)
+        .cluster_info(pb::ClusterInfoRequest::default())
+        .await
+        .map_err(|s| CliError::from_status(s, addr))?
+        .into_inner())
+}

@@ -1,0 +1,92 @@
+//! `rollcall hosts`: list hosts (like SHOW HOSTS), add, drain and drop
+//! them.
+
+use rollcall_core::Role;
+use rollcall_proto as pb;
+
+use crate::args::{HostsArgs, HostsCmd, ModeArg};
+use crate::client::{at_leader, role_pb};
+use crate::commands::shared::follow_job;
+use crate::error::CliError;
+use crate::out::outln;
+use crate::render;
+
+/// `rollcall hosts ...`.
+pub async fn run(args: HostsArgs) -> Result<(), CliError> {
+    match args.action {
+        None => {
+            let meta = &args.meta.or_default();
+            let role = role_pb(args.role.map(Role::from));
+            let hosts = at_leader(meta, |mut c| async move {
+                c.list_hosts(pb::ListHostsRequest { role }).await
+            })
+            .await?
+            .hosts;
+            if args.json {
+                outln!("{}", render::hosts_json(&hosts))?;
+            } else {
+                outln!("{}", render::hosts_table(&hosts))?;
+            }
+        }
+        Some(HostsCmd::Add {
+            addrs,
+            role,
+            mode,
+            heartbeat_port,
+            heartbeat_framed,
+            meta,
+        }) => {
+            let meta = &meta.or_default();
+            let mode = match mode {
+                ModeArg::Push => "push",
+                ModeArg::Pull => "pull",
+                ModeArg::Both => "both",
+            };
+            if mode != "push" && heartbeat_port.is_none() {
+                return Err(CliError::Usage(format!(
+                    "--mode {mode} needs --heartbeat-port: the port the meta leader probes"
+                )));
+            }
+            let req = pb::AddHostsRequest {
+                addresses: addrs.clone(),
+                role: role_pb(Some(role.into())),
+                mode: mode.to_string(),
+                heartbeat_port: u32::from(heartbeat_port.unwrap_or(0)),
+                heartbeat_framed,
+            };
+            let r = at_leader(meta, |mut c| {
+                let req = req.clone();
+                async move { c.add_hosts(req).await }
+            })
+            .await?;
+            for (a, id) in addrs.iter().zip(r.node_ids) {
+                outln!("added {a} as node {id}")?;
+            }
+        }
+        Some(HostsCmd::Drain { addr, wait, meta }) => {
+            let meta = &meta.or_default();
+            let job = at_leader(meta, |mut c| {
+                let address = addr.clone();
+                async move { c.drain_host(pb::DrainHostRequest { address }).await }
+            })
+            .await?;
+            follow_job(meta, job, wait).await?;
+        }
+        Some(HostsCmd::Drop { addrs, force, meta }) => {
+            let meta = &meta.or_default();
+            let req = pb::DropHostsRequest {
+                addresses: addrs.clone(),
+                force,
+            };
+            let r = at_leader(meta, |mut c| {
+                let req = req.clone();
+                async move { c.drop_hosts(req).await }
+            })
+            .await?;
+            for (a, id) in addrs.iter().zip(r.node_ids) {
+                outln!("dropped {a} (node {id})")?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! One module per command, each with a `run` taking its arguments from
+//! [`crate::args`]; [`run`] dispatches. Commands do not import from each
+//! other: what several need is in [`shared`] (or, for the admin client,
+//! [`crate::client`]).
+
+mod balance;
+mod cluster;
+mod config;
+mod demo;
+mod events;
+mod hosts;
+mod jobs;
+mod meta;
+mod meta_cluster;
+mod node;
+mod parts;
+mod shared;
+mod spaces;
+
+use crate::args::Command;
+use crate::error::CliError;
+
+/// Runs the parsed command.
+pub async fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Meta(args) => meta::run(args).await,
+        Command::Node(args) => node::run(args).await,
+        Command::Hosts(args) => hosts::run(args).await,
+        Command::Config(cmd) => config::run(cmd).await,
+        Command::Spaces(cmd) => spaces::run(cmd).await,
+        Command::Parts(args) => parts::run(args).await,
+        Command::Balance(cmd) => balance::run(cmd).await,
+        Command::Jobs(args) => jobs::run(args).await,
+        Command::MetaCluster(cmd) => meta_cluster::run(cmd).await,
+        Command::Cluster(args) => cluster::run(args).await,
+        Command::Events(args) => events::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+        // Without --meta the bench starts its own meta server(s).
+        Command::Bench(args) => crate::bench::run(args).await,
+    }
+}

@@ -1,0 +1,106 @@
+//! Helpers more than one command uses: waiting for a stop signal and
+//! writing an address file (the servers), following a job (`balance data`,
+//! `hosts drain`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use rollcall_proto as pb;
+
+use crate::client::at_leader;
+use crate::error::CliError;
+use crate::out::outln;
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() -> Result<(), CliError> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|source| CliError::Io {
+            what: "installing the SIGTERM handler".into(),
+            source,
+        })?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+/// Writes a bound address to `DIR/NAME`, ending in a newline (so a
+/// script waiting for the file knows it is complete).
+pub fn write_addr_file(dir: &Path, name: &str, addr: SocketAddr) -> Result<(), CliError> {
+    let file = dir.join(name);
+    std::fs::write(&file, format!("{addr}\n")).map_err(|source| CliError::Io {
+        what: format!("writing {}", file.display()),
+        source,
+    })
+}
+
+/// Says what a new job will do and, with `wait`, shows its progress until
+/// it ends (an error unless it finished).
+pub async fn follow_job(meta: &[String], job: pb::JobView, wait: bool) -> Result<(), CliError> {
+    for s in &job.stranded {
+        crate::out::warn(format_args!(
+            "warning: {s} has nowhere to go (too few ONLINE storage hosts or zones)"
+        ));
+    }
+    if job.total == 0 {
+        outln!("job {}: nothing to move", job.id)?;
+        return Ok(());
+    }
+    outln!(
+        "job {} ({}) started: {} replica move(s); `rollcall jobs` shows progress",
+        job.id,
+        job.kind,
+        job.total
+    )?;
+    if !wait {
+        return Ok(());
+    }
+    let bar = indicatif::ProgressBar::new(job.total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} moves {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let id = job.id;
+    loop {
+        let jobs = at_leader(meta, |mut c| async move {
+            c.list_jobs(pb::ListJobsRequest {}).await
+        })
+        .await?
+        .jobs;
+        let Some(j) = jobs.into_iter().find(|j| j.id == id) else {
+            bar.abandon();
+            return Err(CliError::Failed(format!("job {id} disappeared")));
+        };
+        bar.set_position(j.done as u64);
+        if let Some(m) = j.moves.iter().find(|m| m.phase != "done") {
+            bar.set_message(format!(
+                "({} part {}: {} -> {}, {})",
+                m.space, m.part, m.from, m.to, m.phase
+            ));
+        }
+        match j.status.as_str() {
+            "running" => {}
+            "finished" => {
+                bar.finish_with_message("");
+                outln!("job {id} finished: {} move(s) done", j.done)?;
+                return Ok(());
+            }
+            other => {
+                bar.abandon();
+                return Err(CliError::Failed(format!(
+                    "job {id} {other} after {} of {} move(s){}",
+                    j.done,
+                    j.total,
+                    if j.error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", j.error)
+                    }
+                )));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,424 @@
+//! The README's examples, run as written. Each ```sh block under a
+//! `<!-- tested: NAME ... -->` line is read from README.md itself, so the
+//! README and these tests cannot drift; a block with `rollcall` lines must
+//! carry that line or `<!-- not run by tests: WHY -->`.
+//!
+//! The only rewrite of a line: the leading `rollcall` becomes the binary
+//! under test, and `/tmp/...` data directories move into the test's
+//! temporary directory. Lines ending in `&` start servers in the
+//! background (all killed when the test ends, pass or fail). Before each
+//! other line the test waits, polling with a deadline, until every server
+//! started so far is ready, as a person pasting the lines would: its
+//! address file written, a meta server forming a group knowing its
+//! leader, a node that pushes heartbeats ONLINE. Each other line must exit
+//! 0. The README's ports are fixed, so these tests hold [`fixed_ports`].
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// The README, as compiled into this test.
+const README: &str = include_str!("../../../../README.md");
+
+/// The blocks these tests run, by the name in their marker line.
+const TESTED: [&str; 4] = ["one-meta", "meta-group", "pull-backend", "pull-hosts"];
+
+/// The meta address commands use without `--meta`.
+const DEFAULT_META: &str = "127.0.0.1:9559";
+
+/// A ```sh block and the last non-empty line above its fence.
+struct Block {
+    marker: String,
+    lines: Vec<String>,
+}
+
+fn sh_blocks() -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut prev = String::new();
+    let mut lines = README.lines();
+    while let Some(l) = lines.next() {
+        if l.trim() == "```sh" {
+            let body = lines
+                .by_ref()
+                .take_while(|l| l.trim() != "```")
+                .map(str::to_string)
+                .collect();
+            out.push(Block {
+                marker: prev.trim().to_string(),
+                lines: body,
+            });
+            prev.clear();
+        } else if !l.trim().is_empty() {
+            prev = l.to_string();
+        }
+    }
+    out
+}
+
+/// The name in a `<!-- tested: NAME ... -->` marker.
+fn tested_name(marker: &str) -> Option<&str> {
+    marker
+        .strip_prefix("<!-- tested: ")?
+        .split_whitespace()
+        .next()
+}
+
+/// The lines of the block tested as `name`.
+fn block(name: &str) -> Vec<String> {
+    let mut found: Vec<Block> = sh_blocks()
+        .into_iter()
+        .filter(|b| tested_name(&b.marker) == Some(name))
+        .collect();
+    assert_eq!(found.len(), 1, "README blocks marked `tested: {name}`");
+    found.remove(0).lines
+}
+
+/// One runnable README line.
+struct Line {
+    /// As written in the README (without its comment).
+    text: String,
+    /// The arguments after `rollcall`, data directories rewritten.
+    args: Vec<String>,
+    /// Ends in `&`: a server started in the background.
+    background: bool,
+}
+
+/// Parses a README line; `None` for a comment or an empty line. A line
+/// with shell syntax beyond `&` and `#` is not runnable as written.
+fn parse(line: &str, tmp: &Path) -> Option<Line> {
+    let comment = line
+        .char_indices()
+        .find(|(i, c)| *c == '#' && (*i == 0 || line[..*i].ends_with(char::is_whitespace)))
+        .map_or(line.len(), |(i, _)| i);
+    let code = line[..comment].trim();
+    if code.is_empty() {
+        return None;
+    }
+    let (code, background) = match code.strip_suffix('&') {
+        Some(c) => (c.trim_end(), true),
+        None => (code, false),
+    };
+    assert!(
+        !code.contains(|c: char| "|;<>$'\"`*?[]{}()\\&".contains(c)),
+        "README line uses shell syntax this test does not run: {line}"
+    );
+    let mut words = code.split_whitespace();
+    assert_eq!(words.next(), Some("rollcall"), "README line: {line}");
+    let args = words
+        .map(|w| match w.strip_prefix("/tmp/") {
+            Some(rest) => tmp.join(rest).to_string_lossy().into_owned(),
+            None => w.to_string(),
+        })
+        .collect();
+    Some(Line {
+        text: code.to_string(),
+        args,
+        background,
+    })
+}
+
+/// The value after `flag` in `args`.
+fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let i = args.iter().position(|a| a == flag)?;
+    args.get(i + 1).map(String::as_str)
+}
+
+/// A foreground command, killed if the test fails while it runs.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A server a README line started.
+struct Server {
+    proc: Proc,
+    args: Vec<String>,
+    ready: bool,
+}
+
+/// README lines run in order, in one temporary directory.
+struct Session {
+    tmp: tempfile::TempDir,
+    servers: Vec<Server>,
+    lines_run: usize,
+}
+
+impl Session {
+    fn new() -> Session {
+        Session {
+            tmp: tempfile::tempdir().expect("temporary directory"),
+            servers: Vec::new(),
+            lines_run: 0,
+        }
+    }
+
+    /// Where `/tmp/NAME` went.
+    fn dir(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Runs the block tested as `name`; `check` sees each foreground
+    /// line's arguments (as in the README) and its stdout.
+    fn run(&mut self, name: &str, mut check: impl FnMut(&mut Session, &[&str], &str)) {
+        let lines = block(name);
+        assert!(
+            lines.iter().any(|l| l.starts_with("rollcall ")),
+            "block {name} has no rollcall line"
+        );
+        for l in &lines {
+            let Some(line) = parse(l, self.tmp.path()) else {
+                continue;
+            };
+            if line.background {
+                self.start(line);
+                continue;
+            }
+            self.wait_ready();
+            let out = self.foreground(&line);
+            let written: Vec<&str> = line.text.split_whitespace().skip(1).collect();
+            check(self, &written, &out);
+        }
+        self.wait_ready();
+    }
+
+    fn start(&mut self, line: Line) {
+        self.lines_run += 1;
+        let name = format!("{}-{}", line.args[0], self.lines_run);
+        let log = self.tmp.path().join(format!("{name}.log"));
+        let args: Vec<&str> = line.args.iter().map(String::as_str).collect();
+        let proc = Proc::spawn(&name, &args, log);
+        self.servers.push(Server {
+            proc,
+            args: line.args,
+            ready: false,
+        });
+    }
+
+    /// Waits until every server started so far is ready.
+    fn wait_ready(&mut self) {
+        for s in self.servers.iter_mut().filter(|s| !s.ready) {
+            let dir = PathBuf::from(flag(&s.args, "--data-dir").expect("--data-dir"));
+            match s.args[0].as_str() {
+                "meta" => {
+                    let addr = wait_addr(&mut s.proc, &dir.join("meta.addr"));
+                    if !s.args.iter().any(|a| a == "--join") {
+                        poll(&format!("{addr} to know its leader"), DEADLINE, || {
+                            let out = cli(&addr, &["cluster", "--json"]);
+                            let c: Value = serde_json::from_slice(&out.stdout).ok()?;
+                            (c["leader"].as_str() != Some("")).then_some(())
+                        });
+                    }
+                }
+                "node" => {
+                    let addr = wait_addr(&mut s.proc, &dir.join("node.addr"));
+                    let pull_only = flag(&s.args, "--meta").is_none()
+                        && flag(&s.args, "--heartbeat-port").is_some();
+                    if flag(&s.args, "--heartbeat-port").is_some() {
+                        wait_addr(&mut s.proc, &dir.join("heartbeat.addr"));
+                    }
+                    if !pull_only {
+                        let meta = flag(&s.args, "--meta").unwrap_or(DEFAULT_META);
+                        let port = addr
+                            .rsplit_once(':')
+                            .and_then(|(_, p)| p.parse().ok())
+                            .expect("node port");
+                        wait_status(meta, port, "ONLINE");
+                    }
+                }
+                other => panic!("README starts `rollcall {other}` in the background"),
+            }
+            s.ready = true;
+        }
+    }
+
+    /// Runs a foreground line; it must exit 0. Its stdout.
+    fn foreground(&mut self, line: &Line) -> String {
+        self.lines_run += 1;
+        let out = self.tmp.path().join(format!("line-{}.out", self.lines_run));
+        let err = self.tmp.path().join(format!("line-{}.err", self.lines_run));
+        let child = Command::new(bin())
+            .args(&line.args)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).expect("stdout file"))
+            .stderr(fs::File::create(&err).expect("stderr file"))
+            .spawn()
+            .expect("run rollcall");
+        let mut running = Running(child);
+        let status = poll(
+            &format!("`{}` to exit", line.text),
+            Duration::from_secs(90),
+            || running.0.try_wait().ok().flatten(),
+        );
+        let stdout = fs::read_to_string(&out).unwrap_or_default();
+        assert!(
+            status.success(),
+            "`{}` exited with {status}:\n{stdout}\n{}",
+            line.text,
+            fs::read_to_string(&err).unwrap_or_default()
+        );
+        stdout
+    }
+}
+
+/// `rollcall cluster --json` at `meta`, once it parses.
+fn cluster_at(meta: &str) -> Value {
+    poll(&format!("cluster info from {meta}"), DEADLINE, || {
+        serde_json::from_slice(&cli(meta, &["cluster", "--json"]).stdout).ok()
+    })
+}
+
+/// The member ids `meta` reports.
+fn member_ids(c: &Value) -> BTreeSet<u64> {
+    c["members"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|m| m["id"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+/// The port in a `HOST:PORT` address file.
+fn port_in(file: &Path) -> u64 {
+    fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.trim().rsplit_once(':')?.1.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {}", file.display()))
+}
+
+#[test]
+fn every_readme_example_is_run_or_says_why_not() {
+    let blocks = sh_blocks();
+    for b in &blocks {
+        if !b.lines.iter().any(|l| l.starts_with("rollcall ")) {
+            continue;
+        }
+        let known = tested_name(&b.marker).is_some_and(|n| TESTED.contains(&n));
+        assert!(
+            known || b.marker.starts_with("<!-- not run by tests: "),
+            "README block without a `tested` or `not run by tests` line above it:\n{}",
+            b.lines.join("\n")
+        );
+    }
+    for name in TESTED {
+        block(name);
+    }
+}
+
+#[test]
+fn the_one_meta_server_example_and_pull_mode_run_as_written() {
+    let _ports = fixed_ports();
+    let mut s = Session::new();
+    s.run("one-meta", |s, args, out| match args {
+        ["hosts"] => {
+            for port in ["9779", "9780", "9781", "9669"] {
+                assert!(
+                    out.lines()
+                        .any(|l| l.contains(&format!(" {port} ")) && l.contains(" ONLINE ")),
+                    "{port} ONLINE in:\n{out}"
+                );
+            }
+        }
+        ["config", "set", ..] => assert!(out.starts_with("set query_timeout"), "{out}"),
+        ["config", "get", ..] | ["config", "list"] => assert!(out.contains("30s"), "{out}"),
+        ["cluster"] => {
+            assert!(out.contains("leader:             127.0.0.1:9559"), "{out}");
+            // The FrontendService port: a free one, as printed in
+            // thrift.addr, and published.
+            let thrift = port_in(&s.dir("m").join("thrift.addr"));
+            assert!(
+                out.contains(&format!("thrift port:        {thrift}\n")),
+                "{out}"
+            );
+            assert_eq!(cluster_at(DEFAULT_META)["thrift_port"], thrift);
+        }
+        ["events"] => {
+            for port in ["9779", "9780", "9781", "9669"] {
+                assert!(
+                    out.lines()
+                        .any(|l| l.contains("registered") && l.contains(&format!(":{port} "))),
+                    "{port} registered in:\n{out}"
+                );
+            }
+        }
+        ["spaces", "create", ..] => assert!(out.starts_with("created space s1"), "{out}"),
+        ["spaces", "list"] => assert!(out.contains("s1"), "{out}"),
+        ["parts", "s1"] => {
+            let parts: Value =
+                serde_json::from_str(&cli_ok(DEFAULT_META, &["parts", "s1", "--json"]))
+                    .expect("parts json");
+            assert_eq!(parts.as_array().map(Vec::len), Some(12), "{parts}");
+        }
+        ["balance", "leader", ..] => assert!(
+            out.contains("leaders are balanced") || out.contains("transfer(s) done"),
+            "{out}"
+        ),
+        ["balance", "data", ..] => assert!(out.starts_with("job "), "{out}"),
+        ["jobs"] => {}
+        other => panic!("no check for README line `rollcall {}`", other.join(" ")),
+    });
+    s.run("pull-backend", |_, args, _| {
+        panic!("no foreground line expected: {args:?}")
+    });
+    s.run("pull-hosts", |_, args, out| match args {
+        ["hosts", "add", addr, ..] => {
+            assert!(out.starts_with(&format!("added {addr} as node ")), "{out}")
+        }
+        ["hosts", "--json"] => {
+            let rows: Value = serde_json::from_str(out).expect("hosts json");
+            let rows = rows.as_array().expect("an array");
+            let row = |port: u64| host_at(rows, port).unwrap_or_else(|| panic!(":{port} in {out}"));
+            assert_eq!(row(9060)["mode"], "pull");
+            assert_eq!(row(9060)["heartbeat_port"], 9050);
+            assert_eq!(row(9061)["mode"], "both");
+        }
+        other => panic!("no check for README line `rollcall {}`", other.join(" ")),
+    });
+    // The leader's probes reach the pure pull-mode backend.
+    wait_status(DEFAULT_META, 9060, "ONLINE");
+}
+
+#[test]
+fn the_three_meta_server_example_runs_as_written() {
+    let _ports = fixed_ports();
+    let all = "127.0.0.1:9559,127.0.0.1:9560,127.0.0.1:9561";
+    let mut s = Session::new();
+    s.run("meta-group", |s, args, out| match args {
+        ["hosts", "--role", "meta", ..] => {
+            for port in ["9559", "9560", "9561"] {
+                assert!(out.contains(&format!(" {port} ")), "{out}");
+            }
+            // A leader and three members; each server serves
+            // FrontendService on a port of its own.
+            let c = cluster_at(all);
+            assert!(c["leader"].as_str().is_some_and(|l| !l.is_empty()), "{c}");
+            assert_eq!(member_ids(&c), BTreeSet::from([1, 2, 3]), "{c}");
+            let thrift: BTreeSet<u64> = (1..=3)
+                .map(|i| port_in(&s.dir(&format!("m{i}")).join("thrift.addr")))
+                .collect();
+            assert_eq!(thrift.len(), 3, "{thrift:?}");
+        }
+        ["meta-cluster", "add", ..] => {
+            assert!(out.contains("4=127.0.0.1:9562"), "{out}");
+            poll("4 members", DEADLINE, || {
+                (member_ids(&cluster_at(all)) == BTreeSet::from([1, 2, 3, 4])).then_some(())
+            });
+        }
+        ["meta-cluster", "remove", "3"] => {
+            assert!(!out.contains("3=127.0.0.1:9561"), "{out}");
+            assert!(out.contains("4=127.0.0.1:9562"), "{out}");
+            poll("members 1, 2 and 4", DEADLINE, || {
+                let c = cluster_at("127.0.0.1:9559,127.0.0.1:9560,127.0.0.1:9562");
+                (member_ids(&c) == BTreeSet::from([1, 2, 4])).then_some(())
+            });
+        }
+        other => panic!("no check for README line `rollcall {}`", other.join(" ")),
+    });
+}
