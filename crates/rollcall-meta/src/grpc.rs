@@ -19,10 +19,7 @@ use crate::tasks::sweep::sweep;
 use crate::views;
 use rollcall_proto::convert::{self, role_from_pb};
 
-/// The gRPC metadata key carrying our [`Code`] name on every refused call.
-pub const CODE_KEY: &str = "rollcall-code";
-/// The gRPC metadata key naming the leader on NOT_LEADER.
-pub const LEADER_KEY: &str = "rollcall-leader";
+pub use rollcall_proto::{CODE_KEY, LEADER_KEY};
 
 /// A gRPC status for `code`, carrying it in [`CODE_KEY`].
 pub fn status(code: Code, message: impl std::fmt::Display) -> Status {

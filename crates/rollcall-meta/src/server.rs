@@ -70,6 +70,41 @@ fn raft_config(config: &MetaConfig) -> Result<openraft::Config, MetaError> {
     .map_err(|e| MetaError::Internal(format!("Raft settings: {e}")))
 }
 
+/// The address this server is known by: its own `peers` entry, else
+/// `advertise`, else the bound address `bound` (refused when unspecified,
+/// as `0.0.0.0`). An `advertise` that contradicts the `peers` entry is
+/// refused too: the group knows a member by its entry. Before binding
+/// (`bound` None) only what can be refused already is checked.
+fn advertised(config: &MetaConfig, bound: Option<SocketAddr>) -> Result<String, MetaError> {
+    let addr = match (config.peers.get(&config.node_id), &config.advertise) {
+        (Some(own), Some(a)) if own != a => {
+            return Err(MetaError::BadAdvertise {
+                addr: a.clone(),
+                reason: format!(
+                    "it differs from this server's entry {}={own} in the peers, by which the \
+                     group knows it",
+                    config.node_id
+                ),
+            })
+        }
+        (Some(a), _) | (None, Some(a)) => a.clone(),
+        (None, None) if config.listen.ip().is_unspecified() => {
+            return Err(MetaError::NoAdvertise {
+                listen: bound.unwrap_or(config.listen),
+            })
+        }
+        (None, None) => match bound {
+            Some(b) => b.to_string(),
+            None => return Ok(String::new()),
+        },
+    };
+    rollcall_core::HostAddr::parse(&addr).map_err(|e| MetaError::BadAdvertise {
+        addr: addr.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(addr)
+}
+
 impl MetaServer {
     /// Starts a server with the store its config names (redb in
     /// `data_dir`, or memory).
@@ -93,6 +128,8 @@ impl MetaServer {
         config: MetaConfig,
         store: RaftStore,
     ) -> Result<MetaServer, MetaError> {
+        // Refuse a missing or bad advertised address before binding.
+        advertised(&config, None)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| MetaError::Bind {
@@ -126,17 +163,7 @@ impl MetaServer {
             local_addr: addr,
             net,
         } = transport;
-        let advertised = match (config.peers.get(&config.node_id), &config.advertise) {
-            (Some(a), _) | (None, Some(a)) => a.clone(),
-            (None, None) if addr.ip().is_unspecified() => {
-                return Err(MetaError::NoAdvertise { listen: addr })
-            }
-            (None, None) => addr.to_string(),
-        };
-        rollcall_core::HostAddr::parse(&advertised).map_err(|e| MetaError::BadAdvertise {
-            addr: advertised.clone(),
-            reason: e.to_string(),
-        })?;
+        let advertised = advertised(&config, Some(addr))?;
 
         let contacts = Contacts::default();
         let legacy = crate::raft::legacy::read(&store)?;
@@ -328,9 +355,15 @@ impl MetaServer {
         self.parts.store.cluster_id()
     }
 
-    /// The current Raft term.
-    pub fn epoch(&self) -> u64 {
+    /// The current Raft term (the epoch agents see while this server
+    /// leads).
+    pub fn term(&self) -> u64 {
         self.raft.metrics().borrow().current_term
+    }
+
+    /// The address this server is known by (see `MetaConfig::advertise`).
+    pub fn advertised_addr(&self) -> &str {
+        self.parts.lead.addr()
     }
 
     /// Whether this server leads.

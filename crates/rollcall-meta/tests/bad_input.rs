@@ -416,6 +416,15 @@ async fn a_server_on_every_interface_must_be_told_its_address() {
         MetaServer::start(c.clone()).await,
         Err(rollcall_meta::MetaError::BadAdvertise { .. })
     ));
+    // An address that contradicts the server's own peers entry.
+    let mut both = c.clone();
+    both.listen = "127.0.0.1:0".parse().unwrap();
+    both.advertise = Some("127.0.0.1:7".into());
+    both.peers = [(1, "127.0.0.1:5".to_string())].into_iter().collect();
+    assert!(matches!(
+        MetaServer::start(both).await,
+        Err(rollcall_meta::MetaError::BadAdvertise { .. })
+    ));
     // With an address, it starts and names itself by it.
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.advertise = Some("127.0.0.1:7".into());
@@ -427,6 +436,7 @@ async fn a_server_on_every_interface_must_be_told_its_address() {
         .unwrap()
         .into_inner();
     assert_eq!(info.leader, "127.0.0.1:7", "{info:?}");
+    assert_eq!(meta.advertised_addr(), "127.0.0.1:7");
 }
 
 #[tokio::test]

@@ -17,3 +17,11 @@ pub mod thrift_server;
 pub mod transport;
 
 pub use v1::*;
+
+/// The gRPC metadata key in which the meta server names the code
+/// (`rollcall_core::Code::as_str`) of every refused call, for clients in any
+/// language; the message is for people.
+pub const CODE_KEY: &str = "rollcall-code";
+
+/// The gRPC metadata key naming the leader's address on a NOT_LEADER.
+pub const LEADER_KEY: &str = "rollcall-leader";

@@ -10,9 +10,7 @@ use rollcall_core::Code;
 use rollcall_meta::MetaError;
 use thiserror::Error;
 
-/// The gRPC metadata key in which the meta server names the [`Code`] of
-/// every refused call.
-pub const CODE_KEY: &str = "rollcall-code";
+use rollcall_proto::CODE_KEY;
 
 /// The exit codes of `rollcall`, as documented in docs/CLI.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

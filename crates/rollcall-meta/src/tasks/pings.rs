@@ -14,7 +14,8 @@ use crate::office::Office;
 use crate::parts::Parts;
 
 /// Each meta server's Thrift address (learned from its gRPC
-/// `ClusterInfo` the first time) and open connection; owned by the task.
+/// `ClusterInfo`, again after any failed ping) and open connection; owned
+/// by the task.
 type Book = HashMap<u64, (String, Option<Client>)>;
 
 /// Pings every `every` while leading.
@@ -62,9 +63,9 @@ async fn ping_all(p: &Parts, office: &Office, book: &mut Book) {
                 .await
                 .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")));
         if result.is_err() {
-            if let Some((_, conn)) = book.get_mut(&id) {
-                *conn = None;
-            }
+            // Forget the address too: a restarted peer may serve its
+            // FrontendService on another port, learned again next round.
+            book.remove(&id);
         }
         office.record_ping(id, result);
     }

@@ -113,7 +113,8 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
     let config = config(&args)?;
     let server = MetaServer::start(config).await?;
     let addr = server.local_addr();
-    write_addr_file(&args.data_dir, ADDR_FILE, addr)?;
+    // The address others reach it at (the bound one unless advertised).
+    write_addr_file(&args.data_dir, ADDR_FILE, server.advertised_addr())?;
     if let Some(t) = server.thrift_addr() {
         write_addr_file(&args.data_dir, THRIFT_ADDR_FILE, t)?;
         note(format_args!("FrontendService (Thrift) on {t}"));
@@ -133,7 +134,7 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
             "rollcall meta {} {listening}, cluster id {}, term {}",
             args.id,
             server.cluster_id(),
-            server.epoch()
+            server.term()
         ));
     } else {
         note(format_args!(

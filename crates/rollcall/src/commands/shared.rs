@@ -2,7 +2,6 @@
 //! writing an address file (the servers), following a job (`balance data`,
 //! `hosts drain`).
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,7 +27,11 @@ pub async fn shutdown_signal() -> Result<(), CliError> {
 
 /// Writes a bound address to `DIR/NAME`, ending in a newline (so a
 /// script waiting for the file knows it is complete).
-pub fn write_addr_file(dir: &Path, name: &str, addr: SocketAddr) -> Result<(), CliError> {
+pub fn write_addr_file(
+    dir: &Path,
+    name: &str,
+    addr: impl std::fmt::Display,
+) -> Result<(), CliError> {
     let file = dir.join(name);
     std::fs::write(&file, format!("{addr}\n")).map_err(|source| CliError::Io {
         what: format!("writing {}", file.display()),
