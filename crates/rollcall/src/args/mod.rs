@@ -19,7 +19,7 @@ pub use admin::{
 };
 pub use common::LogLevel;
 pub use servers::{AdmissionArg, DetectorArg, MetaArgs, NodeArgs};
-pub use tools::{BenchArgs, DemoArgs};
+pub use tools::{BenchArgs, DemoArgs, MetadataFetch};
 
 /// rollcall: heartbeats, membership and metadata for a distributed database.
 #[derive(Debug, Parser)]

@@ -74,4 +74,23 @@ pub struct BenchArgs {
     /// heartbeat (100 × 1,000 hosts = 100,000 partitions).
     #[arg(long, default_value_t = 0, conflicts_with_all = ["writes", "failover", "pull"])]
     pub leaders_per_host: usize,
+    /// Measure one metadata change instead: --hosts simulated agents
+    /// heartbeat every --interval; one `config set` is made and the time
+    /// until every host holds the new version is taken.
+    #[arg(long, conflicts_with_all = ["closed_loop", "failover", "writes", "pull", "leaders_per_host"])]
+    pub metadata_change: bool,
+    /// How the hosts of --metadata-change fetch metadata: over their
+    /// heartbeat stream (as the agent does) or over a new gRPC connection
+    /// each (as agents did before).
+    #[arg(long, value_enum, default_value_t = MetadataFetch::Stream, requires = "metadata_change")]
+    pub metadata_fetch: MetadataFetch,
+}
+
+/// How simulated hosts fetch metadata.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetadataFetch {
+    /// Over the heartbeat stream.
+    Stream,
+    /// Over a new gRPC connection per fetch.
+    Grpc,
 }

@@ -1,8 +1,9 @@
 //! `rollcall bench`: load a meta server and report latency and cost, in
-//! one of four modes, each in its own module: heartbeats pushed by
+//! one of five modes, each in its own module: heartbeats pushed by
 //! simulated hosts, open or closed loop ([`push`]); probes of pull-mode
 //! backends ([`pull`]); admin writes through Raft ([`writes`]); the time
-//! to recover from a killed leader ([`failover`]). [`report`] holds what
+//! to recover from a killed leader ([`failover`]); one metadata change
+//! reaching every host ([`metadata`]). [`report`] holds what
 //! their reports share.
 //!
 //! Without `--meta` it starts the meta server(s) as child processes (this
@@ -12,6 +13,7 @@
 
 mod failover;
 mod group;
+mod metadata;
 mod procstat;
 mod pull;
 mod push;
@@ -68,6 +70,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     }
     if args.pull {
         return pull::run(&args, &addr, meta_pid).await;
+    }
+    if args.metadata_change {
+        return metadata::run(&args, &addr, meta_pid).await;
     }
 
     let r = push::run(&args, &addr, meta_pid).await;

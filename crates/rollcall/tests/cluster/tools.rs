@@ -177,6 +177,37 @@ fn the_writes_bench_reports_every_write() {
 }
 
 #[test]
+fn the_metadata_change_bench_counts_the_connections_each_way_opens() {
+    for (fetch, opened) in [("stream", 0.0), ("grpc", 30.0)] {
+        let r = bench_json(&[
+            "--metadata-change",
+            "--metadata-fetch",
+            fetch,
+            "--hosts",
+            "30",
+            "--interval",
+            "500ms",
+        ]);
+        assert_eq!(r["mode"], "metadata-change", "{r}");
+        assert_eq!(r["fetch"], fetch, "{r}");
+        assert_eq!(r["hosts"], 30, "{r}");
+        // Over the stream no host opens a connection; over gRPC each one.
+        assert_eq!(num(&r, "connections_opened"), opened, "{r}");
+        let all = num(&r, "all_hold_it_s");
+        assert!(
+            all > 0.0 && all < 5.0,
+            "every host within a few intervals: {r}"
+        );
+        assert_latency(&r, "per_host_ms");
+        assert!(num(&r, "metadata_version") >= 1.0, "{r}");
+        num(&r, "meta_cpu_s");
+        assert_eq!(r["fetch_errors"], 0, "{r}");
+        assert_eq!(r["false_offline_events"], 0, "{r}");
+        assert_eq!(r["hosts_not_online_at_end"], 0, "{r}");
+    }
+}
+
+#[test]
 fn the_failover_bench_reports_each_round() {
     // 500ms heartbeats, OFFLINE after 2.5s, and as long a grace for a new
     // leader: a failover marks no live host OFFLINE.

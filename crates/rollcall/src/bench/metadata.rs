@@ -1,0 +1,317 @@
+//! `rollcall bench --metadata-change`: N simulated hosts heartbeat as
+//! agents do (each reports the metadata version it holds and, when a
+//! response announces a newer one, fetches what changed); one `config
+//! set` is made; the report gives the time until every host holds the new
+//! version, the connections the meta server accepted meanwhile, and its
+//! CPU and peak RSS.
+//!
+//! `--metadata-fetch stream` (the default, what the agent does) fetches
+//! over the heartbeat stream; `grpc` opens a gRPC connection per fetch,
+//! as agents did before the stream carried metadata: the figure to
+//! compare against.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rollcall_proto as pb;
+use rollcall_proto::stream::HeartbeatClient;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::procstat;
+use super::report::{bar, false_offline, meta_usage, meta_usage_lines, offline_mark, Latency};
+use crate::args::{BenchArgs, MetadataFetch};
+use crate::error::CliError;
+use crate::out::outln;
+
+/// What every host task shares.
+struct Run {
+    addr: String,
+    interval: Duration,
+    fetch: MetadataFetch,
+    start_ms: i64,
+    /// At most this many registrations at once.
+    gate: Semaphore,
+    registered: AtomicU64,
+    /// The version set by the change (0 before it).
+    target: AtomicU64,
+    /// When the change was acknowledged.
+    changed_at: Mutex<Option<Instant>>,
+    /// Microseconds from the change until each host held it.
+    reached: Mutex<Vec<u32>>,
+    /// Fetches that failed (each is retried on the next heartbeat).
+    fetch_errors: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl Run {
+    /// Records that a host holds `held`, if that is the new version.
+    fn note(&self, held: u64, noted: &mut bool) {
+        let target = self.target.load(Ordering::Acquire);
+        if *noted || target == 0 || held < target {
+            return;
+        }
+        let since = self
+            .changed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|t| t.elapsed());
+        if let Some(d) = since {
+            *noted = true;
+            self.reached
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(d.as_micros().min(u32::MAX as u128) as u32);
+        }
+    }
+}
+
+fn request(i: usize, cluster_id: u32, node_id: u64, start: i64, held: u64) -> pb::HeartbeatRequest {
+    pb::HeartbeatRequest {
+        cluster_id,
+        node_id,
+        host: "127.0.0.1".into(),
+        port: 1024 + i as u32,
+        role: pb::Role::Storage as i32,
+        version: env!("CARGO_PKG_VERSION").into(),
+        start_time_ms: start,
+        metadata_version: held,
+        ..Default::default()
+    }
+}
+
+/// Fetches what changed after `held`; the version now held.
+async fn fetch(
+    run: &Run,
+    client: &mut HeartbeatClient,
+    cluster_id: u32,
+    held: u64,
+) -> Result<u64, String> {
+    let req = pb::GetMetadataRequest {
+        cluster_id,
+        since_version: held,
+    };
+    let resp = match run.fetch {
+        MetadataFetch::Stream => client.metadata(&req).await.map_err(|e| e.to_string())?,
+        MetadataFetch::Grpc => {
+            // A connection per fetch, dropped after it.
+            let mut c = pb::meta_client::MetaClient::connect(format!("http://{}", run.addr))
+                .await
+                .map_err(|e| e.to_string())?;
+            c.get_metadata(req)
+                .await
+                .map_err(|e| e.message().to_string())?
+                .into_inner()
+        }
+    };
+    if resp.code != pb::Code::Ok as i32 {
+        return Err(resp.message);
+    }
+    Ok(resp.metadata_version)
+}
+
+/// One host: registers, then heartbeats every interval until told to
+/// stop, fetching metadata whenever a response announces a newer version.
+async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
+    let (mut client, cluster_id, node_id, mut held) = {
+        let _permit = run.gate.acquire().await;
+        let mut c = HeartbeatClient::connect(&run.addr)
+            .await
+            .map_err(|e| format!("connecting to {}: {e}", run.addr))?;
+        let r = c
+            .heartbeat(&request(i, 0, 0, run.start_ms, 0))
+            .await
+            .map_err(|e| e.to_string())?;
+        if r.code != pb::Code::Ok as i32 {
+            return Err(r.message);
+        }
+        let held = if r.metadata_version > 0 {
+            fetch(&run, &mut c, r.cluster_id, 0).await?
+        } else {
+            0
+        };
+        (c, r.cluster_id, r.node_id, held)
+    };
+    run.registered.fetch_add(1, Ordering::Relaxed);
+    let mut noted = false;
+    let base = tokio::time::Instant::now();
+    for k in 1u32.. {
+        tokio::time::sleep_until(base + run.interval * k).await;
+        if run.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let r = client
+            .heartbeat(&request(i, cluster_id, node_id, run.start_ms, held))
+            .await
+            .map_err(|e| format!("host {i}: {e}"))?;
+        if r.code != pb::Code::Ok as i32 {
+            return Err(format!("host {i}: {}", r.message));
+        }
+        if r.metadata_version > held {
+            match fetch(&run, &mut client, cluster_id, held).await {
+                Ok(v) => held = v,
+                Err(_) => {
+                    run.fetch_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        run.note(held, &mut noted);
+    }
+    Ok(())
+}
+
+/// Runs the bench against the meta leader at `addr` (`meta_pid`: its
+/// process, when the bench started it).
+pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<(), CliError> {
+    let mark = offline_mark(addr).await?;
+    let run = Arc::new(Run {
+        addr: addr.to_string(),
+        interval: args.interval,
+        fetch: args.metadata_fetch,
+        start_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+        gate: Semaphore::new(128),
+        registered: AtomicU64::new(0),
+        target: AtomicU64::new(0),
+        changed_at: Mutex::new(None),
+        reached: Mutex::new(Vec::new()),
+        fetch_errors: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+    });
+    let mut tasks: Vec<_> = (0..args.hosts)
+        .map(|i| tokio::spawn(host(run.clone(), i)))
+        .collect();
+    let reg = bar(args.hosts as u64, "registering", args.json);
+    loop {
+        let n = run.registered.load(Ordering::Relaxed);
+        reg.set_position(n);
+        if n >= args.hosts as u64 {
+            break;
+        }
+        if let Some(t) = tasks.iter_mut().find(|t| t.is_finished()) {
+            let why = match t.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => "a host task ended early".to_string(),
+                Err(e) => e.to_string(),
+            };
+            return Err(CliError::Failed(format!("registering a host: {why}")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    reg.finish();
+    // Every host heartbeats once more at its steady rate before the change.
+    tokio::time::sleep(args.interval).await;
+
+    // One admin connection, open before the first reading, so the count
+    // of accepted connections is the hosts' alone.
+    let mut admin = crate::client::connect(&[addr.to_string()]).await?;
+    let conns_before = admin
+        .cluster_info(pb::ClusterInfoRequest::default())
+        .await?
+        .into_inner()
+        .connections_accepted;
+    let usage_before = meta_pid.and_then(procstat::cpu_and_peak_rss);
+    let t0 = Instant::now();
+    let version = admin
+        .set_config(pb::SetConfigRequest {
+            key: "bench.metadata_change".into(),
+            value: format!("{}", run.start_ms),
+            role: pb::Role::Unspecified as i32,
+        })
+        .await?
+        .into_inner()
+        .metadata_version;
+    *run.changed_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(t0);
+    run.target.store(version, Ordering::Release);
+
+    let waiting = bar(args.hosts as u64, "propagating", args.json);
+    // Every host heartbeats within an interval; allow ten, plus slack.
+    let deadline = t0 + args.interval * 10 + Duration::from_secs(30);
+    let all = loop {
+        let n = run.reached.lock().unwrap_or_else(|p| p.into_inner()).len();
+        waiting.set_position(n as u64);
+        if n >= args.hosts {
+            break t0.elapsed();
+        }
+        if Instant::now() > deadline {
+            return Err(CliError::Failed(format!(
+                "only {n} of {} hosts held version {version} after {:.1}s",
+                args.hosts,
+                t0.elapsed().as_secs_f64()
+            )));
+        }
+        if let Some(t) = tasks.iter_mut().find(|t| t.is_finished()) {
+            let why = match t.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => "a host task ended early".to_string(),
+                Err(e) => e.to_string(),
+            };
+            return Err(CliError::Failed(format!("a simulated host: {why}")));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    waiting.finish_and_clear();
+    let usage_after = meta_pid.and_then(procstat::cpu_and_peak_rss);
+    let conns_after = admin
+        .cluster_info(pb::ClusterInfoRequest::default())
+        .await?
+        .into_inner()
+        .connections_accepted;
+    run.stop.store(true, Ordering::Release);
+    for t in tasks {
+        match t.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(CliError::Failed(format!("a simulated host: {e}"))),
+            Err(e) => return Err(CliError::Failed(format!("a simulated host: {e}"))),
+        }
+    }
+    let (offline_events, not_online) = false_offline(addr, &mark).await?;
+    let mut reached = std::mem::take(&mut *run.reached.lock().unwrap_or_else(|p| p.into_inner()));
+    reached.sort_unstable();
+    let latency = Latency::of(&reached);
+    let (cpu, rss) = meta_usage(usage_before, usage_after);
+    let opened = conns_after.saturating_sub(conns_before);
+    let fetch_errors = run.fetch_errors.load(Ordering::Relaxed);
+    let fetch_name = match args.metadata_fetch {
+        MetadataFetch::Stream => "stream",
+        MetadataFetch::Grpc => "grpc",
+    };
+    let report = json!({
+        "mode": "metadata-change",
+        "hosts": args.hosts,
+        "interval_ms": args.interval.as_millis() as u64,
+        "fetch": fetch_name,
+        "metadata_version": version,
+        "all_hold_it_s": all.as_secs_f64(),
+        "per_host_ms": latency.json(),
+        "connections_opened": opened,
+        "fetch_errors": fetch_errors,
+        "meta_cpu_s": cpu,
+        "meta_peak_rss_mb": rss.map(|r| r as f64 / (1024.0 * 1024.0)),
+        "false_offline_events": offline_events,
+        "hosts_not_online_at_end": not_online,
+    });
+    if args.json {
+        outln!("{}", crate::render::pretty(&report))?;
+    } else {
+        outln!(
+            "{} hosts, a heartbeat every {}ms each, one config set (version {version}), \
+             fetched over {fetch_name}",
+            args.hosts,
+            args.interval.as_millis()
+        )?;
+        outln!(
+            "  every host holds it after {:.3}s ({fetch_errors} fetches failed and were retried)",
+            all.as_secs_f64()
+        )?;
+        outln!("{}", latency.line().replace("latency ms", "per host ms"))?;
+        outln!("  connections       {opened} opened at the meta server meanwhile")?;
+        outln!("{}", meta_usage_lines(cpu, rss, all.as_secs_f64()))?;
+        outln!(
+            "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
+        )?;
+    }
+    Ok(())
+}
