@@ -1,20 +1,22 @@
 //! # rollcall-meta
 //!
-//! The meta server: a thin I/O shell around `rollcall-core`.
+//! The meta server: a thin I/O shell around `rollcall-core`, made of
+//! components that each own their state and lock (the map is in
+//! docs/DESIGN.md).
 //!
 //! ```text
-//!  heartbeat ─► leader? ─► cluster-id check (no lock) ─► core::plan(state) ─┬─► Steady ─► liveness (memory)
-//!                                                                           └─► Propose ─┐
-//!  gRPC Admin (leader only) ──────────────────────────────────────────────────► Propose ─┤
-//!                                          openraft: append (redb), replicate, commit ◄──┘
-//!                                          every replica: ClusterState::apply ─► reply
-//!  sweeper task (leader) ─► liveness.sweep(now) ─► offline events
+//!  stream / gRPC / probe ─► heartbeat::accept ─► Leadership::office()? ─► wrong cluster? (no lock)
+//!      ─► core::plan(Replicated::read) ─┬─► Steady ─────────────► Office::observe (memory)
+//!                                       └─► Propose ─► Replicated::propose (Raft) ─┘
+//!  admin/* (office or read barrier) ─► Replicated::propose ─► openraft: append (redb), replicate, commit
+//!                                      every replica: ClusterState::apply ─► reply
+//!  tasks/* while leading (handed the office): sweep, probes, pings, job executor
 //! ```
 //!
 //! Durable state changes only through commands committed by Raft and
 //! applied to [`rollcall_core::ClusterState`] on every replica. Liveness
-//! is the leader's, in memory: a steady heartbeat touches only memory and
-//! proposes nothing.
+//! is the leader's office's, in memory: a steady heartbeat touches only
+//! memory and proposes nothing.
 
 mod admin;
 mod clock;
