@@ -1,6 +1,10 @@
 //! Commands: every durable change to the cluster, as data. The leader
 //! computes them (with its clock, randomness and liveness), a log makes them
 //! durable, and [`crate::ClusterState::apply`] replays them deterministically.
+//!
+//! The one import of `state` here is a type that must be recursive: the
+//! legacy `ImportState` command carries a whole `ClusterState` (the
+//! pre-Raft data directory's), and `state` applies commands.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,7 @@
 //! The office: a leader's soft state for one lease period of one term —
 //! liveness, host commands waiting for the next heartbeat, the reject
 //! filter, probe connections and failure counts, peer pings, and the
-//! term's OFFLINE counter. [`crate::leadership::Leadership`] replaces it
+//! term's OFFLINE counter. `Leadership` (leadership.rs) replaces it
 //! as one value when an office starts (a new term, or the lease coming
 //! back), so nothing of an old office leaks into a new one.
 //!

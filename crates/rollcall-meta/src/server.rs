@@ -167,7 +167,7 @@ impl MetaServer {
 
         let contacts = Contacts::default();
         let legacy = crate::raft::legacy::read(&store)?;
-        let (log, sm) = store.split()?;
+        let (log, sm) = crate::raft::open(&store)?;
         let state = sm.state();
         let raft = Raft::new(
             config.node_id,

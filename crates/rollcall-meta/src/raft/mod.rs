@@ -64,6 +64,16 @@ pub type MetaNodeId = u64;
 /// Errors of the storage layer as openraft wants them.
 pub type StorageError = openraft::StorageError<MetaNodeId>;
 
+/// The log store and the state machine (loaded from the last snapshot)
+/// over one store. (Here rather than on `RaftStore`, so `store` stays a
+/// leaf that the log store and the state machine build on.)
+pub fn open(store: &RaftStore) -> Result<(LogStore, StateMachine), crate::error::StoreError> {
+    Ok((
+        LogStore::new(store.clone()),
+        StateMachine::load(store.clone())?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use openraft::testing::{StoreBuilder, Suite};
@@ -79,7 +89,7 @@ mod tests {
 
     impl StoreBuilder<TypeConfig, LogStore, StateMachine, ()> for InMemory {
         async fn build(&self) -> Result<((), LogStore, StateMachine), StorageError> {
-            let (log, sm) = RaftStore::memory().map_err(io)?.split().map_err(io)?;
+            let (log, sm) = open(&RaftStore::memory().map_err(io)?).map_err(io)?;
             Ok(((), log, sm))
         }
     }
@@ -90,10 +100,7 @@ mod tests {
     impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for OnDisk {
         async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
             let dir = tempfile::tempdir().map_err(|e| openraft::StorageIOError::write(&e))?;
-            let (log, sm) = RaftStore::open(dir.path())
-                .map_err(io)?
-                .split()
-                .map_err(io)?;
+            let (log, sm) = open(&RaftStore::open(dir.path()).map_err(io)?).map_err(io)?;
             Ok((dir, log, sm))
         }
     }
@@ -124,7 +131,7 @@ mod tests {
         };
         let expected = rt.block_on(async {
             let store = RaftStore::open(dir.path()).unwrap();
-            let (_log, mut sm) = store.split().unwrap();
+            let (_log, mut sm) = open(&store).unwrap();
             let replies = sm
                 .apply([
                     entry(
@@ -166,7 +173,7 @@ mod tests {
         });
         // Reopen: the state machine starts from the snapshot.
         let store = RaftStore::open(dir.path()).unwrap();
-        let (_log, sm) = store.split().unwrap();
+        let (_log, sm) = open(&store).unwrap();
         let state = sm.state();
         let got = state.read().unwrap().clone();
         assert_eq!(got, expected);
@@ -181,7 +188,7 @@ mod tests {
 
         let switch = FailSwitch::new();
         let store = RaftStore::memory_failing(switch.clone()).unwrap();
-        let (mut log, _sm) = store.split().unwrap();
+        let (mut log, _sm) = open(&store).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use redb::{Database, StorageBackend};
 
 use super::backend::{FailSwitch, Failing};
-use super::log_store::LogStore;
-use super::state_machine::StateMachine;
 use crate::error::StoreError;
 
 /// The file name inside the data directory.
@@ -90,14 +88,6 @@ impl RaftStore {
     /// The shared write counter.
     pub fn write_counter(&self) -> Arc<AtomicU64> {
         self.writes.clone()
-    }
-
-    /// The log store and the state machine (loaded from the last snapshot).
-    pub fn split(&self) -> Result<(LogStore, StateMachine), StoreError> {
-        Ok((
-            LogStore::new(self.clone()),
-            StateMachine::load(self.clone())?,
-        ))
     }
 
     pub(super) fn storage_error(&self, e: impl std::fmt::Display) -> StoreError {
