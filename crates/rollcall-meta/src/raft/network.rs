@@ -2,6 +2,7 @@
 //! openraft's messages JSON-encoded in a bytes field. One lazily
 //! connected channel per peer.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,20 +34,12 @@ pub struct Contacts(Arc<Mutex<HashMap<MetaNodeId, Instant>>>);
 
 impl Contacts {
     fn record(&self, peer: MetaNodeId) {
-        let mut m = match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        m.insert(peer, Instant::now());
+        lock(&self.0).insert(peer, Instant::now());
     }
 
     /// Time since `peer` last answered, if it ever did.
     pub fn since(&self, peer: MetaNodeId) -> Option<Duration> {
-        let m = match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        m.get(&peer).map(|t| t.elapsed())
+        lock(&self.0).get(&peer).map(|t| t.elapsed())
     }
 }
 

@@ -2,9 +2,10 @@
 //! server's request handlers, plus its snapshots in redb. Applying a
 //! command is [`ClusterState::apply`], deterministic on every replica.
 
+use crate::sync::{read, write};
 use std::io::Cursor;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, RwLock};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -41,13 +42,6 @@ pub struct SnapshotBuilder {
     /// The state as serialised when the builder was made (or why it could
     /// not be).
     data: Result<Vec<u8>, String>,
-}
-
-fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    match l.write() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 fn sm_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -181,7 +175,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // Serialised under the read lock: heartbeats read the state
         // meanwhile; no command applies, as openraft holds the machine.
         let data = {
-            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            let state = read(&self.state);
             serde_json::to_vec(&*state).map_err(|e| e.to_string())
         };
         let snapshot_id = match self.last_applied {
