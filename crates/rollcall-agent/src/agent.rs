@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rollcall_core::{MetadataSnapshot, Role};
+use rollcall_core::{Beat, HeartbeatInput, MetadataSnapshot, Role};
 use rollcall_proto as pb;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -351,37 +351,29 @@ async fn perform(
 
 fn request(inner: &Inner) -> pb::HeartbeatRequest {
     let c = &inner.config;
-    pb::HeartbeatRequest {
-        cluster_id: inner.cluster_id.load(Ordering::SeqCst) as u32,
-        node_id: inner.node_id.load(Ordering::SeqCst),
-        host: c.advertise.host.clone(),
-        port: c.advertise.port as u32,
-        role: rollcall_proto::convert::role_to_pb(Some(c.role)) as i32,
-        version: c.version.clone(),
-        start_time_ms: c.start_time_ms,
-        zone: c.zone.clone(),
-        labels: c
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        ports: c
-            .ports
-            .iter()
-            .map(|(k, v)| (k.clone(), *v as u32))
-            .collect(),
-        leaders: c
-            .handler
-            .leaders()
-            .into_iter()
-            .map(|l| pb::PartLeader {
-                space: l.space,
-                part: l.part,
-                term: l.term,
-            })
-            .collect(),
+    let leaders = c.handler.leaders();
+    let beat = Beat {
+        input: HeartbeatInput {
+            cluster_id: inner.cluster_id.load(Ordering::SeqCst) as u32,
+            node_id: inner.node_id.load(Ordering::SeqCst),
+            host: c.advertise.host.clone(),
+            port: u32::from(c.advertise.port),
+            role: Some(c.role),
+            version: c.version.clone(),
+            start_time_ms: c.start_time_ms,
+            zone: c.zone.clone(),
+            labels: c.labels.clone().into_iter().collect(),
+            ports: c
+                .ports
+                .iter()
+                .map(|(k, v)| (k.clone(), u32::from(*v)))
+                .collect(),
+            leader_count: leaders.len(),
+        },
         metadata_version: inner.cache.load().version(),
-    }
+        leaders,
+    };
+    rollcall_proto::convert::beat_to_pb(&beat)
 }
 
 fn note_failure(inner: &Inner, addr: &str, message: &str) {
