@@ -31,6 +31,7 @@ mod lease;
 mod liveness;
 mod meta_rows;
 mod metadata;
+mod model;
 mod placement;
 mod probe_failures;
 mod pull;
@@ -52,6 +53,7 @@ pub use lease::{Lease, LeaseCheck, OfficeChange, RaftView};
 pub use liveness::{HostLiveness, Liveness, Status, Transition};
 pub use meta_rows::{own_meta_row, peer_meta_row, MetaRow, MAX_LAG};
 pub use metadata::{MetadataChange, MetadataDelta, MetadataSnapshot};
+pub use model::{ClusterIdentity, ConfigKey, ConfigValue, HostRecord, Space};
 pub use placement::{
     leader_band, place, plan_leader_balance, Candidate, LeaderTransfer, PartitionLeaders,
     PlacementError,
@@ -59,7 +61,7 @@ pub use placement::{
 pub use probe_failures::{ProbeFailures, ProbeVerdict};
 pub use pull::{judge, Accepted, MasterRecord, Probe, ProbeRefusal};
 pub use rebalance::{apply_moves, plan_moves, MovePlan, SpaceReplicas};
-pub use state::{ClusterIdentity, ClusterState, ConfigKey, ConfigValue, HostRecord, Space};
+pub use state::ClusterState;
 pub use time::MonoTime;
 pub use types::{
     is_valid_cluster_id, Admission, AdmissionPolicy, ClusterId, HostAddr, HostInfo, HostMode,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::state::{ConfigKey, ConfigValue, Space};
+use crate::model::{ConfigKey, ConfigValue, Space};
 use crate::types::Role;
 
 /// What agents cache, at one metadata version.
