@@ -13,7 +13,10 @@ pub mod v1 {
 pub mod convert;
 pub mod stream;
 pub mod thrift;
-pub mod thrift_server;
+/// The Thrift connection loop (`thrift/server.rs`), at the path its users import.
+pub mod thrift_server {
+    pub use crate::thrift::server::*;
+}
 pub mod transport;
 
 pub use v1::*;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::thrift::{exception, mtype, ttype, Limits, Reader, ThriftError, Writer};
+use super::protocol::{exception, mtype, ttype, Limits, Reader, ThriftError, Writer};
 use crate::transport::{Accept, BoxIo};
 
 /// How long a connection may stay silent before it is closed.
