@@ -125,7 +125,9 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
         }
         HeartbeatPlan::Steady { node_id } => node_id,
         HeartbeatPlan::Propose { command, restarted } => {
-            match register(p, &office, command, &who).await {
+            // Boxed: a rare path with a large future (a Raft write), kept
+            // out of every connection's steady-state task.
+            match Box::pin(register(p, &office, command, &who)).await {
                 Ok(node_id) => {
                     if let Some((from, to)) = restarted {
                         p.events.push(

@@ -113,12 +113,7 @@ pub async fn connect_any(addrs: &[String]) -> Result<(AdminClient<Channel>, Stri
 
 /// A role filter or scope on the wire (`None`: all roles).
 pub fn role_pb(r: Option<Role>) -> i32 {
-    match r {
-        None => pb::Role::Unspecified as i32,
-        Some(Role::Storage) => pb::Role::Storage as i32,
-        Some(Role::Graph) => pb::Role::Graph as i32,
-        Some(Role::Meta) => pb::Role::Meta as i32,
-    }
+    rollcall_proto::convert::role_to_pb(r) as i32
 }
 
 /// `ClusterInfo` from one server, with short timeouts (the bench polls
