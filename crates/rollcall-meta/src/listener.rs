@@ -160,6 +160,12 @@ async fn serve_stream(sock: BoxIo, p: Parts, mut stop: watch::Receiver<bool>, v2
                 ),
             },
         };
+        // A long-lived connection keeps a small footprint: a buffer grown
+        // by an unusually large frame is given back now, not when the next
+        // frame comes (which may be a threshold away).
+        if rbuf.capacity() > 64 * 1024 {
+            rbuf = Vec::new();
+        }
         let written = match &answer {
             Framed::V1(r) => write_frame(&mut io, r, &mut wbuf).await,
             Framed::V2(r) => write_frame(&mut io, r, &mut wbuf).await,
