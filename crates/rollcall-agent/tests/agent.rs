@@ -85,7 +85,12 @@ async fn config_changes_reach_the_cache_and_subscribers() {
 
 #[tokio::test]
 async fn a_metadata_change_travels_on_the_heartbeat_stream_without_a_new_connection() {
-    let meta = meta().await;
+    // A 1 s interval (RPC timeout 750 ms): a slow machine must not make
+    // the agent drop and reopen its stream, which would count as a
+    // connection.
+    let mut c = MetaConfig::new("127.0.0.1:0".parse().unwrap());
+    c.heartbeat_interval = Duration::from_secs(1);
+    let meta = MetaServer::start(c).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(config(&meta, dir.path(), 7006)).await.unwrap();
     agent.ready().await.unwrap();
