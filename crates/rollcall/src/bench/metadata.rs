@@ -20,7 +20,9 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::procstat;
-use super::report::{bar, false_offline, meta_usage, meta_usage_lines, offline_mark, Latency};
+use super::report::{
+    bar, ended_early, false_offline, meta_usage, meta_usage_lines, offline_mark, Latency,
+};
 use crate::args::{BenchArgs, MetadataFetch};
 use crate::error::CliError;
 use crate::out::outln;
@@ -190,12 +192,7 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
         if n >= args.hosts as u64 {
             break;
         }
-        if let Some(t) = tasks.iter_mut().find(|t| t.is_finished()) {
-            let why = match t.await {
-                Ok(Err(e)) => e,
-                Ok(Ok(())) => "a host task ended early".to_string(),
-                Err(e) => e.to_string(),
-            };
+        if let Some(why) = ended_early(&mut tasks).await {
             return Err(CliError::Failed(format!("registering a host: {why}")));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -242,12 +239,7 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
                 t0.elapsed().as_secs_f64()
             )));
         }
-        if let Some(t) = tasks.iter_mut().find(|t| t.is_finished()) {
-            let why = match t.await {
-                Ok(Err(e)) => e,
-                Ok(Ok(())) => "a host task ended early".to_string(),
-                Err(e) => e.to_string(),
-            };
+        if let Some(why) = ended_early(&mut tasks).await {
             return Err(CliError::Failed(format!("a simulated host: {why}")));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

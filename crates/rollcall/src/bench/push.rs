@@ -21,7 +21,8 @@ use tokio::sync::Semaphore;
 
 use super::procstat;
 use super::report::{
-    bar, false_offline, meta_usage, meta_usage_lines, micros_since, offline_mark, Latency,
+    bar, ended_early, false_offline, meta_usage, meta_usage_lines, micros_since, offline_mark,
+    Latency,
 };
 use crate::args::BenchArgs;
 use crate::error::CliError;
@@ -285,12 +286,7 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
         }
         // A task ends before the window only when its host failed to
         // register.
-        if let Some(t) = tasks.iter_mut().find(|t| t.is_finished()) {
-            let why = match t.await {
-                Ok(Err(e)) => e,
-                Ok(Ok(_)) => "a host task ended early".to_string(),
-                Err(e) => e.to_string(),
-            };
+        if let Some(why) = ended_early(&mut tasks).await {
             return Err(CliError::Failed(format!("registering a host: {why}")));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

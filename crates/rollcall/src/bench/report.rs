@@ -152,3 +152,16 @@ pub async fn false_offline(addr: &str, since: &OfflineMark) -> Result<(u64, usiz
 pub fn micros_since(t: Instant) -> u32 {
     t.elapsed().as_micros().min(u32::MAX as u128) as u32
 }
+
+/// Why a simulated host's task ended early, if one has: such a task ends
+/// only when its host failed (the others run until told to stop).
+pub async fn ended_early<T>(
+    tasks: &mut [tokio::task::JoinHandle<Result<T, String>>],
+) -> Option<String> {
+    let t = tasks.iter_mut().find(|t| t.is_finished())?;
+    Some(match t.await {
+        Ok(Err(e)) => e,
+        Ok(Ok(_)) => "a host task ended early".to_string(),
+        Err(e) => e.to_string(),
+    })
+}
