@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rollcall_core::{Beat, HeartbeatInput, MetadataSnapshot, Role};
+use rollcall_core::{Beat, HeartbeatInput, MetadataSnapshot, Proof, Role};
 use rollcall_proto as pb;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -66,6 +66,8 @@ struct Inner {
     status: Mutex<AgentStatus>,
     cluster_id: AtomicU64,
     node_id: AtomicU64,
+    /// The node secret every heartbeat proves (empty until issued).
+    secret: Mutex<String>,
 }
 
 /// A running agent. Dropping it stops the heartbeats.
@@ -80,6 +82,7 @@ impl Agent {
         let identity = Identity::open(&config.data_dir)?;
         let cluster_id = identity.cluster_id()?;
         let node_id = identity.node_id()?;
+        let secret = identity.node_secret()?;
         let conn = MetaConn::new(
             config.meta_addrs.clone(),
             Duration::from_secs(1),
@@ -104,6 +107,7 @@ impl Agent {
             phase: watch::channel(Phase::Starting).0,
             cluster_id: AtomicU64::new(cluster_id as u64),
             node_id: AtomicU64::new(node_id),
+            secret: Mutex::new(secret),
         });
         let task = tokio::spawn(run(inner.clone(), conn));
         Ok(Agent { inner, task })
@@ -319,6 +323,15 @@ async fn perform(
             inner.node_id.store(id, Ordering::SeqCst);
             tracing::info!(node_id = id, "node id assigned");
         }
+        Action::AdoptSecret(secret) => {
+            // Durable before the next heartbeat proves it.
+            inner.identity.set_node_secret(&secret)?;
+            *lock(&inner.secret) = secret;
+            tracing::info!(
+                path = %inner.identity.node_secret_path().display(),
+                "node secret issued and stored"
+            );
+        }
         Action::Accepted { epoch } => {
             {
                 let mut s = lock(&inner.status);
@@ -369,6 +382,7 @@ fn request(inner: &Inner) -> pb::HeartbeatRequest {
                 .map(|(k, v)| (k.clone(), u32::from(*v)))
                 .collect(),
             leader_count: leaders.len(),
+            proof: Proof::from_wire(lock(&inner.secret).clone()),
         },
         metadata_version: inner.cache.load().version(),
         leaders,

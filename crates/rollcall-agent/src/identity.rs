@@ -1,6 +1,8 @@
 //! The server's identity files: `cluster.id` and `node.id` in its data
-//! directory, each holding one id as decimal text. Written atomically
-//! (temporary file, fsync, rename) so a crash never leaves half a number.
+//! directory, each holding one id as decimal text, and `node.secret`, the
+//! secret the meta service issued to this node (mode 0600; it proves every
+//! heartbeat). Written atomically (temporary file, fsync, rename) so a
+//! crash never leaves half a value.
 
 use std::fs;
 use std::io::Write;
@@ -14,6 +16,8 @@ use crate::error::AgentError;
 pub const CLUSTER_ID_FILE: &str = "cluster.id";
 /// Name of the node id file.
 pub const NODE_ID_FILE: &str = "node.id";
+/// Name of the node secret file.
+pub const NODE_SECRET_FILE: &str = "node.secret";
 
 /// The identity files of one data directory.
 #[derive(Clone, Debug)]
@@ -70,6 +74,41 @@ impl Identity {
     pub fn set_node_id(&self, id: NodeId) -> Result<(), AgentError> {
         write_id(&self.node_id_path(), id)
     }
+
+    /// Path of `node.secret`.
+    pub fn node_secret_path(&self) -> PathBuf {
+        self.dir.join(NODE_SECRET_FILE)
+    }
+
+    /// The stored node secret, empty if there is none yet.
+    pub fn node_secret(&self) -> Result<String, AgentError> {
+        let path = self.node_secret_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let secret = text.trim();
+                if secret.is_empty() || secret.len() > 256 || !secret.is_ascii() {
+                    return Err(AgentError::Identity {
+                        path,
+                        message: "is not a node secret (1 to 256 ASCII characters); \
+                                  remove it and have an admin run \
+                                  `rollcall hosts reset-credential ADDR`"
+                            .into(),
+                    });
+                }
+                Ok(secret.to_string())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(AgentError::Identity {
+                path,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+
+    /// Stores the node secret, readable by its owner only.
+    pub fn set_node_secret(&self, secret: &str) -> Result<(), AgentError> {
+        write_file(&self.node_secret_path(), secret, 0o600)
+    }
 }
 
 fn read_id(path: &Path) -> Result<u64, AgentError> {
@@ -93,14 +132,29 @@ fn read_id(path: &Path) -> Result<u64, AgentError> {
 }
 
 fn write_id(path: &Path, id: u64) -> Result<(), AgentError> {
+    write_file(path, &id.to_string(), 0o644)
+}
+
+/// Writes `text` and a newline to `path` atomically, with `mode`.
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), AgentError> {
     let err = |e: std::io::Error| AgentError::Identity {
         path: path.to_path_buf(),
         message: format!("cannot write: {e}"),
     };
-    let tmp = path.with_extension("id.tmp");
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    // A leftover from a crash would keep its old mode: start afresh.
+    let _ = fs::remove_file(&tmp);
     {
-        let mut f = fs::File::create(&tmp).map_err(err)?;
-        writeln!(f, "{id}").map_err(err)?;
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut f = opts.open(&tmp).map_err(err)?;
+        writeln!(f, "{text}").map_err(err)?;
         f.sync_all().map_err(err)?;
     }
     fs::rename(&tmp, path).map_err(err)?;
@@ -134,6 +188,27 @@ mod tests {
         assert_eq!(id.node_id().unwrap(), 7);
         let text = fs::read_to_string(dir.path().join(CLUSTER_ID_FILE)).unwrap();
         assert_eq!(text.trim(), "12345");
+    }
+
+    #[test]
+    fn the_secret_is_kept_for_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let id = Identity::open(dir.path()).unwrap();
+        assert_eq!(id.node_secret().unwrap(), "");
+        id.set_node_secret("rcn_abc").unwrap();
+        assert_eq!(id.node_secret().unwrap(), "rcn_abc");
+        let mode = fs::metadata(id.node_secret_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        fs::write(id.node_secret_path(), "\n").unwrap();
+        let e = id.node_secret().unwrap_err().to_string();
+        assert!(
+            e.contains("node.secret") && e.contains("reset-credential"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub enum Action {
     AdoptClusterId(u32),
     /// Write the node id assigned (or reassigned).
     AdoptNodeId(u64),
+    /// Keep this secret (in `node.secret`) and prove it from now on.
+    AdoptSecret(String),
     /// Accepted at this epoch: the agent is ready and healthy.
     Accepted {
         /// The highest epoch seen.
@@ -157,6 +159,9 @@ impl Machine {
             self.node_id = r.node_id;
             out.push(Action::AdoptNodeId(r.node_id));
         }
+        if !r.node_secret.is_empty() {
+            out.push(Action::AdoptSecret(r.node_secret.clone()));
+        }
         out.push(Action::Accepted {
             epoch: self.max_epoch,
         });
@@ -210,6 +215,33 @@ mod tests {
             m.on_response(&ok(2), 0),
             vec![Action::Accepted { epoch: 2 }]
         );
+    }
+
+    #[test]
+    fn an_issued_secret_is_kept_before_acceptance() {
+        let mut m = Machine::new(7, 3, S);
+        let r = pb::HeartbeatResponse {
+            node_secret: "rcn_1".into(),
+            ..ok(2)
+        };
+        assert_eq!(
+            m.on_response(&r, 0),
+            vec![
+                Action::AdoptSecret("rcn_1".into()),
+                Action::Accepted { epoch: 2 }
+            ]
+        );
+        // A refusal for a missing or wrong secret is one the operator can
+        // fix (`hosts reset-credential`): keep trying.
+        let r = pb::HeartbeatResponse {
+            code: pb::Code::NodeAuthFailed as i32,
+            message: "no secret".into(),
+            ..ok(2)
+        };
+        assert!(matches!(
+            m.on_response(&r, 0).as_slice(),
+            [Action::Transient(m)] if m.contains("NODE_AUTH_FAILED")
+        ));
     }
 
     #[test]

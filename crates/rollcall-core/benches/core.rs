@@ -9,9 +9,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::collections::{BTreeMap, BTreeSet};
 
 use rollcall_core::{
-    place, plan, plan_leader_balance, plan_moves, AdmissionPolicy, Candidate, ClusterState,
-    Command, DetectorConfig, DetectorKind, HeartbeatInput, HostAddr, HostInfo, Limits, Liveness,
-    MonoTime, PartitionLeaders, Role, SpaceReplicas,
+    place, plan, plan_leader_balance, plan_moves, Candidate, ClusterState, Command, Credential,
+    DetectorConfig, DetectorKind, HeartbeatInput, HostAddr, HostInfo, Issued, Issuer, Liveness,
+    MonoTime, PartitionLeaders, Proof, Role, Rules, Secret, SecretHash, SpaceReplicas,
 };
 
 const HOSTS: u64 = 10_000;
@@ -26,7 +26,21 @@ fn input(i: u64) -> HeartbeatInput {
         version: "1.0".into(),
         start_time_ms: 1_700_000_000_000,
         zone: "z1".into(),
+        // Like a real agent: every heartbeat proves its node's secret.
+        proof: Proof::Secret(Secret(format!("secret-{i}"))),
         ..Default::default()
+    }
+}
+
+/// Steady hosts are never issued a secret.
+struct Steady;
+
+impl Issuer for Steady {
+    fn fresh(&mut self) -> Issued {
+        unreachable!("a steady heartbeat draws no secret")
+    }
+    fn may_reissue(&mut self, _: u64) -> bool {
+        false
     }
 }
 
@@ -49,6 +63,9 @@ fn state() -> ClusterState {
         let cmd = Command::RegisterHost {
             requested_node_id: Some(i + 1),
             info,
+            credential: Some(Credential::Confirmed(SecretHash::of(&format!(
+                "secret-{i}"
+            )))),
         };
         s.apply(i + 2, &cmd).expect("register");
     }
@@ -65,13 +82,14 @@ fn config(kind: DetectorKind) -> DetectorConfig {
 
 fn benches(c: &mut Criterion) {
     let s = state();
-    let limits = Limits::default();
+    let rules = Rules::default();
     let inputs: Vec<_> = (0..HOSTS).map(input).collect();
     let mut i = 0usize;
     c.bench_function("plan steady heartbeat (10k hosts)", |b| {
         b.iter(|| {
             i = (i + 1) % inputs.len();
-            black_box(plan(&s, &inputs[i], AdmissionPolicy::Auto, &limits))
+            let p = plan(&s, &inputs[i], &rules, &mut Steady);
+            black_box(p)
         })
     });
 
@@ -107,6 +125,7 @@ fn benches(c: &mut Criterion) {
                 let cmd = Command::RegisterHost {
                     requested_node_id: None,
                     info,
+                    credential: None,
                 };
                 let r = s.apply(HOSTS + 10, &cmd);
                 // Returned so that dropping the state is not timed.

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobId, JobKind, Move, Phase};
+use crate::secret::Credential;
 use crate::types::{ClusterId, HostAddr, HostInfo, HostMode, NodeId, Role};
 
 /// A durable change to the cluster state.
@@ -36,6 +37,10 @@ pub enum Command {
         requested_node_id: Option<NodeId>,
         /// What the host reported.
         info: HostInfo,
+        /// The credential to set (`None`: keep the one it has; a new host
+        /// then has none).
+        #[serde(default)]
+        credential: Option<Credential>,
     },
     /// A known host reported changed info (address, ports, version, role,
     /// zone, labels, start time). Another host holding the new address is
@@ -45,6 +50,18 @@ pub enum Command {
         node_id: NodeId,
         /// Its new info.
         info: HostInfo,
+        /// The credential to set (`None`: keep it).
+        #[serde(default)]
+        credential: Option<Credential>,
+    },
+    /// Sets a known host's credential: issued to a host that had none,
+    /// confirmed when the host first proves it, or reset by an operator
+    /// (`rollcall hosts reset-credential`) to none.
+    SetCredential {
+        /// The host.
+        node_id: NodeId,
+        /// The credential.
+        credential: Credential,
     },
     /// An operator admits hosts by address (`rollcall hosts add`).
     AddHosts {
@@ -133,6 +150,7 @@ impl Command {
             Command::BumpEpoch => "bump_epoch",
             Command::RegisterHost { .. } => "register_host",
             Command::UpdateHost { .. } => "update_host",
+            Command::SetCredential { .. } => "set_credential",
             Command::AddHosts { .. } => "add_hosts",
             Command::DropHosts { .. } => "drop_hosts",
             Command::SetConfig { .. } => "set_config",
@@ -194,4 +212,6 @@ pub enum Applied {
     },
     /// The job ended (stopped or failed).
     JobEnded(JobId),
+    /// The host's credential was set.
+    CredentialSet,
 }

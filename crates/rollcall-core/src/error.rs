@@ -40,11 +40,24 @@ pub enum Code {
     JobRunning,
     /// No job has that id.
     UnknownJob,
+    /// A heartbeat claims a node id (or its address) without that node's
+    /// secret.
+    NodeAuthFailed,
+    /// An admin call without a valid token or client certificate.
+    Unauthenticated,
+    /// The caller's role does not allow the call.
+    PermissionDenied,
+    /// A bound was reached (hosts, registration rate); nothing was recorded.
+    ResourceExhausted,
+    /// No token has that name.
+    UnknownToken,
+    /// A token of that name exists.
+    TokenExists,
 }
 
 impl Code {
     /// Every code, in wire order.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 23] = [
         Code::Ok,
         Code::WrongCluster,
         Code::HostNotAdmitted,
@@ -62,6 +75,12 @@ impl Code {
         Code::HostHasReplicas,
         Code::JobRunning,
         Code::UnknownJob,
+        Code::NodeAuthFailed,
+        Code::Unauthenticated,
+        Code::PermissionDenied,
+        Code::ResourceExhausted,
+        Code::UnknownToken,
+        Code::TokenExists,
     ];
 
     /// The code named `name` (as [`Code::as_str`] spells it), if any.
@@ -89,6 +108,12 @@ impl Code {
             Code::HostHasReplicas => "HOST_HAS_REPLICAS",
             Code::JobRunning => "JOB_RUNNING",
             Code::UnknownJob => "UNKNOWN_JOB",
+            Code::NodeAuthFailed => "NODE_AUTH_FAILED",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::UnknownToken => "UNKNOWN_TOKEN",
+            Code::TokenExists => "TOKEN_EXISTS",
         }
     }
 }

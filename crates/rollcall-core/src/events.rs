@@ -5,6 +5,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 
+use crate::error::Code;
 use crate::types::{NodeId, Role};
 
 /// What happened.
@@ -105,12 +106,12 @@ impl EventLog {
 }
 
 /// Remembers which rejected senders were already reported, so a host that
-/// keeps sending wrong-cluster heartbeats gives one event, not one per
-/// heartbeat. Bounded: when full it forgets everything and starts over.
+/// keeps sending wrong-cluster (or unproved) heartbeats gives one event per
+/// reason, not one per heartbeat. Bounded: when full it forgets everything and starts over.
 #[derive(Clone, Debug)]
 pub struct RejectFilter {
     capacity: usize,
-    seen: HashSet<(String, u32, u32)>,
+    seen: HashSet<(String, u32, u32, Code)>,
 }
 
 impl RejectFilter {
@@ -122,9 +123,10 @@ impl RejectFilter {
         }
     }
 
-    /// True the first time this (host, port, cluster id) is rejected.
-    pub fn first_time(&mut self, host: &str, port: u32, cluster_id: u32) -> bool {
-        let key = (host.to_string(), port, cluster_id);
+    /// True the first time this (host, port, cluster id) is rejected with
+    /// `code`.
+    pub fn first_time(&mut self, host: &str, port: u32, cluster_id: u32, code: Code) -> bool {
+        let key = (host.to_string(), port, cluster_id, code);
         if self.seen.contains(&key) {
             return false;
         }
@@ -175,11 +177,11 @@ mod tests {
     #[test]
     fn reject_filter_reports_each_sender_once() {
         let mut f = RejectFilter::new(2);
-        assert!(f.first_time("a", 1, 7));
-        assert!(!f.first_time("a", 1, 7));
-        assert!(f.first_time("a", 1, 8));
+        assert!(f.first_time("a", 1, 7, Code::WrongCluster));
+        assert!(!f.first_time("a", 1, 7, Code::WrongCluster));
+        assert!(f.first_time("a", 1, 8, Code::WrongCluster));
         // Full: starts over rather than growing.
-        assert!(f.first_time("b", 1, 7));
-        assert!(f.first_time("a", 1, 7));
+        assert!(f.first_time("b", 1, 7, Code::WrongCluster));
+        assert!(f.first_time("a", 1, 7, Code::WrongCluster));
     }
 }

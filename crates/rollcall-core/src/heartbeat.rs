@@ -2,14 +2,16 @@
 //! it as steady (nothing durable changes), or accept it after one command
 //! (a new host, or changed info). The shell then stamps liveness.
 //!
-//! Order of checks: well-formed input, cluster id, identity, admission,
-//! changed info. A steady heartbeat produces no command, so it writes
+//! Order of checks: well-formed input, cluster id, identity, the claim's
+//! proof (`claim`), admission, changed info. A steady heartbeat produces no command, so it writes
 //! nothing to disk.
 
 use std::collections::BTreeMap;
 
+use crate::claim::{self, Proof, Verdict};
 use crate::command::Command;
 use crate::error::Code;
+use crate::secret::{Credential, Issued, Secret};
 use crate::state::ClusterState;
 use crate::types::{AdmissionPolicy, ClusterId, HostAddr, HostInfo, NodeId, Role};
 
@@ -38,6 +40,8 @@ pub struct HeartbeatInput {
     pub ports: BTreeMap<String, u32>,
     /// How many partition leaderships it reports.
     pub leader_count: usize,
+    /// How it proves it speaks for the host it names.
+    pub proof: Proof,
 }
 
 /// A whole heartbeat in core types: what [`plan`] judges, plus what the
@@ -76,8 +80,11 @@ impl Default for Limits {
     }
 }
 
-/// What to do with a heartbeat.
+/// What to do with a heartbeat. Lives for one heartbeat, on the stack and
+/// never in a collection, so the size of the rare `Propose` does not
+/// matter enough to box it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum HeartbeatPlan {
     /// Refuse it; nothing is recorded.
     Reject {
@@ -91,12 +98,16 @@ pub enum HeartbeatPlan {
         /// The host.
         node_id: NodeId,
     },
-    /// Apply this command first (new host or changed info), then stamp.
+    /// Apply this command first (new host, changed info, or a credential
+    /// issued or confirmed), then stamp.
     Propose {
-        /// `RegisterHost` or `UpdateHost`.
+        /// `RegisterHost`, `UpdateHost` or `SetCredential`.
         command: Command,
         /// The start time changed: the host restarted (`from`, `to`).
         restarted: Option<(i64, i64)>,
+        /// A secret issued to the host, to hand back once the command is
+        /// committed (the command holds only its hash).
+        issued: Option<Secret>,
     },
 }
 
@@ -174,14 +185,38 @@ fn validate(input: &HeartbeatInput, limits: &Limits) -> Result<HostInfo, String>
     })
 }
 
-/// Decides what to do with one heartbeat against the current durable state.
+/// What the meta server's configuration says about heartbeats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// How new hosts are admitted.
+    pub policy: AdmissionPolicy,
+    /// Size limits.
+    pub limits: Limits,
+}
+
+/// Draws node secrets for [`plan`] (the shell's randomness), and paces
+/// re-issuing them.
+pub trait Issuer {
+    /// A new secret; called only when one is issued.
+    fn fresh(&mut self) -> Issued;
+    /// Whether a host whose issued secret was never proved may be issued
+    /// another now. An agent that lost the answer asks again; one that
+    /// predates credentials never proves any, and must not cost a Raft
+    /// write per heartbeat: the shell allows one re-issue per host per
+    /// period, and in between such a heartbeat is accepted as before.
+    fn may_reissue(&mut self, node: NodeId) -> bool;
+}
+
+/// Decides what to do with one heartbeat against the current durable
+/// state; `issuer` draws a secret when one is issued (a new host, or one
+/// without a usable credential).
 pub fn plan(
     state: &ClusterState,
     input: &HeartbeatInput,
-    policy: AdmissionPolicy,
-    limits: &Limits,
+    rules: &Rules,
+    issuer: &mut dyn Issuer,
 ) -> HeartbeatPlan {
-    let info = match validate(input, limits) {
+    let info = match validate(input, &rules.limits) {
         Ok(info) => info,
         Err(msg) => return reject(Code::InvalidArgument, msg),
     };
@@ -202,37 +237,75 @@ pub fn plan(
         .host(input.node_id)
         .filter(|_| input.node_id != 0)
         .or_else(|| state.host_by_addr(&info.addr));
-    match known {
-        None if policy == AdmissionPolicy::Explicit => reject(
-            Code::HostNotAdmitted,
-            format!(
-                "host {} is not admitted: this cluster uses explicit admission; \
-                 run `rollcall hosts add {}` first",
-                info.addr, info.addr
-            ),
-        ),
-        None => HeartbeatPlan::Propose {
+    let Some(rec) = known else {
+        if rules.policy == AdmissionPolicy::Explicit {
+            return reject(
+                Code::HostNotAdmitted,
+                format!(
+                    "host {} is not admitted: this cluster uses explicit admission; \
+                     run `rollcall hosts add {}` first",
+                    info.addr, info.addr
+                ),
+            );
+        }
+        let (credential, issued) = match input.proof {
+            Proof::Prober => (None, None),
+            _ => {
+                let Issued { secret, hash } = issuer.fresh();
+                (Some(Credential::Pending(hash)), Some(secret))
+            }
+        };
+        return HeartbeatPlan::Propose {
             command: Command::RegisterHost {
                 requested_node_id: (input.node_id != 0).then_some(input.node_id),
                 info,
+                credential,
             },
             restarted: None,
+            issued,
+        };
+    };
+    let (credential, issued) = match claim::judge(rec, &info.addr, &input.proof) {
+        Verdict::Refuse(message) => return reject(Code::NodeAuthFailed, message),
+        Verdict::Keep => (None, None),
+        Verdict::Confirm => match rec.credential {
+            Credential::Pending(h) => (Some(Credential::Confirmed(h)), None),
+            _ => (None, None),
         },
-        Some(rec) if rec.info == info => HeartbeatPlan::Steady {
-            node_id: rec.node_id,
-        },
-        Some(rec) => {
-            let before = rec.info.start_time_ms;
-            let restarted = (before != 0 && before != info.start_time_ms)
-                .then_some((before, info.start_time_ms));
-            HeartbeatPlan::Propose {
-                command: Command::UpdateHost {
-                    node_id: rec.node_id,
-                    info,
-                },
-                restarted,
+        Verdict::Issue => match rec.credential {
+            Credential::Pending(_) if !issuer.may_reissue(rec.node_id) => (None, None),
+            _ => {
+                let Issued { secret, hash } = issuer.fresh();
+                (Some(Credential::Pending(hash)), Some(secret))
             }
-        }
+        },
+    };
+    if rec.info == info {
+        return match credential {
+            None => HeartbeatPlan::Steady {
+                node_id: rec.node_id,
+            },
+            Some(credential) => HeartbeatPlan::Propose {
+                command: Command::SetCredential {
+                    node_id: rec.node_id,
+                    credential,
+                },
+                restarted: None,
+                issued,
+            },
+        };
+    }
+    let before = rec.info.start_time_ms;
+    let restarted =
+        (before != 0 && before != info.start_time_ms).then_some((before, info.start_time_ms));
+    HeartbeatPlan::Propose {
+        command: Command::UpdateHost {
+            node_id: rec.node_id,
+            info,
+            credential,
+        },
+        restarted,
+        issued,
     }
 }
 
@@ -277,7 +350,36 @@ mod tests {
     }
 
     fn go(s: &ClusterState, i: &HeartbeatInput) -> HeartbeatPlan {
-        plan(s, i, AdmissionPolicy::Auto, &Limits::default())
+        with(s, i, AdmissionPolicy::Auto)
+    }
+
+    /// Draws "secret-N" (N: the next log index); re-issues if `reissue`.
+    struct Seq {
+        next: u64,
+        reissue: bool,
+    }
+
+    impl Issuer for Seq {
+        fn fresh(&mut self) -> Issued {
+            self.next += 1;
+            Issued::new(format!("secret-{}", self.next))
+        }
+        fn may_reissue(&mut self, _: NodeId) -> bool {
+            self.reissue
+        }
+    }
+
+    /// Plans with `policy`, re-issuing freely.
+    fn with(s: &ClusterState, i: &HeartbeatInput, policy: AdmissionPolicy) -> HeartbeatPlan {
+        let rules = Rules {
+            policy,
+            ..Rules::default()
+        };
+        let mut issuer = Seq {
+            next: s.applied_index(),
+            reissue: true,
+        };
+        plan(s, i, &rules, &mut issuer)
     }
 
     fn commit(s: &mut ClusterState, p: HeartbeatPlan) -> Applied {
@@ -290,22 +392,198 @@ mod tests {
         }
     }
 
+    /// Registers a host on `port` and proves its secret once; returns the
+    /// secret.
+    fn join(s: &mut ClusterState, port: u32) -> Secret {
+        let p = go(s, &input(port));
+        let HeartbeatPlan::Propose {
+            command: Command::RegisterHost { .. },
+            restarted: None,
+            issued: Some(secret),
+        } = p.clone()
+        else {
+            panic!("a new host is registered and issued a secret: {p:?}")
+        };
+        let Applied::Registered { node_id, .. } = commit(s, p) else {
+            panic!("registered")
+        };
+        let mut i = input(port);
+        i.node_id = node_id;
+        i.proof = Proof::Secret(secret.clone());
+        let p = go(s, &i);
+        assert!(
+            matches!(
+                p,
+                HeartbeatPlan::Propose {
+                    command: Command::SetCredential {
+                        credential: Credential::Confirmed(_),
+                        ..
+                    },
+                    issued: None,
+                    ..
+                }
+            ),
+            "the first proof confirms the credential: {p:?}"
+        );
+        commit(s, p);
+        secret
+    }
+
+    fn claiming(port: u32, node_id: NodeId, secret: Option<&Secret>) -> HeartbeatInput {
+        let mut i = input(port);
+        i.node_id = node_id;
+        i.proof = secret.map_or(Proof::None, |s| Proof::Secret(s.clone()));
+        i
+    }
+
     #[test]
-    fn a_new_host_registers_then_is_steady() {
+    fn a_new_host_registers_proves_its_secret_then_is_steady() {
+        let mut s = state();
+        let secret = join(&mut s, 9000);
+        assert_eq!(secret, Secret("secret-2".into()));
+        let mut i = claiming(9000, 1, Some(&secret));
+        i.cluster_id = 7;
+        assert_eq!(go(&s, &i), HeartbeatPlan::Steady { node_id: 1 });
+        // Without its node id, the secret still finds it by address.
+        i.node_id = 0;
+        assert_eq!(go(&s, &i), HeartbeatPlan::Steady { node_id: 1 });
+    }
+
+    #[test]
+    fn a_claim_without_the_secret_is_refused_and_changes_nothing() {
+        let mut s = state();
+        let secret = join(&mut s, 9000);
+        let before = s.clone();
+        let wrong = Secret("guess".into());
+        for i in [
+            claiming(9999, 1, None),
+            claiming(9999, 1, Some(&wrong)),
+            claiming(9000, 1, None),
+            claiming(9000, 0, None),
+            claiming(9000, 0, Some(&wrong)),
+        ] {
+            match go(&s, &i) {
+                HeartbeatPlan::Reject { code, .. } => assert_eq!(code, Code::NodeAuthFailed),
+                other => panic!("{i:?}: {other:?}"),
+            }
+        }
+        assert_eq!(s, before);
+        // The real host is still steady.
+        assert_eq!(
+            go(&s, &claiming(9000, 1, Some(&secret))),
+            HeartbeatPlan::Steady { node_id: 1 }
+        );
+    }
+
+    #[test]
+    fn a_lost_answer_is_survived_by_asking_again_from_the_same_address() {
         let mut s = state();
         let p = go(&s, &input(9000));
+        commit(&mut s, p); // its answer (secret-2) never arrived
+        let p = go(&s, &claiming(9000, 0, None));
+        let HeartbeatPlan::Propose {
+            command: Command::SetCredential { node_id: 1, .. },
+            issued: Some(again),
+            ..
+        } = p.clone()
+        else {
+            panic!("a new secret for the same address: {p:?}")
+        };
+        commit(&mut s, p);
+        // Another address cannot take the pending record.
         assert!(matches!(
-            p,
-            HeartbeatPlan::Propose {
-                command: Command::RegisterHost { .. },
-                restarted: None
+            go(&s, &claiming(9999, 1, None)),
+            HeartbeatPlan::Reject {
+                code: Code::NodeAuthFailed,
+                ..
             }
         ));
+        // The old secret no longer opens it; the new one does.
+        let old = Secret("secret-2".into());
+        assert!(matches!(
+            go(&s, &claiming(9999, 1, Some(&old))),
+            HeartbeatPlan::Reject { .. }
+        ));
+        assert!(matches!(
+            go(&s, &claiming(9999, 1, Some(&again))),
+            HeartbeatPlan::Propose {
+                command: Command::UpdateHost {
+                    credential: Some(Credential::Confirmed(_)),
+                    ..
+                },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_unproved_secret_is_reissued_only_when_the_issuer_allows() {
+        let mut s = state();
+        let p = go(&s, &input(9000));
         commit(&mut s, p);
-        let mut i = input(9000);
-        i.cluster_id = 7;
-        i.node_id = 1;
-        assert_eq!(go(&s, &i), HeartbeatPlan::Steady { node_id: 1 });
+        let i = claiming(9000, 1, None);
+        let mut paced = Seq {
+            next: 10,
+            reissue: false,
+        };
+        // An agent that never proves its secret is accepted without a write.
+        assert_eq!(
+            plan(&s, &i, &Rules::default(), &mut paced),
+            HeartbeatPlan::Steady { node_id: 1 }
+        );
+        // A host with no credential at all is issued one regardless.
+        s.apply(
+            3,
+            &Command::SetCredential {
+                node_id: 1,
+                credential: Credential::None,
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            plan(&s, &i, &Rules::default(), &mut paced),
+            HeartbeatPlan::Propose {
+                issued: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_host_without_a_credential_is_issued_one_from_its_address_only() {
+        let mut s = state();
+        let p = go(&s, &input(9000));
+        commit(&mut s, p);
+        s.apply(
+            3,
+            &Command::SetCredential {
+                node_id: 1,
+                credential: Credential::None,
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            go(&s, &claiming(9999, 1, None)),
+            HeartbeatPlan::Reject {
+                code: Code::NodeAuthFailed,
+                ..
+            }
+        ));
+        assert!(matches!(
+            go(&s, &claiming(9000, 1, None)),
+            HeartbeatPlan::Propose {
+                command: Command::SetCredential {
+                    credential: Credential::Pending(_),
+                    ..
+                },
+                issued: Some(_),
+                ..
+            }
+        ));
+        // The prober needs no proof and issues nothing.
+        let mut probe = claiming(9000, 1, None);
+        probe.proof = Proof::Prober;
+        assert_eq!(go(&s, &probe), HeartbeatPlan::Steady { node_id: 1 });
     }
 
     #[test]
@@ -326,7 +604,7 @@ mod tests {
     fn explicit_admission_needs_the_host_added() {
         let mut s = state();
         let i = input(9000);
-        let p = plan(&s, &i, AdmissionPolicy::Explicit, &Limits::default());
+        let p = with(&s, &i, AdmissionPolicy::Explicit);
         assert!(matches!(
             p,
             HeartbeatPlan::Reject {
@@ -342,13 +620,14 @@ mod tests {
             },
         )
         .unwrap();
-        let p = plan(&s, &i, AdmissionPolicy::Explicit, &Limits::default());
+        let p = with(&s, &i, AdmissionPolicy::Explicit);
         // Added with placeholder info: the first heartbeat fills it in once.
         assert!(matches!(
             p,
             HeartbeatPlan::Propose {
                 command: Command::UpdateHost { node_id: 1, .. },
-                restarted: None
+                restarted: None,
+                ..
             }
         ));
     }
@@ -356,10 +635,8 @@ mod tests {
     #[test]
     fn changed_start_time_is_a_restart_and_one_update() {
         let mut s = state();
-        let p = go(&s, &input(9000));
-        commit(&mut s, p);
-        let mut i = input(9000);
-        i.node_id = 1;
+        let secret = join(&mut s, 9000);
+        let mut i = claiming(9000, 1, Some(&secret));
         i.start_time_ms = 2000;
         let p = go(&s, &i);
         assert!(matches!(
@@ -376,11 +653,8 @@ mod tests {
     #[test]
     fn a_new_port_with_the_node_id_updates_the_same_host() {
         let mut s = state();
-        let p = go(&s, &input(9000));
-        commit(&mut s, p);
-        let mut i = input(9100);
-        i.node_id = 1;
-        let p = go(&s, &i);
+        let secret = join(&mut s, 9000);
+        let p = go(&s, &claiming(9100, 1, Some(&secret)));
         assert!(matches!(
             p,
             HeartbeatPlan::Propose {

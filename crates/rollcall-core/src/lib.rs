@@ -18,6 +18,7 @@
 //! Liveness ([`Liveness`]) and the event log ([`EventLog`]) are soft state
 //! that a meta leader rebuilds from heartbeats.
 
+mod claim;
 mod command;
 mod detector;
 mod error;
@@ -36,16 +37,20 @@ mod placement;
 mod probe_failures;
 mod pull;
 mod rebalance;
+mod secret;
 mod state;
 mod time;
 mod types;
 
+pub use claim::{judge as judge_claim, Proof, Verdict};
 pub use command::{Applied, Command};
 pub use detector::{DetectorConfig, DetectorKind, FailureDetector};
 pub use error::{AddrError, ApplyError, Code};
 pub use events::{Event, EventKind, EventLog, RejectFilter};
 pub use executor::{next_job_actions, Target};
-pub use heartbeat::{plan, wrong_cluster_message, Beat, HeartbeatInput, HeartbeatPlan, Limits};
+pub use heartbeat::{
+    plan, wrong_cluster_message, Beat, HeartbeatInput, HeartbeatPlan, Issuer, Limits, Rules,
+};
 pub use histogram::Histogram;
 pub use host_command::{leader_transfer_commands, HostCommand, ReportedLeaders};
 pub use jobs::{Job, JobId, JobKind, JobStatus, Move, Phase, Step};
@@ -61,6 +66,7 @@ pub use placement::{
 pub use probe_failures::{ProbeFailures, ProbeVerdict};
 pub use pull::{judge, Accepted, MasterRecord, Probe, ProbeRefusal};
 pub use rebalance::{apply_moves, plan_moves, MovePlan, SpaceReplicas};
+pub use secret::{Credential, Issued, Secret, SecretHash};
 pub use state::ClusterState;
 pub use time::MonoTime;
 pub use types::{

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::secret::Credential;
 use crate::types::{Admission, ClusterId, HostInfo, HostMode, NodeId, Role};
 
 /// The cluster's identity, fixed at bootstrap.
@@ -31,6 +32,9 @@ pub struct HostRecord {
     /// How its liveness is learned.
     #[serde(default)]
     pub mode: HostMode,
+    /// Its secret's hash, which every heartbeat claiming it must prove.
+    #[serde(default)]
+    pub credential: Credential,
 }
 
 /// A config key: a name and the role it applies to (`None` = every role).

@@ -138,9 +138,10 @@ impl HostMode {
 }
 
 /// The meta service's admission policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AdmissionPolicy {
     /// Any host of this cluster registers with its first heartbeat.
+    #[default]
     Auto,
     /// Only hosts added first (`rollcall hosts add`) are accepted.
     Explicit,

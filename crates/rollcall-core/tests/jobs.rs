@@ -139,6 +139,7 @@ fn cluster(hosts: u16) -> ClusterState {
             Command::RegisterHost {
                 requested_node_id: Some(p as u64),
                 info,
+                credential: None,
             },
         )
         .unwrap();

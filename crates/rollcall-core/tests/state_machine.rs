@@ -2,7 +2,7 @@
 //! the same state and metadata version, also across a snapshot round trip.
 
 use proptest::prelude::*;
-use rollcall_core::{ClusterState, Command, HostAddr, HostInfo, Role};
+use rollcall_core::{ClusterState, Command, Credential, HostAddr, HostInfo, Role, SecretHash};
 
 fn arb_command() -> impl Strategy<Value = Command> {
     let port = 1u32..6;
@@ -12,15 +12,36 @@ fn arb_command() -> impl Strategy<Value = Command> {
         i.start_time_ms = st;
         i
     });
+    let credential = proptest::option::of(prop_oneof![
+        Just(Credential::None),
+        "[a-c]".prop_map(|s| Credential::Pending(SecretHash::of(&s))),
+        "[a-c]".prop_map(|s| Credential::Confirmed(SecretHash::of(&s))),
+    ]);
     prop_oneof![
         Just(Command::BumpEpoch),
-        (proptest::option::of(1u64..8), info.clone()).prop_map(|(id, info)| {
-            Command::RegisterHost {
+        (
+            proptest::option::of(1u64..8),
+            info.clone(),
+            credential.clone()
+        )
+            .prop_map(|(id, info, credential)| Command::RegisterHost {
                 requested_node_id: id,
                 info,
+                credential,
+            }),
+        (1u64..8, info, credential.clone()).prop_map(|(node_id, info, credential)| {
+            Command::UpdateHost {
+                node_id,
+                info,
+                credential,
             }
         }),
-        (1u64..8, info).prop_map(|(node_id, info)| Command::UpdateHost { node_id, info }),
+        (1u64..8, credential).prop_filter_map("a credential", |(node_id, c)| c.map(|credential| {
+            Command::SetCredential {
+                node_id,
+                credential,
+            }
+        })),
         proptest::collection::vec((port.clone(), role), 0..3).prop_map(|hs| Command::AddHosts {
             hosts: hs
                 .into_iter()

@@ -26,10 +26,15 @@ pub fn status(code: Code, message: impl std::fmt::Display) -> Status {
     let grpc = match code {
         Code::Ok => tonic::Code::Ok,
         Code::InvalidArgument => tonic::Code::InvalidArgument,
-        Code::UnknownHost | Code::UnknownConfig | Code::UnknownSpace | Code::UnknownJob => {
-            tonic::Code::NotFound
-        }
-        Code::SpaceExists => tonic::Code::AlreadyExists,
+        Code::UnknownHost
+        | Code::UnknownConfig
+        | Code::UnknownSpace
+        | Code::UnknownJob
+        | Code::UnknownToken => tonic::Code::NotFound,
+        Code::SpaceExists | Code::TokenExists => tonic::Code::AlreadyExists,
+        Code::Unauthenticated | Code::NodeAuthFailed => tonic::Code::Unauthenticated,
+        Code::PermissionDenied => tonic::Code::PermissionDenied,
+        Code::ResourceExhausted => tonic::Code::ResourceExhausted,
         Code::PlacementFailed | Code::HostHasReplicas | Code::JobRunning => {
             tonic::Code::FailedPrecondition
         }
@@ -130,6 +135,15 @@ impl Admin for AdminService {
         let req = request.into_inner();
         let node_ids = admin::hosts::remove(&self.0, &req.addresses, req.force).await?;
         Ok(Response::new(pb::DropHostsResponse { node_ids }))
+    }
+
+    async fn reset_credential(
+        &self,
+        request: Request<pb::ResetCredentialRequest>,
+    ) -> Result<Response<pb::ResetCredentialResponse>, Status> {
+        let req = request.into_inner();
+        let node_id = admin::hosts::reset_credential(&self.0, &req.address).await?;
+        Ok(Response::new(pb::ResetCredentialResponse { node_id }))
     }
 
     async fn list_events(

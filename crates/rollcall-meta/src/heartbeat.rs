@@ -4,13 +4,15 @@
 //!
 //! Order: leader with its lease? → wrong cluster (no lock but the reject
 //! filter's, so a flood of strangers cannot starve real hosts) →
-//! `rollcall_core::plan` under the state's read lock → a Raft command only
-//! when the host is new or its facts changed → liveness in the office →
-//! events → the commands waiting for this host.
+//! `rollcall_core::plan` under the state's read lock (which also checks the
+//! claim's proof: the node's secret) → a Raft command only when the host is
+//! new, its facts changed or its credential is issued or confirmed →
+//! liveness in the office → events → the commands waiting for this host
+//! (and a newly issued secret, once committed).
 
 use rollcall_core::{
     plan, wrong_cluster_message, Applied, Beat, Code, Command, DetectorKind, EventKind,
-    HeartbeatPlan, HostCommand, NodeId, Transition,
+    HeartbeatPlan, HostCommand, Issued, Issuer, MonoTime, NodeId, Rules, Secret, Transition,
 };
 
 use crate::clock::{fmt_ms, wall_ms};
@@ -18,6 +20,7 @@ use crate::error::LeaderError;
 use crate::events::Subject;
 use crate::office::Office;
 use crate::parts::Parts;
+use crate::secrets;
 
 /// What became of a heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +40,9 @@ pub struct Outcome {
     pub epoch: u64,
     /// Commands for the host.
     pub commands: Vec<HostCommand>,
+    /// A secret issued to the host with this answer (empty when none):
+    /// it must keep it and prove it on every heartbeat.
+    pub node_secret: Secret,
 }
 
 impl Outcome {
@@ -50,6 +56,7 @@ impl Outcome {
             leader: p.lead.addr().to_string(),
             epoch: p.lead.epoch(),
             commands: Vec::new(),
+            node_secret: Secret::default(),
         }
     }
 }
@@ -90,7 +97,12 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
     };
     let ours = p.store.cluster_id();
     if input.cluster_id != 0 && ours != 0 && input.cluster_id != ours {
-        if office.first_reject(&input.host, input.port, input.cluster_id) {
+        if office.first_reject(
+            &input.host,
+            input.port,
+            input.cluster_id,
+            Code::WrongCluster,
+        ) {
             p.events.push(
                 EventKind::Rejected,
                 who(input.node_id),
@@ -103,32 +115,50 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
         let msg = wrong_cluster_message(input.cluster_id, ours);
         return Outcome::refused(p, Code::WrongCluster, msg);
     }
+    let rules = Rules {
+        policy: p.config.admission,
+        limits: p.config.limits,
+    };
+    let mut issuer = NodeIssuer {
+        office: &office,
+        now: p.clock.now(),
+    };
     let (decided, version) = {
         let s = p.store.read();
-        (
-            plan(&s, &input, p.config.admission, &p.config.limits),
-            s.metadata_version(),
-        )
+        (plan(&s, &input, &rules, &mut issuer), s.metadata_version())
     };
+    let mut node_secret = Secret::default();
     let node_id = match decided {
         HeartbeatPlan::Reject { code, message } => {
-            if code == Code::HostNotAdmitted
-                && office.first_reject(&input.host, input.port, input.cluster_id)
-            {
-                p.events.push(
-                    EventKind::Rejected,
-                    who(input.node_id),
-                    "not admitted (explicit admission)".into(),
-                );
+            let why = match code {
+                Code::HostNotAdmitted => Some("not admitted (explicit admission)".to_string()),
+                Code::NodeAuthFailed => Some(format!(
+                    "claims node {} without its secret ({})",
+                    input.node_id,
+                    Code::NodeAuthFailed.as_str()
+                )),
+                _ => None,
+            };
+            if let Some(why) = why {
+                if office.first_reject(&input.host, input.port, input.cluster_id, code) {
+                    p.events.push(EventKind::Rejected, who(input.node_id), why);
+                }
             }
             return Outcome::refused(p, code, message);
         }
         HeartbeatPlan::Steady { node_id } => node_id,
-        HeartbeatPlan::Propose { command, restarted } => {
+        HeartbeatPlan::Propose {
+            command,
+            restarted,
+            issued,
+        } => {
             // Boxed: a rare path with a large future (a Raft write), kept
             // out of every connection's steady-state task.
             match Box::pin(register(p, &office, command, &who)).await {
                 Ok(node_id) => {
+                    // Handed over only once committed: a secret whose hash
+                    // is not durable would not open the record.
+                    node_secret = issued.unwrap_or_default();
                     if let Some((from, to)) = restarted {
                         p.events.push(
                             EventKind::Restarted,
@@ -163,6 +193,24 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
         leader: p.lead.addr().to_string(),
         epoch: p.lead.epoch(),
         commands: office.take_commands(node_id),
+        node_secret,
+    }
+}
+
+/// Draws node secrets from the system's generator; paces re-issuing with
+/// the office's memory.
+struct NodeIssuer<'a> {
+    office: &'a Office,
+    now: MonoTime,
+}
+
+impl Issuer for NodeIssuer<'_> {
+    fn fresh(&mut self) -> Issued {
+        secrets::draw(secrets::NODE_SECRET_PREFIX)
+    }
+
+    fn may_reissue(&mut self, node: NodeId) -> bool {
+        self.office.may_reissue(node, self.now)
     }
 }
 
@@ -174,7 +222,9 @@ async fn register(
     who: &(dyn Fn(NodeId) -> Subject + Sync),
 ) -> Result<NodeId, (Code, String)> {
     let known = match &command {
-        Command::UpdateHost { node_id, .. } => Some(*node_id),
+        Command::UpdateHost { node_id, .. } | Command::SetCredential { node_id, .. } => {
+            Some(*node_id)
+        }
         _ => None,
     };
     let (node_id, new, replaced) = match p.store.propose(command).await {
@@ -184,6 +234,7 @@ async fn register(
             replaced,
         }) => (node_id, new, replaced),
         Ok(Applied::Updated { replaced }) => (known.unwrap_or_default(), false, replaced),
+        Ok(Applied::CredentialSet) => (known.unwrap_or_default(), false, None),
         Ok(other) => {
             return Err((
                 Code::Internal,

@@ -33,6 +33,7 @@ mod parts;
 mod probe_stats;
 pub mod raft;
 mod replicated;
+mod secrets;
 mod server;
 mod sync;
 mod tasks;

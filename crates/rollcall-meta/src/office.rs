@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rollcall_core::{
-    DetectorConfig, HostCommand, Liveness, MonoTime, NodeId, PartLeader, ProbeFailures,
+    Code, DetectorConfig, HostCommand, Liveness, MonoTime, NodeId, PartLeader, ProbeFailures,
     ProbeVerdict, RejectFilter, Status, Transition,
 };
 use rollcall_proto::thrift::{self, Client};
@@ -24,6 +24,11 @@ use crate::sync::lock;
 
 /// Senders of rejected heartbeats remembered for de-duplicating events.
 const REJECT_MEMORY: usize = 4096;
+
+/// How often a host that never proves its issued secret (an agent from
+/// before credentials, or one that lost the answer) is issued a new one.
+/// In between, its heartbeats are accepted without a Raft write.
+pub const REISSUE_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// One probe connection per host, reused between rounds.
 pub type ProbeConn = Arc<tokio::sync::Mutex<Option<Client>>>;
@@ -89,6 +94,9 @@ pub struct Office {
     probe_conns: Mutex<HashMap<NodeId, ProbeConn>>,
     probe_failures: Mutex<ProbeFailures>,
     pings: Mutex<HashMap<u64, PeerPing>>,
+    /// When each host whose secret was never proved was last issued one
+    /// (paces re-issuing: [`rollcall_core::Issuer::may_reissue`]).
+    reissued: Mutex<HashMap<NodeId, MonoTime>>,
 }
 
 impl Office {
@@ -114,6 +122,7 @@ impl Office {
             probe_conns: Mutex::new(HashMap::new()),
             probe_failures: Mutex::new(ProbeFailures::new(pull_failure_tolerance)),
             pings: Mutex::new(HashMap::new()),
+            reissued: Mutex::new(HashMap::new()),
         }
     }
 
@@ -176,8 +185,22 @@ impl Office {
 
     /// Whether a heartbeat from this sender is the first refused one
     /// (events name each sender once).
-    pub fn first_reject(&self, host: &str, port: u32, cluster_id: u32) -> bool {
-        lock(&self.rejects).first_time(host, port, cluster_id)
+    pub fn first_reject(&self, host: &str, port: u32, cluster_id: u32, code: Code) -> bool {
+        lock(&self.rejects).first_time(host, port, cluster_id, code)
+    }
+
+    /// Whether `node`, whose issued secret was never proved, may be issued
+    /// another at `now`: once per [`REISSUE_PERIOD`] (and the first time
+    /// in this office). Taking the chance records it.
+    pub fn may_reissue(&self, node: NodeId, now: MonoTime) -> bool {
+        let mut last = lock(&self.reissued);
+        match last.get(&node) {
+            Some(t) if now.since(*t) < REISSUE_PERIOD => false,
+            _ => {
+                last.insert(node, now);
+                true
+            }
+        }
     }
 
     /// Queues commands for hosts' next heartbeats; ids are assigned here.

@@ -30,6 +30,7 @@ pub fn heartbeat_response(p: &Parts, o: Outcome) -> pb::HeartbeatResponse {
         epoch: o.epoch,
         heartbeat_interval_ms: p.interval_ms(),
         commands: o.commands.into_iter().map(convert::command_to_pb).collect(),
+        node_secret: o.node_secret.0,
     }
 }
 
@@ -92,6 +93,7 @@ pub fn hosts(p: &Parts, office: &Office, role: Option<Role>) -> Vec<pb::HostView
                     .map(|(k, v)| (k.clone(), *v as u32))
                     .collect(),
                 admission: rec.admission.as_str().to_string(),
+                credential: rec.credential.as_str().to_string(),
                 mode: rec.mode.as_str().to_string(),
                 heartbeat_port: u32::from(rec.mode.heartbeat_port().unwrap_or(0)),
                 heartbeat_framed: rec.mode.framed(),

@@ -205,11 +205,16 @@ async fn steady_heartbeats_do_not_touch_the_store() {
     let meta = MetaServer::start(config()).await.unwrap();
     let (mut m, _) = clients(&meta).await;
     let first = m.heartbeat(hb(1)).await.unwrap().into_inner();
+    assert!(first.node_secret.starts_with("rcn_"), "a secret is issued");
     let steady = pb::HeartbeatRequest {
         cluster_id: first.cluster_id,
         node_id: first.node_id,
+        node_secret: first.node_secret.clone(),
         ..hb(1)
     };
+    // The first proof confirms the secret (one write).
+    let r = m.heartbeat(steady.clone()).await.unwrap().into_inner();
+    assert_eq!((r.code, r.node_secret.as_str()), (pb::Code::Ok as i32, ""));
     let writes = meta.store_writes();
     let applied = || {
         meta.raft()
@@ -234,6 +239,32 @@ async fn steady_heartbeats_do_not_touch_the_store() {
     }
     assert_eq!(applied(), before + 1, "one command for the change");
     assert!(meta.store_writes() > writes);
+}
+
+/// A client that ignores `node_secret` (one written before credentials)
+/// is issued a secret once, then accepted without a write per heartbeat.
+#[tokio::test]
+async fn a_client_that_never_proves_its_secret_costs_one_write_not_one_per_heartbeat() {
+    let meta = MetaServer::start(config()).await.unwrap();
+    let (mut m, _) = clients(&meta).await;
+    let first = m.heartbeat(hb(1)).await.unwrap().into_inner();
+    let old = pb::HeartbeatRequest {
+        cluster_id: first.cluster_id,
+        node_id: first.node_id,
+        ..hb(1)
+    };
+    let again = m.heartbeat(old.clone()).await.unwrap().into_inner();
+    assert_eq!(again.code, pb::Code::Ok as i32);
+    assert!(
+        !again.node_secret.is_empty(),
+        "re-issued once: its answer may have been lost"
+    );
+    let writes = meta.store_writes();
+    for _ in 0..200 {
+        let r = m.heartbeat(old.clone()).await.unwrap().into_inner();
+        assert_eq!((r.code, r.node_secret.as_str()), (pb::Code::Ok as i32, ""));
+    }
+    assert_eq!(meta.store_writes(), writes, "no write per heartbeat");
 }
 
 #[tokio::test]

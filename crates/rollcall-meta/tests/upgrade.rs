@@ -28,6 +28,7 @@ fn write_foundation_dir(dir: &std::path::Path) {
         Command::RegisterHost {
             requested_node_id: None,
             info,
+            credential: None,
         },
         Command::SetConfig {
             key: "query_timeout".into(),

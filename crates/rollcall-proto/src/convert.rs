@@ -4,7 +4,7 @@
 
 use rollcall_core::{
     Beat, Code, ConfigKey, ConfigValue, Event, HeartbeatInput, HostCommand, HostMode,
-    MetadataDelta, PartLeader, Role, Space, Status,
+    MetadataDelta, PartLeader, Proof, Role, Space, Status,
 };
 
 use crate::v1 as pb;
@@ -49,6 +49,12 @@ pub fn code_to_pb(c: Code) -> pb::Code {
         Code::HostHasReplicas => pb::Code::HostHasReplicas,
         Code::JobRunning => pb::Code::JobRunning,
         Code::UnknownJob => pb::Code::UnknownJob,
+        Code::NodeAuthFailed => pb::Code::NodeAuthFailed,
+        Code::Unauthenticated => pb::Code::Unauthenticated,
+        Code::PermissionDenied => pb::Code::PermissionDenied,
+        Code::ResourceExhausted => pb::Code::ResourceExhausted,
+        Code::UnknownToken => pb::Code::UnknownToken,
+        Code::TokenExists => pb::Code::TokenExists,
     }
 }
 
@@ -83,6 +89,7 @@ pub fn beat_from_pb(req: pb::HeartbeatRequest) -> Beat {
             zone: req.zone,
             labels: req.labels.into_iter().collect(),
             ports: req.ports.into_iter().collect(),
+            proof: Proof::from_wire(req.node_secret),
         },
         metadata_version: req.metadata_version,
         leaders: req
@@ -125,6 +132,11 @@ pub fn beat_to_pb(b: &Beat) -> pb::HeartbeatRequest {
             })
             .collect(),
         metadata_version: b.metadata_version,
+        // The prober's own proof never goes on the wire.
+        node_secret: match &i.proof {
+            Proof::Secret(s) => s.0.clone(),
+            Proof::None | Proof::Prober => String::new(),
+        },
     }
 }
 
@@ -270,6 +282,7 @@ pub fn delta_from_pb(r: pb::GetMetadataResponse) -> MetadataDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rollcall_core::Secret;
 
     #[test]
     fn every_code_and_role_round_trips() {
@@ -303,6 +316,7 @@ mod tests {
                 labels: [("a".to_string(), "b".to_string())].into_iter().collect(),
                 ports: [("http".to_string(), 80)].into_iter().collect(),
                 leader_count: 1,
+                proof: Proof::Secret(Secret("rcn_x".into())),
             },
             metadata_version: 4,
             leaders: vec![PartLeader {

@@ -42,6 +42,10 @@ pub enum Exit {
     Unavailable = 7,
     /// A local failure: the data directory, a port to bind, a file.
     Local = 8,
+    /// Not authenticated or not permitted: `UNAUTHENTICATED` (no valid
+    /// token or client certificate), `PERMISSION_DENIED` (the role is too
+    /// weak), `NODE_AUTH_FAILED` (a node without its secret).
+    Denied = 9,
 }
 
 impl Exit {
@@ -50,17 +54,23 @@ impl Exit {
         match code {
             Code::Ok => Exit::Failed,
             Code::InvalidArgument | Code::WrongCluster | Code::HostNotAdmitted => Exit::Invalid,
-            Code::UnknownHost | Code::UnknownConfig | Code::UnknownSpace | Code::UnknownJob => {
-                Exit::NotFound
-            }
+            Code::UnknownHost
+            | Code::UnknownConfig
+            | Code::UnknownSpace
+            | Code::UnknownJob
+            | Code::UnknownToken => Exit::NotFound,
             Code::SpaceExists
+            | Code::TokenExists
             | Code::HostOnline
             | Code::HostHasReplicas
             | Code::JobRunning
             | Code::PlacementFailed => Exit::Conflict,
-            Code::NotLeader | Code::Unavailable | Code::StoreUnavailable | Code::Internal => {
-                Exit::Unavailable
-            }
+            Code::NotLeader
+            | Code::Unavailable
+            | Code::StoreUnavailable
+            | Code::Internal
+            | Code::ResourceExhausted => Exit::Unavailable,
+            Code::Unauthenticated | Code::PermissionDenied | Code::NodeAuthFailed => Exit::Denied,
         }
     }
 }
@@ -251,7 +261,7 @@ mod tests {
             .collect();
         assert_eq!(
             rows.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
-            (0..=8).collect::<Vec<u8>>(),
+            (0..=9).collect::<Vec<u8>>(),
             "the rows of the exit-code table"
         );
         for c in Code::ALL.into_iter().filter(|c| *c != Code::Ok) {

@@ -184,6 +184,7 @@ pub fn host_json(h: &pb::HostView) -> Value {
     });
     if h.role != pb::Role::Meta as i32 {
         v["mode"] = json!(h.mode);
+        v["credential"] = json!(h.credential);
         v["heartbeat_port"] = if h.heartbeat_port == 0 {
             Value::Null
         } else {

@@ -1,10 +1,12 @@
 //! Commands that admit, update and remove hosts: `RegisterHost` (a host
 //! heard from), `UpdateHost` (it reported changed info), `AddHosts` and
-//! `DropHosts` (an operator), and the address index they keep in step.
+//! `DropHosts` (an operator), `SetCredential` (a host's secret issued,
+//! confirmed or reset), and the address index they keep in step.
 
 use crate::command::Applied;
 use crate::error::ApplyError;
 use crate::model::HostRecord;
+use crate::secret::Credential;
 use crate::types::{Admission, HostAddr, HostInfo, HostMode, NodeId, Role};
 
 use super::ClusterState;
@@ -16,6 +18,7 @@ impl ClusterState {
         &mut self,
         requested: Option<NodeId>,
         info: &HostInfo,
+        credential: Option<Credential>,
     ) -> Applied {
         let known = requested
             .filter(|id| self.hosts.contains_key(id))
@@ -23,6 +26,7 @@ impl ClusterState {
         match known {
             Some(id) => {
                 let replaced = self.set_info(id, info.clone());
+                self.set_credential(id, credential);
                 Applied::Registered {
                     node_id: id,
                     new: false,
@@ -32,6 +36,7 @@ impl ClusterState {
             None => {
                 let id = self.allocate_node_id(requested);
                 self.insert_host(id, info.clone(), Admission::Auto);
+                self.set_credential(id, credential);
                 Applied::Registered {
                     node_id: id,
                     new: true,
@@ -46,12 +51,33 @@ impl ClusterState {
         &mut self,
         node_id: NodeId,
         info: &HostInfo,
+        credential: Option<Credential>,
     ) -> Result<Applied, ApplyError> {
         if !self.hosts.contains_key(&node_id) {
             return Err(ApplyError::UnknownNode(node_id));
         }
         let replaced = self.set_info(node_id, info.clone());
+        self.set_credential(node_id, credential);
         Ok(Applied::Updated { replaced })
+    }
+
+    /// `Command::SetCredential`: a known host's credential.
+    pub(super) fn apply_set_credential(
+        &mut self,
+        node_id: NodeId,
+        credential: Credential,
+    ) -> Result<Applied, ApplyError> {
+        if !self.hosts.contains_key(&node_id) {
+            return Err(ApplyError::UnknownNode(node_id));
+        }
+        self.set_credential(node_id, Some(credential));
+        Ok(Applied::CredentialSet)
+    }
+
+    fn set_credential(&mut self, id: NodeId, credential: Option<Credential>) {
+        if let (Some(c), Some(h)) = (credential, self.hosts.get_mut(&id)) {
+            h.credential = c;
+        }
     }
 
     /// `Command::AddHosts`: admits hosts by address (a host already at an
@@ -137,6 +163,7 @@ impl ClusterState {
                 info,
                 admission,
                 mode: HostMode::Push,
+                credential: Credential::None,
             },
         );
     }
@@ -164,6 +191,7 @@ mod tests {
             &Command::RegisterHost {
                 requested_node_id: None,
                 info: info(1000),
+                credential: None,
             },
         );
         assert_eq!(
@@ -180,6 +208,7 @@ mod tests {
             &Command::RegisterHost {
                 requested_node_id: None,
                 info: info(1000),
+                credential: None,
             },
         );
         assert_eq!(
@@ -196,6 +225,7 @@ mod tests {
             &Command::RegisterHost {
                 requested_node_id: Some(9),
                 info: info(1001),
+                credential: None,
             },
         );
         assert_eq!(
@@ -213,6 +243,7 @@ mod tests {
             &Command::RegisterHost {
                 requested_node_id: None,
                 info: info(1002),
+                credential: None,
             },
         );
         assert_eq!(
@@ -233,6 +264,7 @@ mod tests {
             &Command::RegisterHost {
                 requested_node_id: None,
                 info: info(1000),
+                credential: None,
             },
         )
         .unwrap();
@@ -241,6 +273,7 @@ mod tests {
             &Command::UpdateHost {
                 node_id: 1,
                 info: info(2000),
+                credential: None,
             },
         )
         .unwrap();
@@ -266,6 +299,7 @@ mod tests {
                 &Command::RegisterHost {
                     requested_node_id: None,
                     info: info(*p),
+                    credential: None,
                 },
             )
             .unwrap();
@@ -275,6 +309,7 @@ mod tests {
             &Command::UpdateHost {
                 node_id: 1,
                 info: info(2000),
+                credential: None,
             },
         );
         assert_eq!(r, Ok(Applied::Updated { replaced: Some(2) }));

@@ -93,6 +93,7 @@ mod tests {
             &Command::RegisterHost {
                 requested_node_id: None,
                 info: info(1000),
+                credential: None,
             },
         )
         .unwrap();

@@ -216,8 +216,17 @@ impl ClusterState {
             Command::RegisterHost {
                 requested_node_id,
                 info,
-            } => Ok(self.apply_register_host(*requested_node_id, info)),
-            Command::UpdateHost { node_id, info } => self.apply_update_host(*node_id, info),
+                credential,
+            } => Ok(self.apply_register_host(*requested_node_id, info, *credential)),
+            Command::UpdateHost {
+                node_id,
+                info,
+                credential,
+            } => self.apply_update_host(*node_id, info, *credential),
+            Command::SetCredential {
+                node_id,
+                credential,
+            } => self.apply_set_credential(*node_id, *credential),
             Command::AddHosts { hosts, mode } => self.apply_add_hosts(hosts, *mode),
             Command::DropHosts { node_ids } => self.apply_drop_hosts(node_ids),
             Command::CreateSpace {
@@ -322,6 +331,7 @@ mod tests {
             &Command::RegisterHost {
                 requested_node_id: None,
                 info: info(1000),
+                credential: None,
             },
         )
         .unwrap();

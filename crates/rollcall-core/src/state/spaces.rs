@@ -81,6 +81,7 @@ mod tests {
                 &Command::RegisterHost {
                     requested_node_id: None,
                     info: info(*p),
+                    credential: None,
                 },
             )
             .unwrap();

@@ -1,7 +1,8 @@
-//! Hosts: admitting them by address (explicit admission) and dropping
-//! them (refused while ONLINE or holding replicas, unless forced).
+//! Hosts: admitting them by address (explicit admission), dropping them
+//! (refused while ONLINE or holding replicas, unless forced), and clearing
+//! a host's node credential (a lost `node.secret`).
 
-use rollcall_core::{Applied, Command, EventKind, HostMode, NodeId, Role, Status};
+use rollcall_core::{Applied, Command, Credential, EventKind, HostMode, NodeId, Role, Status};
 
 use crate::admin::parse_addrs;
 use crate::error::RequestError;
@@ -120,4 +121,31 @@ pub async fn remove(
         p.events.push(EventKind::Dropped, who, detail.into());
     }
     Ok(ids)
+}
+
+/// Clears the credential of the host at `address`: its next heartbeat from
+/// that address is issued a new secret. Returns its node id.
+pub async fn reset_credential(p: &Parts, address: &str) -> Result<NodeId, RequestError> {
+    p.lead.require()?;
+    let addr = parse_addrs(&[address.to_string()])?
+        .pop()
+        .ok_or_else(|| RequestError::InvalidArgument("an address is needed".into()))?;
+    let node_id = p
+        .store
+        .read()
+        .host_by_addr(&addr)
+        .map(|h| h.node_id)
+        .ok_or_else(|| {
+            RequestError::UnknownHost(format!(
+                "no host at {addr}; `rollcall hosts` lists the known ones"
+            ))
+        })?;
+    p.store
+        .propose(Command::SetCredential {
+            node_id,
+            credential: Credential::None,
+        })
+        .await?;
+    tracing::info!(node_id, %addr, "node credential reset by an operator");
+    Ok(node_id)
 }

@@ -150,6 +150,7 @@ mod tests {
                                 HostAddr::new("h", 9).unwrap(),
                                 Role::Storage,
                             ),
+                            credential: None,
                         },
                     ),
                 ])

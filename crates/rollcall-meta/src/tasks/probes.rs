@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rollcall_core::{Beat, Code, HeartbeatInput, HostMode, NodeId};
+use rollcall_core::{Beat, Code, HeartbeatInput, HostMode, NodeId, Proof};
 use rollcall_proto::thrift::{self, Client, MasterInfo, NetworkAddress};
 use tokio::sync::Semaphore;
 
@@ -56,6 +56,9 @@ pub async fn round(p: &Parts, office: &Arc<Office>) {
                         role: Some(h.info.role),
                         zone: h.info.zone.clone(),
                         labels: h.info.labels.clone(),
+                        // This server reached the host at its recorded
+                        // address itself: no secret is needed.
+                        proof: Proof::Prober,
                         ..Default::default()
                     },
                 })

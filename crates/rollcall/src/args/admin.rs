@@ -84,6 +84,15 @@ pub enum HostsCmd {
         #[command(flatten)]
         meta: MetaAddrs,
     },
+    /// Clear a host's node credential (its node.secret was lost): the next
+    /// heartbeat from its recorded address is issued a new secret.
+    ResetCredential {
+        /// The host's host:port.
+        addr: String,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
 }
 
 /// `rollcall balance leader|data`.

@@ -19,6 +19,7 @@ use rollcall_proto::stream::HeartbeatClient;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use super::join::join;
 use super::procstat;
 use super::report::{
     bar, ended_early, false_offline, meta_usage, meta_usage_lines, offline_mark, Latency,
@@ -69,10 +70,8 @@ impl Run {
     }
 }
 
-fn request(i: usize, cluster_id: u32, node_id: u64, start: i64, held: u64) -> pb::HeartbeatRequest {
+fn request(i: usize, start: i64, held: u64) -> pb::HeartbeatRequest {
     pb::HeartbeatRequest {
-        cluster_id,
-        node_id,
         host: "127.0.0.1".into(),
         port: 1024 + i as u32,
         role: pb::Role::Storage as i32,
@@ -116,25 +115,20 @@ async fn fetch(
 /// One host: registers, then heartbeats every interval until told to
 /// stop, fetching metadata whenever a response announces a newer version.
 async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
-    let (mut client, cluster_id, node_id, mut held) = {
+    let (mut client, mut steady, mut held) = {
         let _permit = run.gate.acquire().await;
         let mut c = HeartbeatClient::connect(&run.addr)
             .await
             .map_err(|e| format!("connecting to {}: {e}", run.addr))?;
-        let r = c
-            .heartbeat(&request(i, 0, 0, run.start_ms, 0))
-            .await
-            .map_err(|e| e.to_string())?;
-        if r.code != pb::Code::Ok as i32 {
-            return Err(r.message);
-        }
+        let (steady, r) = join(&mut c, request(i, run.start_ms, 0)).await?;
         let held = if r.metadata_version > 0 {
             fetch(&run, &mut c, r.cluster_id, 0).await?
         } else {
             0
         };
-        (c, r.cluster_id, r.node_id, held)
+        (c, steady, held)
     };
+    let cluster_id = steady.cluster_id;
     run.registered.fetch_add(1, Ordering::Relaxed);
     let mut noted = false;
     let base = tokio::time::Instant::now();
@@ -143,8 +137,9 @@ async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
         if run.stop.load(Ordering::Acquire) {
             return Ok(());
         }
+        steady.metadata_version = held;
         let r = client
-            .heartbeat(&request(i, cluster_id, node_id, run.start_ms, held))
+            .heartbeat(&steady)
             .await
             .map_err(|e| format!("host {i}: {e}"))?;
         if r.code != pb::Code::Ok as i32 {

@@ -13,6 +13,7 @@
 
 mod failover;
 mod group;
+mod join;
 mod metadata;
 mod procstat;
 mod pull;

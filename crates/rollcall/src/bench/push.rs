@@ -19,6 +19,7 @@ use rollcall_proto::stream::HeartbeatClient;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use super::join::join;
 use super::procstat;
 use super::report::{
     bar, ended_early, false_offline, meta_usage, meta_usage_lines, micros_since, offline_mark,
@@ -228,17 +229,11 @@ async fn register(addr: &str, i: usize, start: i64, leaders: usize) -> Result<Si
     let mut client = HeartbeatClient::connect(addr)
         .await
         .map_err(|e| format!("connecting to {addr}: {e}"))?;
-    let resp = client
-        .heartbeat(&request(i, 0, 0, start, leaders))
-        .await
-        .map_err(|e| e.to_string())?;
-    if resp.code != pb::Code::Ok as i32 {
-        return Err(resp.message);
-    }
+    let (req, _) = join(&mut client, request(i, 0, 0, start, leaders)).await?;
     Ok(SimHost {
         addr: addr.to_string(),
         client: Some(client),
-        req: request(i, resp.cluster_id, resp.node_id, start, leaders),
+        req,
         last: tokio::time::Instant::now(),
     })
 }

@@ -87,6 +87,21 @@ pub async fn run(args: HostsArgs) -> Result<(), CliError> {
                 outln!("dropped {a} (node {id})")?;
             }
         }
+        Some(HostsCmd::ResetCredential { addr, meta }) => {
+            let meta = &meta.or_default();
+            let r = at_leader(meta, |mut c| {
+                let address = addr.clone();
+                async move {
+                    c.reset_credential(pb::ResetCredentialRequest { address })
+                        .await
+                }
+            })
+            .await?;
+            outln!(
+                "node {} ({addr}): credential cleared; its next heartbeat from {addr} is issued a new secret",
+                r.node_id
+            )?;
+        }
     }
     Ok(())
 }

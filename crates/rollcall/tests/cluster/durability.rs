@@ -64,7 +64,12 @@ fn steady_heartbeats_write_nothing_to_disk() {
         .collect();
     let mut seen = Vec::new();
     for n in &nodes {
-        let row = wait_status(&meta.addr, n.port(), "ONLINE");
+        wait_status(&meta.addr, n.port(), "ONLINE");
+        // Its second heartbeat proves the secret the first was issued:
+        // one write, then none.
+        let row = poll("the node's credential confirmed", DEADLINE, || {
+            host_at(&hosts(&meta.addr)?, n.port()).filter(|r| r["credential"] == "confirmed")
+        });
         seen.push(row["heartbeats"].as_u64().unwrap());
     }
     let writes = cluster(&meta.addr)["store_writes"].as_u64().unwrap();

@@ -9,6 +9,7 @@ mod advertise;
 mod cli_errors;
 mod closed_output;
 mod conformance;
+mod credentials;
 mod durability;
 mod exit_codes;
 mod failover;
