@@ -131,6 +131,41 @@ pub enum Command {
         /// Wall-clock end, ms since the Unix epoch.
         at_ms: i64,
     },
+    /// Creates a token (`rollcall tokens create`, or the first admin token
+    /// a leader creates when the cluster never had one).
+    CreateToken {
+        /// The token, its secret as a hash.
+        token: crate::auth::Token,
+        /// This is the cluster's first admin token (refused if one was
+        /// ever created).
+        #[serde(default)]
+        first_admin: bool,
+    },
+    /// Revokes a token by name.
+    RevokeToken {
+        /// Its name.
+        name: String,
+    },
+    /// One use of a join token (admitting a host); refused if it cannot be
+    /// used at `at_ms`.
+    UseToken {
+        /// Its name.
+        name: String,
+        /// The leader's wall clock, ms since the Unix epoch.
+        at_ms: i64,
+    },
+    /// An admin write (or, with no command, an action outside the state
+    /// such as a meta membership change) and who made it: the write is
+    /// applied, then recorded in the audit trail, which keeps the last
+    /// `keep` entries.
+    Audited {
+        /// Who, when, what (its `index` is set when applied).
+        entry: crate::auth::AuditEntry,
+        /// Entries the trail keeps.
+        keep: u32,
+        /// The write.
+        command: Option<Box<Command>>,
+    },
     /// Sets a config value, for every role (`role: None`) or one role.
     SetConfig {
         /// Key.
@@ -160,6 +195,10 @@ impl Command {
             Command::StartJob { .. } => "start_job",
             Command::AdvanceJob { .. } => "advance_job",
             Command::EndJob { .. } => "end_job",
+            Command::CreateToken { .. } => "create_token",
+            Command::RevokeToken { .. } => "revoke_token",
+            Command::UseToken { .. } => "use_token",
+            Command::Audited { .. } => "audited",
         }
     }
 }
@@ -214,4 +253,12 @@ pub enum Applied {
     JobEnded(JobId),
     /// The host's credential was set.
     CredentialSet,
+    /// A token was created.
+    TokenCreated,
+    /// A token was revoked.
+    TokenRevoked,
+    /// A join token was used once.
+    TokenUsed,
+    /// An audit note was recorded (no state changed).
+    Noted,
 }

@@ -182,6 +182,15 @@ pub enum ApplyError {
     /// A planned move does not fit the state.
     #[error("move refused: {0}; nothing was changed")]
     BadMove(String),
+    /// A token of that name exists.
+    #[error("a token named {0:?} exists; revoke it first or pick another name")]
+    TokenExists(String),
+    /// No token has that name.
+    #[error("there is no token {0:?}; `rollcall tokens list` lists them")]
+    UnknownToken(String),
+    /// A token cannot be used now.
+    #[error("{0}")]
+    TokenUnusable(String),
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //! Liveness ([`Liveness`]) and the event log ([`EventLog`]) are soft state
 //! that a meta leader rebuilds from heartbeats.
 
+mod auth;
 mod claim;
 mod command;
 mod detector;
@@ -42,6 +43,10 @@ mod state;
 mod time;
 mod types;
 
+pub use auth::{
+    authenticate, authorize, check_join, valid_token_name, Access, AuditEntry, AuthError,
+    Principal, Token, TokenLookup, TokenRole,
+};
 pub use claim::{judge as judge_claim, Proof, Verdict};
 pub use command::{Applied, Command};
 pub use detector::{DetectorConfig, DetectorKind, FailureDetector};

@@ -51,11 +51,17 @@ pub struct MetaConfig {
     pub thrift_listen: Option<SocketAddr>,
     /// Consecutive failed probes before a pull-mode host is OFFLINE.
     pub pull_failure_tolerance: u32,
+    /// Admin calls need a token or a client certificate (`--auth on`).
+    pub auth: bool,
+    /// Audit trail entries kept (the oldest are dropped).
+    pub audit_keep: u32,
 }
 
 impl MetaConfig {
     /// Defaults: 127.0.0.1:9559, 1s interval, factor 5, threshold detector,
-    /// auto admission, 4 MiB messages, 10,000 events, in-memory state.
+    /// auto admission, 4 MiB messages, 10,000 events, in-memory state,
+    /// authentication off (the command line turns it on off loopback),
+    /// 10,000 audit entries.
     pub fn new(listen: SocketAddr) -> Self {
         MetaConfig {
             data_dir: None,
@@ -76,6 +82,8 @@ impl MetaConfig {
             election_timeout: Duration::from_millis(500),
             thrift_listen: None,
             pull_failure_tolerance: 3,
+            auth: false,
+            audit_keep: 10_000,
         }
     }
 

@@ -177,6 +177,18 @@ pub enum RequestError {
     /// A result the server did not expect (a bug).
     #[error("{0}")]
     Internal(String),
+    /// The caller is not authenticated, or its role is too weak.
+    #[error(transparent)]
+    Auth(#[from] rollcall_core::AuthError),
+    /// A token of that name exists.
+    #[error("{0}")]
+    TokenExists(String),
+    /// No token of that name.
+    #[error("{0}")]
+    UnknownToken(String),
+    /// A bound was reached; nothing was recorded.
+    #[error("{0}")]
+    ResourceExhausted(String),
 }
 
 impl RequestError {
@@ -197,6 +209,10 @@ impl RequestError {
             RequestError::Unavailable(_) => Code::Unavailable,
             RequestError::StoreUnavailable(_) => Code::StoreUnavailable,
             RequestError::Internal(_) => Code::Internal,
+            RequestError::Auth(e) => e.code(),
+            RequestError::TokenExists(_) => Code::TokenExists,
+            RequestError::UnknownToken(_) => Code::UnknownToken,
+            RequestError::ResourceExhausted(_) => Code::ResourceExhausted,
         }
     }
 
@@ -237,6 +253,12 @@ impl From<ProposeError> for RequestError {
             ProposeError::Rejected(ApplyError::UnknownJob(id)) => RequestError::UnknownJob(
                 format!("there is no job {id}; `rollcall jobs` lists them"),
             ),
+            ProposeError::Rejected(ApplyError::TokenExists(_)) => {
+                RequestError::TokenExists(message)
+            }
+            ProposeError::Rejected(ApplyError::UnknownToken(_)) => {
+                RequestError::UnknownToken(message)
+            }
             ProposeError::Rejected(_) => RequestError::InvalidArgument(message),
             ProposeError::NotLeader { leader } => RequestError::NotLeader { message, leader },
             ProposeError::Raft(_) => RequestError::Unavailable(message),

@@ -18,7 +18,9 @@
 //! is the leader's office's, in memory: a steady heartbeat touches only
 //! memory and proposes nothing.
 
+mod access;
 mod admin;
+mod admin_service;
 mod clock;
 mod config;
 mod error;

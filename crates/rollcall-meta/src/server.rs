@@ -16,11 +16,12 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::admin_service::AdminService;
 use crate::clock::{wall_ms, Clock};
 use crate::config::MetaConfig;
 use crate::error::MetaError;
 use crate::events::Events;
-use crate::grpc::{AdminService, MetaService, RaftService};
+use crate::grpc::{MetaService, RaftService};
 use crate::leadership::Leadership;
 use crate::listener::accept_loop;
 use crate::parts::Parts;

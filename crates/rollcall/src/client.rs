@@ -1,23 +1,92 @@
 //! The admin client: connecting to the meta service, following its
-//! leader, and the conversions every admin command needs. Failed calls
-//! become [`CliError`]s here, by the code in their `rollcall-code`
-//! metadata.
+//! leader, the bearer token every call carries, and the conversions every
+//! admin command needs. Failed calls become [`CliError`]s here, by the code
+//! in their `rollcall-code` metadata.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use rollcall_core::{Code, Role};
 use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::args::{Cli, Command};
 use crate::error::{code_of, CliError};
+
+/// An admin client whose calls carry the bearer token, if one was given.
+pub type Admin = AdminClient<InterceptedService<Channel, Bearer>>;
+
+/// The interceptor adding `authorization: Bearer <token>`.
+pub type Bearer = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
+
+/// The token of this process's admin calls: `--token`, else the file of
+/// `--token-file`, else `ROLLCALL_TOKEN` (set once, at start).
+static TOKEN: OnceLock<Option<AsciiMetadataValue>> = OnceLock::new();
+
+/// The token the command line names, checked.
+pub fn token_from(cli: &Cli) -> Result<Option<AsciiMetadataValue>, CliError> {
+    let given = cli.token.is_some() || cli.token_file.is_some();
+    if given
+        && matches!(
+            cli.command,
+            Command::Meta(_) | Command::Node(_) | Command::Demo(_)
+        )
+    {
+        return Err(CliError::Usage(
+            "--token and --token-file apply to admin commands, not to servers or the demo".into(),
+        ));
+    }
+    let (text, from) = if let Some(t) = &cli.token {
+        (t.clone(), "--token".to_string())
+    } else if let Some(path) = &cli.token_file {
+        let t = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+            what: format!("cannot read the token file {}", path.display()),
+            source,
+        })?;
+        (t, format!("the token file {}", path.display()))
+    } else {
+        match std::env::var("ROLLCALL_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => (t, "ROLLCALL_TOKEN".to_string()),
+            _ => return Ok(None),
+        }
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(CliError::Usage(format!("{from} holds an empty token")));
+    }
+    format!("Bearer {text}")
+        .parse::<AsciiMetadataValue>()
+        .map(Some)
+        .map_err(|_| CliError::Usage(format!("{from} holds characters a token cannot have")))
+}
+
+/// Sets the token every admin call of this process carries.
+pub fn use_token(token: Option<AsciiMetadataValue>) {
+    let _ = TOKEN.set(token);
+}
+
+fn add_token(mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    if let Some(Some(t)) = TOKEN.get() {
+        req.metadata_mut().insert("authorization", t.clone());
+    }
+    Ok(req)
+}
+
+/// An admin client over `ch`.
+pub fn admin(ch: Channel) -> Admin {
+    AdminClient::with_interceptor(ch, add_token as Bearer)
+        .max_decoding_message_size(256 * 1024 * 1024)
+}
 
 /// Connects to the meta leader: each server in `addrs` that answers is
 /// asked who leads, and the first leader named is used (liveness and
 /// writes are the leader's). Without any leader named, the first server
 /// that answered is used, so its error explains the situation.
-pub async fn connect(addrs: &[String]) -> Result<AdminClient<Channel>, CliError> {
-    let mut first: Option<AdminClient<Channel>> = None;
+pub async fn connect(addrs: &[String]) -> Result<Admin, CliError> {
+    let mut first: Option<Admin> = None;
     let mut last_err = None;
     for addr in addrs {
         let (mut client, at) = match connect_any(std::slice::from_ref(addr)).await {
@@ -59,7 +128,7 @@ pub async fn connect(addrs: &[String]) -> Result<AdminClient<Channel>, CliError>
 /// (NOT_LEADER), it finds the leader again and retries, for up to 10 s.
 pub async fn at_leader<T, F, Fut>(meta: &[String], mut call: F) -> Result<T, CliError>
 where
-    F: FnMut(AdminClient<Channel>) -> Fut,
+    F: FnMut(Admin) -> Fut,
     Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -80,7 +149,7 @@ where
 
 /// Connects to the first meta server in `addrs` that accepts a
 /// connection; the client and the address it reached.
-pub async fn connect_any(addrs: &[String]) -> Result<(AdminClient<Channel>, String), CliError> {
+pub async fn connect_any(addrs: &[String]) -> Result<(Admin, String), CliError> {
     let mut last = String::from("no address given");
     for addr in addrs {
         let ep = match Endpoint::from_shared(format!("http://{addr}")) {
@@ -94,8 +163,7 @@ pub async fn connect_any(addrs: &[String]) -> Result<(AdminClient<Channel>, Stri
         };
         match ep.connect().await {
             Ok(ch) => {
-                let c = AdminClient::new(ch).max_decoding_message_size(256 * 1024 * 1024);
-                return Ok((c, addr.clone()));
+                return Ok((admin(ch), addr.clone()));
             }
             Err(e) => {
                 last = match std::error::Error::source(&e) {
@@ -127,7 +195,7 @@ pub async fn cluster_info(addr: &str) -> Result<pb::ClusterInfoResponse, CliErro
         addrs: addr.to_string(),
         reason: e.to_string(),
     })?;
-    Ok(AdminClient::new(ch)
+    Ok(admin(ch)
         .cluster_info(pb::ClusterInfoRequest::default())
         .await
         .map_err(|s| CliError::from_status(s, addr))?

@@ -37,6 +37,11 @@ fn main() -> ExitCode {
     if let Err(e) = logging::init(cli.log_level, default_log) {
         return fail(&e);
     }
+    let token = match client::token_from(&cli) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    client::use_token(token);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -5,7 +5,7 @@
 //! This file holds [`ClusterState`], its queries and derived indexes, and
 //! [`ClusterState::apply`], which dispatches each [`Command`] to its
 //! family's file: `identity` (bootstrap, import, legacy epoch), `hosts`,
-//! `config`, `spaces` and `jobs`. Each adds the `apply_*` methods of its
+//! `config`, `spaces`, `jobs` and `access` (tokens, the audit trail). Each adds the `apply_*` methods of its
 //! family to `ClusterState`; the records the state holds live in
 //! [`crate::model`].
 
@@ -20,6 +20,7 @@ use crate::metadata::{MetadataDelta, MetadataSnapshot};
 use crate::model::{ClusterIdentity, ConfigKey, ConfigValue, HostRecord, Space};
 use crate::types::{ClusterId, HostAddr, NodeId};
 
+mod access;
 mod config;
 mod hosts;
 mod identity;
@@ -46,6 +47,9 @@ pub struct ClusterState {
     jobs: BTreeMap<JobId, Job>,
     #[serde(default)]
     next_job_id: JobId,
+    /// Tokens and the audit trail.
+    #[serde(default)]
+    access: access::AccessState,
     metadata_version: u64,
     next_node_id: NodeId,
     applied_index: u64,
@@ -73,6 +77,7 @@ impl ClusterState {
             next_space_id: 1,
             jobs: BTreeMap::new(),
             next_job_id: 1,
+            access: access::AccessState::default(),
             metadata_version: 0,
             next_node_id: 1,
             applied_index: 0,
@@ -97,6 +102,7 @@ impl ClusterState {
             .values()
             .map(|h| (h.info.addr.clone(), h.node_id))
             .collect();
+        self.access.rebuild();
     }
 
     /// The identity, once bootstrapped.
@@ -205,6 +211,11 @@ impl ClusterState {
         {
             return Err(ApplyError::NotBootstrapped);
         }
+        self.dispatch(index, cmd)
+    }
+
+    /// Applies `cmd` by its family's `apply_*`.
+    fn dispatch(&mut self, index: u64, cmd: &Command) -> Result<Applied, ApplyError> {
         match cmd {
             Command::Bootstrap {
                 cluster_id,
@@ -252,6 +263,16 @@ impl ClusterState {
                 self.apply_end_job(*job, error.clone(), *at_ms)
             }
             Command::SetConfig { key, role, value } => self.apply_set_config(key, *role, value),
+            Command::CreateToken { token, first_admin } => {
+                self.apply_create_token(token, *first_admin)
+            }
+            Command::RevokeToken { name } => self.apply_revoke_token(name),
+            Command::UseToken { name, at_ms } => self.apply_use_token(name, *at_ms),
+            Command::Audited {
+                entry,
+                keep,
+                command,
+            } => self.apply_audited(index, entry.clone(), *keep, command.as_deref()),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Config values: set (a Raft command; agents learn the new metadata
 //! version on their next heartbeat) and read back.
 
-use rollcall_core::{Applied, Command, ConfigKey, ConfigValue, Role};
+use rollcall_core::{Applied, Command, ConfigKey, ConfigValue, Principal, Role};
 
+use crate::access::propose_as;
 use crate::error::RequestError;
 use crate::parts::Parts;
 
@@ -14,6 +15,7 @@ const MAX_VALUE: usize = 64 * 1024;
 /// Sets a config value; returns the new metadata version.
 pub async fn set(
     p: &Parts,
+    who: &Principal,
     key: String,
     value: String,
     role: Option<Role>,
@@ -34,11 +36,12 @@ pub async fn set(
             "configs apply to storage or graph hosts (or all, without --role)".into(),
         ));
     }
-    match p
-        .store
-        .propose(Command::SetConfig { key, role, value })
-        .await?
-    {
+    let what = match role {
+        Some(r) => format!("config set {key} (role {})", r.as_str()),
+        None => format!("config set {key}"),
+    };
+    let cmd = Command::SetConfig { key, role, value };
+    match propose_as(p, who, what, Some(cmd)).await? {
         Applied::ConfigSet(v) => Ok(v),
         other => Err(RequestError::unexpected(other)),
     }

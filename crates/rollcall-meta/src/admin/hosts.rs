@@ -2,8 +2,11 @@
 //! (refused while ONLINE or holding replicas, unless forced), and clearing
 //! a host's node credential (a lost `node.secret`).
 
-use rollcall_core::{Applied, Command, Credential, EventKind, HostMode, NodeId, Role, Status};
+use rollcall_core::{
+    Applied, Command, Credential, EventKind, HostMode, NodeId, Principal, Role, Status,
+};
 
+use crate::access::propose_as;
 use crate::admin::parse_addrs;
 use crate::error::RequestError;
 use crate::events::Subject;
@@ -13,6 +16,7 @@ use crate::views::partition_distribution;
 /// Admits hosts by address; returns their node ids.
 pub async fn add(
     p: &Parts,
+    who: &Principal,
     addresses: &[String],
     role: Option<Role>,
     mode: HostMode,
@@ -33,7 +37,8 @@ pub async fn add(
         addrs.iter().map(|a| s.host_by_addr(a).is_none()).collect()
     };
     let hosts: Vec<_> = addrs.iter().cloned().map(|a| (a, role)).collect();
-    match p.store.propose(Command::AddHosts { hosts, mode }).await? {
+    let what = format!("hosts add {} --mode {}", addresses.join(" "), mode.as_str());
+    match propose_as(p, who, what, Some(Command::AddHosts { hosts, mode })).await? {
         Applied::Added(ids) => {
             for ((id, is_new), addr) in ids.iter().zip(new).zip(&addrs) {
                 if is_new {
@@ -54,6 +59,7 @@ pub async fn add(
 /// `force`.
 pub async fn remove(
     p: &Parts,
+    who: &Principal,
     addresses: &[String],
     force: bool,
 ) -> Result<Vec<NodeId>, RequestError> {
@@ -110,11 +116,15 @@ pub async fn remove(
         let subjects: Vec<Subject> = ids.iter().map(|id| Subject::lookup(&s, *id)).collect();
         (ids, subjects)
     };
-    p.store
-        .propose(Command::DropHosts {
-            node_ids: ids.clone(),
-        })
-        .await?;
+    let what = format!(
+        "hosts drop {}{}",
+        addresses.join(" "),
+        if force { " --force" } else { "" }
+    );
+    let cmd = Command::DropHosts {
+        node_ids: ids.clone(),
+    };
+    propose_as(p, who, what, Some(cmd)).await?;
     for who in subjects {
         office.forget(who.node_id);
         let detail = if force { "dropped with --force" } else { "" };
@@ -125,7 +135,11 @@ pub async fn remove(
 
 /// Clears the credential of the host at `address`: its next heartbeat from
 /// that address is issued a new secret. Returns its node id.
-pub async fn reset_credential(p: &Parts, address: &str) -> Result<NodeId, RequestError> {
+pub async fn reset_credential(
+    p: &Parts,
+    who: &Principal,
+    address: &str,
+) -> Result<NodeId, RequestError> {
     p.lead.require()?;
     let addr = parse_addrs(&[address.to_string()])?
         .pop()
@@ -140,12 +154,12 @@ pub async fn reset_credential(p: &Parts, address: &str) -> Result<NodeId, Reques
                 "no host at {addr}; `rollcall hosts` lists the known ones"
             ))
         })?;
-    p.store
-        .propose(Command::SetCredential {
-            node_id,
-            credential: Credential::None,
-        })
-        .await?;
+    let cmd = Command::SetCredential {
+        node_id,
+        credential: Credential::None,
+    };
+    let what = format!("hosts reset-credential {addr} (node {node_id})");
+    propose_as(p, who, what, Some(cmd)).await?;
     tracing::info!(node_id, %addr, "node credential reset by an operator");
     Ok(node_id)
 }

@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rollcall_core::{
-    plan_moves, Applied, Candidate, Command, HostAddr, JobId, JobKind, MovePlan, NodeId, Role,
-    SpaceReplicas, Status,
+    plan_moves, Applied, Candidate, Command, HostAddr, JobId, JobKind, MovePlan, NodeId, Principal,
+    Role, SpaceReplicas, Status,
 };
 
+use crate::access::propose_as;
 use crate::clock::wall_ms;
 use crate::error::RequestError;
 use crate::office::Office;
@@ -16,14 +17,14 @@ use crate::parts::Parts;
 
 /// Plans and starts `balance data`: replicas leave OFFLINE (and forgotten)
 /// storage hosts, then the ONLINE ones are evened out. Returns the job id.
-pub async fn start_balance_data(p: &Parts) -> Result<JobId, RequestError> {
+pub async fn start_balance_data(p: &Parts, who: &Principal) -> Result<JobId, RequestError> {
     let office = p.lead.read_barrier().await?;
     let plan = plan(p, &office, None)?;
-    start(p, JobKind::BalanceData, plan).await
+    start(p, who, "balance data".into(), JobKind::BalanceData, plan).await
 }
 
 /// Plans and starts draining the host at `addr`. Returns the job id.
-pub async fn start_drain(p: &Parts, addr: &str) -> Result<JobId, RequestError> {
+pub async fn start_drain(p: &Parts, who: &Principal, addr: &str) -> Result<JobId, RequestError> {
     let office = p.lead.read_barrier().await?;
     let addr = HostAddr::parse(addr).map_err(|e| RequestError::InvalidArgument(e.to_string()))?;
     let node = p
@@ -42,7 +43,8 @@ pub async fn start_drain(p: &Parts, addr: &str) -> Result<JobId, RequestError> {
             plan.stranded.len()
         )));
     }
-    start(p, JobKind::Drain { node }, plan).await
+    let what = format!("hosts drain {addr}");
+    start(p, who, what, JobKind::Drain { node }, plan).await
 }
 
 /// Computes the moves. `drain`: empty that host; otherwise empty the
@@ -115,28 +117,34 @@ fn plan(p: &Parts, office: &Office, drain: Option<NodeId>) -> Result<MovePlan, R
     ))
 }
 
-async fn start(p: &Parts, kind: JobKind, plan: MovePlan) -> Result<JobId, RequestError> {
+async fn start(
+    p: &Parts,
+    who: &Principal,
+    what: String,
+    kind: JobKind,
+    plan: MovePlan,
+) -> Result<JobId, RequestError> {
     let cmd = Command::StartJob {
         kind,
         moves: plan.moves,
         stranded: plan.stranded,
         started_at_ms: wall_ms(),
     };
-    match p.store.propose(cmd).await? {
+    match propose_as(p, who, what, Some(cmd)).await? {
         Applied::JobStarted(id) => Ok(id),
         other => Err(RequestError::unexpected(other)),
     }
 }
 
 /// Stops a running job.
-pub async fn stop(p: &Parts, id: JobId) -> Result<(), RequestError> {
+pub async fn stop(p: &Parts, who: &Principal, id: JobId) -> Result<(), RequestError> {
     p.lead.require()?;
     let cmd = Command::EndJob {
         job: id,
         error: None,
         at_ms: wall_ms(),
     };
-    match p.store.propose(cmd).await? {
+    match propose_as(p, who, format!("jobs stop {id}"), Some(cmd)).await? {
         Applied::JobEnded(_) => Ok(()),
         other => Err(RequestError::unexpected(other)),
     }

@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 
 use openraft::error::{ClientWriteError, RaftError};
-use rollcall_core::HostAddr;
+use rollcall_core::{HostAddr, Principal};
 
+use crate::access::note;
 use crate::error::{LeaderError, RequestError};
 use crate::parts::Parts;
 
@@ -28,7 +29,7 @@ fn membership_error(e: RaftError<u64, ClientWriteError<u64, openraft::BasicNode>
 
 /// Adds meta server `id` at `addr`: first a learner (this waits until it
 /// has caught up), then a voter.
-pub async fn add(p: &Parts, id: u64, addr: &str) -> Result<(), RequestError> {
+pub async fn add(p: &Parts, who: &Principal, id: u64, addr: &str) -> Result<(), RequestError> {
     p.lead.require()?;
     HostAddr::parse(addr).map_err(|e| RequestError::InvalidArgument(e.to_string()))?;
     if id == 0 {
@@ -51,11 +52,12 @@ pub async fn add(p: &Parts, id: u64, addr: &str) -> Result<(), RequestError> {
         .await
         .map_err(membership_error)?;
     tracing::info!(id, addr, "meta server added");
+    note(p, who, format!("meta-cluster add {id} {addr}")).await;
     Ok(())
 }
 
 /// Removes meta server `id` from the group.
-pub async fn remove(p: &Parts, id: u64) -> Result<(), RequestError> {
+pub async fn remove(p: &Parts, who: &Principal, id: u64) -> Result<(), RequestError> {
     p.lead.require()?;
     let mut next = voters(p);
     if !next.contains(&id) {
@@ -75,5 +77,6 @@ pub async fn remove(p: &Parts, id: u64) -> Result<(), RequestError> {
         .await
         .map_err(membership_error)?;
     tracing::info!(id, "meta server removed");
+    note(p, who, format!("meta-cluster remove {id}")).await;
     Ok(())
 }

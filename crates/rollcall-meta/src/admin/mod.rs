@@ -4,6 +4,7 @@
 //! through the read barrier), works on core types, and fails with a typed
 //! [`RequestError`]; `grpc` converts at the edge.
 
+pub mod access;
 pub mod config;
 pub mod hosts;
 pub mod jobs;

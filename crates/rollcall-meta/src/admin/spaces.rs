@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 
 use rollcall_core::{
     leader_transfer_commands, place, plan_leader_balance, Applied, Candidate, Command, NodeId,
-    PartitionLeaders, ReportedLeaders, Space,
+    PartitionLeaders, Principal, ReportedLeaders, Space,
 };
 use rollcall_proto as pb;
 
+use crate::access::{note, propose_as};
 use crate::admin::online_storage;
 use crate::error::RequestError;
 use crate::parts::Parts;
@@ -49,7 +50,7 @@ pub struct NewSpace {
 }
 
 /// Creates a space on the ONLINE storage hosts; returns it.
-pub async fn create(p: &Parts, req: NewSpace) -> Result<Space, RequestError> {
+pub async fn create(p: &Parts, who: &Principal, req: NewSpace) -> Result<Space, RequestError> {
     let office = p.lead.read_barrier().await?;
     check_name(&req.name)?;
     if req.partitions == 0 || req.partitions > MAX_PARTITIONS {
@@ -82,13 +83,24 @@ pub async fn create(p: &Parts, req: NewSpace) -> Result<Space, RequestError> {
     };
     let partitions = place(&candidates, &load, req.partitions, req.replicas, &req.zones)
         .map_err(|e| RequestError::PlacementFailed(e.to_string()))?;
+    let what = format!(
+        "spaces create {} --partitions {} --replicas {}{}",
+        req.name,
+        req.partitions,
+        req.replicas,
+        if req.zones.is_empty() {
+            String::new()
+        } else {
+            format!(" --zones {}", req.zones.join(","))
+        }
+    );
     let cmd = Command::CreateSpace {
         name: req.name.clone(),
         replicas: req.replicas,
         zones: req.zones,
         partitions,
     };
-    match p.store.propose(cmd).await? {
+    match propose_as(p, who, what, Some(cmd)).await? {
         Applied::SpaceCreated { .. } => p
             .store
             .read()
@@ -101,15 +113,12 @@ pub async fn create(p: &Parts, req: NewSpace) -> Result<Space, RequestError> {
 }
 
 /// Drops a space; returns the new metadata version.
-pub async fn remove(p: &Parts, name: &str) -> Result<u64, RequestError> {
+pub async fn remove(p: &Parts, who: &Principal, name: &str) -> Result<u64, RequestError> {
     p.lead.require()?;
-    match p
-        .store
-        .propose(Command::DropSpace {
-            name: name.to_string(),
-        })
-        .await?
-    {
+    let cmd = Command::DropSpace {
+        name: name.to_string(),
+    };
+    match propose_as(p, who, format!("spaces drop {name}"), Some(cmd)).await? {
         Applied::SpaceDropped(v) => Ok(v),
         other => Err(RequestError::unexpected(other)),
     }
@@ -125,6 +134,7 @@ pub async fn remove(p: &Parts, name: &str) -> Result<u64, RequestError> {
 /// reported the latest placement.
 pub async fn balance_leader(
     p: &Parts,
+    who: &Principal,
     deviation: f64,
 ) -> Result<Vec<pb::LeaderTransferView>, RequestError> {
     p.lead.read_barrier().await?;
@@ -133,7 +143,10 @@ pub async fn balance_leader(
     loop {
         let behind = hosts_behind_placement(p)?;
         if behind.is_empty() {
-            return balance_leader_now(p, deviation);
+            let planned = balance_leader_now(p, deviation)?;
+            let what = format!("balance leader ({} transfer(s) queued)", planned.len());
+            note(p, who, what).await;
+            return Ok(planned);
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(RequestError::Unavailable(format!(

@@ -19,7 +19,8 @@ use crate::office::Office;
 use crate::parts::Parts;
 
 /// Follows Raft's metrics; on taking office, bootstraps the cluster
-/// identity if the group has none yet.
+/// identity if the group has none yet, and creates its first admin token
+/// if it never had one.
 pub fn follow_leadership(p: Parts) -> JoinHandle<()> {
     let mut metrics = p.lead.raft().metrics();
     tokio::spawn(async move {
@@ -38,11 +39,13 @@ pub fn follow_leadership(p: Parts) -> JoinHandle<()> {
             let took_office = p.lead.observe(&v);
             let _ = p.store.cluster_id();
             if took_office {
-                let store = p.store.clone();
+                let p = p.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = store.bootstrap_if_needed().await {
+                    if let Err(e) = p.store.bootstrap_if_needed().await {
                         tracing::warn!(error = %e, "could not bootstrap the cluster identity");
+                        return;
                     }
+                    crate::access::ensure_first_admin(&p).await;
                 });
             }
             if metrics.changed().await.is_err() {

@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::common::{MetaAddrs, RoleArg, ServerRole};
+use super::common::{parse_duration, MetaAddrs, RoleArg, ServerRole};
 
 /// `rollcall hosts`.
 #[derive(Debug, Args)]
@@ -283,6 +283,63 @@ pub struct ClusterArgs {
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Keep printing new events until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+    /// Print JSON (one object per line).
+    #[arg(long)]
+    pub json: bool,
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+}
+
+/// `rollcall tokens create|list|revoke`.
+#[derive(Debug, Subcommand)]
+pub enum TokensCmd {
+    /// Create a token; its secret is printed this once (only a hash is kept).
+    Create {
+        /// Its name (letters, digits, '.', '_', '-').
+        #[arg(long)]
+        name: String,
+        /// What it may do: viewer, operator, admin, or join (admits hosts).
+        #[arg(long, value_parser = ["viewer", "operator", "admin", "join"])]
+        role: String,
+        /// Lifetime, e.g. 1h or 30d [default: no expiry].
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        ttl: Option<std::time::Duration>,
+        /// Join tokens: how many hosts it may admit [default: unlimited].
+        #[arg(long, value_name = "N")]
+        uses: Option<u32>,
+        /// Print JSON (`name`, `role`, `secret`, ...).
+        #[arg(long)]
+        json: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// Revoke a token: it stops working on every meta server.
+    Revoke {
+        /// Its name.
+        name: String,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+}
+
+/// `rollcall audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Keep printing new entries until interrupted.
     #[arg(long)]
     pub follow: bool,
     /// Print JSON (one object per line).

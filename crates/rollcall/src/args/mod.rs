@@ -14,11 +14,11 @@ mod tools;
 use clap::{Parser, Subcommand};
 
 pub use admin::{
-    BalanceCmd, ClusterArgs, ConfigCmd, EventsArgs, HostsArgs, HostsCmd, JobsArgs, JobsCmd,
-    MetaClusterCmd, ModeArg, PartsArgs, SpacesCmd,
+    AuditArgs, BalanceCmd, ClusterArgs, ConfigCmd, EventsArgs, HostsArgs, HostsCmd, JobsArgs,
+    JobsCmd, MetaClusterCmd, ModeArg, PartsArgs, SpacesCmd, TokensCmd,
 };
 pub use common::LogLevel;
-pub use servers::{AdmissionArg, DetectorArg, MetaArgs, NodeArgs};
+pub use servers::{AdmissionArg, DetectorArg, MetaArgs, NodeArgs, OnOff};
 pub use tools::{BenchArgs, DemoArgs, MetadataFetch};
 
 /// rollcall: heartbeats, membership and metadata for a distributed database.
@@ -30,6 +30,19 @@ pub struct Cli {
     /// or the ROLLCALL_LOG filter when set].
     #[arg(long, global = true, value_enum, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
+    /// Bearer token for admin calls, when the meta service requires
+    /// authentication [default: the ROLLCALL_TOKEN environment variable].
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// File holding the bearer token (the first admin token is in the
+    /// creating meta server's DATA_DIR/admin.token).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -64,6 +77,11 @@ pub enum Command {
     Cluster(ClusterArgs),
     /// Show host events (registered, online, offline, restarted, dropped, rejected).
     Events(EventsArgs),
+    /// Create, list or revoke admin and join tokens.
+    #[command(subcommand)]
+    Tokens(TokensCmd),
+    /// Show the audit trail: every admin write, who made it and when.
+    Audit(AuditArgs),
     /// Run a meta server and simulated servers in one process, with a tour.
     Demo(DemoArgs),
     /// Load a meta server with simulated hosts and report latency and cost.

@@ -80,6 +80,22 @@ pub struct MetaArgs {
     /// Consecutive failed probes before a pull-mode host is OFFLINE.
     #[arg(long, default_value_t = 3)]
     pub pull_failure_tolerance: u32,
+    /// Admin calls need a token or a client certificate [default: on,
+    /// except on a loopback --listen without TLS].
+    #[arg(long, value_enum, value_name = "on|off")]
+    pub auth: Option<OnOff>,
+    /// Audit trail entries kept (the oldest are dropped).
+    #[arg(long, default_value_t = 10_000)]
+    pub audit_keep: u32,
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 fn parse_peer(s: &str) -> Result<(u64, String), String> {

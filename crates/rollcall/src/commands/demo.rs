@@ -10,8 +10,6 @@ use std::time::Duration;
 use rollcall_core::Role;
 use rollcall_meta::{MetaConfig, MetaServer};
 use rollcall_proto as pb;
-use rollcall_proto::admin_client::AdminClient;
-use tonic::transport::Channel;
 
 use crate::args::DemoArgs;
 use crate::error::CliError;
@@ -52,7 +50,7 @@ impl Screen {
     }
 }
 
-async fn list(admin: &mut AdminClient<Channel>) -> Result<Vec<pb::HostView>, CliError> {
+async fn list(admin: &mut crate::client::Admin) -> Result<Vec<pb::HostView>, CliError> {
     Ok(admin
         .list_hosts(pb::ListHostsRequest { role: 0 })
         .await?
@@ -62,7 +60,7 @@ async fn list(admin: &mut AdminClient<Channel>) -> Result<Vec<pb::HostView>, Cli
 
 /// Polls the hosts table until `done` holds, redrawing as it goes.
 async fn wait_for(
-    admin: &mut AdminClient<Channel>,
+    admin: &mut crate::client::Admin,
     screen: &Screen,
     what: &str,
     timeout: Duration,

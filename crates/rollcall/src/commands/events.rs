@@ -3,8 +3,6 @@
 use std::time::Duration;
 
 use rollcall_proto as pb;
-use rollcall_proto::admin_client::AdminClient;
-use tonic::transport::Channel;
 
 use crate::args::EventsArgs;
 use crate::client::connect;
@@ -62,7 +60,7 @@ pub async fn run(args: EventsArgs) -> Result<(), CliError> {
     }
 }
 
-async fn leader_term(c: &mut AdminClient<Channel>) -> u64 {
+async fn leader_term(c: &mut crate::client::Admin) -> u64 {
     c.cluster_info(pb::ClusterInfoRequest::default())
         .await
         .map(|r| r.into_inner().term)

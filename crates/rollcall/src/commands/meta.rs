@@ -8,7 +8,7 @@ use std::path::Path;
 use rollcall_core::{AdmissionPolicy, DetectorKind};
 use rollcall_meta::{MetaConfig, MetaServer};
 
-use crate::args::{AdmissionArg, DetectorArg, MetaArgs};
+use crate::args::{AdmissionArg, DetectorArg, MetaArgs, OnOff};
 use crate::commands::shared::{shutdown_signal, write_addr_file};
 use crate::error::CliError;
 use crate::out::note;
@@ -90,6 +90,16 @@ fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
         }
     }
     c.advertise = args.advertise.clone();
+    // Secure by default off loopback.
+    c.auth = match args.auth {
+        Some(OnOff::On) => true,
+        Some(OnOff::Off) => false,
+        None => !args.listen.ip().is_loopback(),
+    };
+    if args.audit_keep == 0 {
+        return Err(CliError::Usage("--audit-keep must be at least 1".into()));
+    }
+    c.audit_keep = args.audit_keep;
     Ok(c)
 }
 
@@ -111,7 +121,19 @@ fn default_thrift_listen(listen: SocketAddr, data_dir: &Path) -> SocketAddr {
 /// Runs the server.
 pub async fn run(args: MetaArgs) -> Result<(), CliError> {
     let config = config(&args)?;
+    let auth = config.auth;
     let server = MetaServer::start(config).await?;
+    if auth {
+        note(format_args!(
+            "admin calls need a token (the first admin token is in {}) or a client certificate",
+            args.data_dir.join("admin.token").display()
+        ));
+    } else {
+        tracing::warn!(
+            "authentication is off: anyone who can reach {} can make admin calls              (pass --auth on, or listen off loopback, where it is on by default)",
+            args.listen
+        );
+    }
     let addr = server.local_addr();
     // The address others reach it at (the bound one unless advertised).
     write_addr_file(&args.data_dir, ADDR_FILE, server.advertised_addr())?;

@@ -3,6 +3,7 @@
 //! other: what several need is in [`shared`] (or, for the admin client,
 //! [`crate::client`]).
 
+mod audit;
 mod balance;
 mod cluster;
 mod config;
@@ -16,6 +17,7 @@ mod node;
 mod parts;
 mod shared;
 mod spaces;
+mod tokens;
 
 use crate::args::Command;
 use crate::error::CliError;
@@ -34,6 +36,8 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::MetaCluster(cmd) => meta_cluster::run(cmd).await,
         Command::Cluster(args) => cluster::run(args).await,
         Command::Events(args) => events::run(args).await,
+        Command::Tokens(cmd) => tokens::run(cmd).await,
+        Command::Audit(args) => audit::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         // Without --meta the bench starts its own meta server(s).
         Command::Bench(args) => crate::bench::run(args).await,

@@ -6,6 +6,7 @@ mod harness;
 
 mod admission;
 mod advertise;
+mod auth;
 mod cli_errors;
 mod closed_output;
 mod conformance;

@@ -1,0 +1,354 @@
+//! `rollcall.v1.Admin`, the service the CLI calls: each call first finds
+//! its caller and checks the role the call needs (`access::caller`; the
+//! table is in docs/SECURITY.md), then hands the request to `admin/*` in
+//! core types. A bearer token comes in the `authorization` metadata.
+
+use std::time::Duration;
+
+use rollcall_core::{Access, Principal, Token};
+use rollcall_proto as pb;
+use rollcall_proto::admin_server::Admin;
+use rollcall_proto::convert::{self, role_from_pb};
+use tonic::{Request, Response, Status};
+
+use crate::access::caller;
+use crate::admin::{self, access::NewToken, spaces::NewSpace};
+use crate::error::RequestError;
+use crate::parts::Parts;
+use crate::tasks::sweep::sweep;
+use crate::views;
+
+/// The metadata key of a bearer token: `authorization: Bearer <token>`.
+pub const AUTHORIZATION: &str = "authorization";
+
+/// `rollcall.v1.Admin`.
+pub struct AdminService(pub Parts);
+
+impl AdminService {
+    /// The caller of `req`, if its role is at least `need`.
+    fn who<T>(&self, req: &Request<T>, need: Access) -> Result<Principal, RequestError> {
+        let bearer = req
+            .metadata()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
+        caller(&self.0, bearer, need)
+    }
+}
+
+fn token_view(t: &Token) -> pb::TokenView {
+    pb::TokenView {
+        name: t.name.clone(),
+        role: t.role.as_str().to_string(),
+        created_at_ms: t.created_at_ms,
+        created_by: t.created_by.clone(),
+        expires_at_ms: t.expires_at_ms.unwrap_or(0),
+        uses_left: t.uses_left.map_or(-1, i64::from),
+    }
+}
+
+#[tonic::async_trait]
+impl Admin for AdminService {
+    async fn list_hosts(
+        &self,
+        request: Request<pb::ListHostsRequest>,
+    ) -> Result<Response<pb::ListHostsResponse>, Status> {
+        self.who(&request, Access::Viewer)?;
+        let office = self.0.lead.read_barrier().await?;
+        let role = role_from_pb(request.into_inner().role);
+        // Record every change first, so the events agree with the table.
+        sweep(&self.0, &office);
+        Ok(Response::new(pb::ListHostsResponse {
+            hosts: views::hosts(&self.0, &office, role),
+        }))
+    }
+
+    async fn add_hosts(
+        &self,
+        request: Request<pb::AddHostsRequest>,
+    ) -> Result<Response<pb::AddHostsResponse>, Status> {
+        let who = self.who(&request, Access::Operator)?;
+        self.0.lead.require()?;
+        let req = request.into_inner();
+        let mode = convert::host_mode_from_pb(&req.mode, req.heartbeat_port, req.heartbeat_framed)
+            .map_err(RequestError::InvalidArgument)?;
+        let role = role_from_pb(req.role);
+        let node_ids = admin::hosts::add(&self.0, &who, &req.addresses, role, mode).await?;
+        Ok(Response::new(pb::AddHostsResponse { node_ids }))
+    }
+
+    async fn drop_hosts(
+        &self,
+        request: Request<pb::DropHostsRequest>,
+    ) -> Result<Response<pb::DropHostsResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let req = request.into_inner();
+        let node_ids = admin::hosts::remove(&self.0, &who, &req.addresses, req.force).await?;
+        Ok(Response::new(pb::DropHostsResponse { node_ids }))
+    }
+
+    async fn reset_credential(
+        &self,
+        request: Request<pb::ResetCredentialRequest>,
+    ) -> Result<Response<pb::ResetCredentialResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let req = request.into_inner();
+        let node_id = admin::hosts::reset_credential(&self.0, &who, &req.address).await?;
+        Ok(Response::new(pb::ResetCredentialResponse { node_id }))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        self.who(&request, Access::Viewer)?;
+        self.0.lead.require()?;
+        let req = request.into_inner();
+        Ok(Response::new(views::events(
+            &self.0,
+            req.after_seq,
+            req.limit,
+        )))
+    }
+
+    async fn set_config(
+        &self,
+        request: Request<pb::SetConfigRequest>,
+    ) -> Result<Response<pb::SetConfigResponse>, Status> {
+        let who = self.who(&request, Access::Operator)?;
+        let req = request.into_inner();
+        let role = role_from_pb(req.role);
+        let metadata_version = admin::config::set(&self.0, &who, req.key, req.value, role).await?;
+        Ok(Response::new(pb::SetConfigResponse { metadata_version }))
+    }
+
+    async fn get_config(
+        &self,
+        request: Request<pb::GetConfigRequest>,
+    ) -> Result<Response<pb::ListConfigsResponse>, Status> {
+        self.who(&request, Access::Viewer)?;
+        let key = request.into_inner().key;
+        let (entries, metadata_version) = admin::config::get(&self.0, Some(&key)).await?;
+        Ok(Response::new(pb::ListConfigsResponse {
+            configs: views::configs(entries),
+            metadata_version,
+        }))
+    }
+
+    async fn list_configs(
+        &self,
+        request: Request<pb::ListConfigsRequest>,
+    ) -> Result<Response<pb::ListConfigsResponse>, Status> {
+        self.who(&request, Access::Viewer)?;
+        let (entries, metadata_version) = admin::config::get(&self.0, None).await?;
+        Ok(Response::new(pb::ListConfigsResponse {
+            configs: views::configs(entries),
+            metadata_version,
+        }))
+    }
+
+    async fn add_meta_server(
+        &self,
+        request: Request<pb::AddMetaServerRequest>,
+    ) -> Result<Response<pb::MetaMembershipResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let req = request.into_inner();
+        admin::membership::add(&self.0, &who, req.id, &req.address).await?;
+        Ok(Response::new(pb::MetaMembershipResponse {
+            members: views::cluster_info(&self.0).members,
+        }))
+    }
+
+    async fn remove_meta_server(
+        &self,
+        request: Request<pb::RemoveMetaServerRequest>,
+    ) -> Result<Response<pb::MetaMembershipResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        admin::membership::remove(&self.0, &who, request.into_inner().id).await?;
+        Ok(Response::new(pb::MetaMembershipResponse {
+            members: views::cluster_info(&self.0).members,
+        }))
+    }
+
+    async fn balance_leader(
+        &self,
+        request: Request<pb::BalanceLeaderRequest>,
+    ) -> Result<Response<pb::BalanceLeaderResponse>, Status> {
+        let who = self.who(&request, Access::Operator)?;
+        let deviation = request.into_inner().deviation;
+        let transfers = admin::spaces::balance_leader(&self.0, &who, deviation).await?;
+        Ok(Response::new(pb::BalanceLeaderResponse { transfers }))
+    }
+
+    async fn balance_data(
+        &self,
+        request: Request<pb::BalanceDataRequest>,
+    ) -> Result<Response<pb::JobView>, Status> {
+        let who = self.who(&request, Access::Operator)?;
+        let id = admin::jobs::start_balance_data(&self.0, &who).await?;
+        Ok(Response::new(views::job(&self.0, id)?))
+    }
+
+    async fn drain_host(
+        &self,
+        request: Request<pb::DrainHostRequest>,
+    ) -> Result<Response<pb::JobView>, Status> {
+        let who = self.who(&request, Access::Operator)?;
+        let id = admin::jobs::start_drain(&self.0, &who, &request.into_inner().address).await?;
+        Ok(Response::new(views::job(&self.0, id)?))
+    }
+
+    async fn list_jobs(
+        &self,
+        request: Request<pb::ListJobsRequest>,
+    ) -> Result<Response<pb::ListJobsResponse>, Status> {
+        self.who(&request, Access::Viewer)?;
+        self.0.lead.read_barrier().await?;
+        Ok(Response::new(pb::ListJobsResponse {
+            jobs: views::jobs(&self.0),
+        }))
+    }
+
+    async fn stop_job(
+        &self,
+        request: Request<pb::StopJobRequest>,
+    ) -> Result<Response<pb::JobView>, Status> {
+        let who = self.who(&request, Access::Operator)?;
+        let id = request.into_inner().id;
+        admin::jobs::stop(&self.0, &who, id).await?;
+        Ok(Response::new(views::job(&self.0, id)?))
+    }
+
+    async fn create_space(
+        &self,
+        request: Request<pb::CreateSpaceRequest>,
+    ) -> Result<Response<pb::SpaceView>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let req = request.into_inner();
+        let new = NewSpace {
+            name: req.name,
+            partitions: req.partitions,
+            replicas: req.replicas,
+            zones: req.zones,
+        };
+        let space = admin::spaces::create(&self.0, &who, new).await?;
+        Ok(Response::new(views::space_view(&space)))
+    }
+
+    async fn list_spaces(
+        &self,
+        request: Request<pb::ListSpacesRequest>,
+    ) -> Result<Response<pb::ListSpacesResponse>, Status> {
+        self.who(&request, Access::Viewer)?;
+        self.0.lead.read_barrier().await?;
+        let spaces = self
+            .0
+            .store
+            .read()
+            .spaces()
+            .values()
+            .map(views::space_view)
+            .collect();
+        Ok(Response::new(pb::ListSpacesResponse { spaces }))
+    }
+
+    async fn drop_space(
+        &self,
+        request: Request<pb::DropSpaceRequest>,
+    ) -> Result<Response<pb::DropSpaceResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let name = request.into_inner().name;
+        let metadata_version = admin::spaces::remove(&self.0, &who, &name).await?;
+        Ok(Response::new(pb::DropSpaceResponse { metadata_version }))
+    }
+
+    async fn list_parts(
+        &self,
+        request: Request<pb::ListPartsRequest>,
+    ) -> Result<Response<pb::ListPartsResponse>, Status> {
+        self.who(&request, Access::Viewer)?;
+        let office = self.0.lead.read_barrier().await?;
+        let parts = views::parts(&self.0, &office, &request.into_inner().space)?;
+        Ok(Response::new(pb::ListPartsResponse { parts }))
+    }
+
+    async fn cluster_info(
+        &self,
+        request: Request<pb::ClusterInfoRequest>,
+    ) -> Result<Response<pb::ClusterInfoResponse>, Status> {
+        let show_token = request.get_ref().show_token;
+        // The pull-mode token is a secret: admin only.
+        let need = if show_token {
+            Access::Admin
+        } else {
+            Access::Viewer
+        };
+        self.who(&request, need)?;
+        let mut info = views::cluster_info(&self.0);
+        if show_token {
+            info.token = self.0.store.token();
+        }
+        Ok(Response::new(info))
+    }
+
+    async fn create_token(
+        &self,
+        request: Request<pb::CreateTokenRequest>,
+    ) -> Result<Response<pb::CreateTokenResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let req = request.into_inner();
+        let new = NewToken {
+            name: req.name,
+            role: req.role,
+            ttl: (req.ttl_ms > 0).then(|| Duration::from_millis(req.ttl_ms)),
+            uses: (req.uses > 0).then_some(req.uses),
+        };
+        let (token, secret) = admin::access::create(&self.0, &who, new).await?;
+        Ok(Response::new(pb::CreateTokenResponse {
+            token: Some(token_view(&token)),
+            secret,
+        }))
+    }
+
+    async fn list_tokens(
+        &self,
+        request: Request<pb::ListTokensRequest>,
+    ) -> Result<Response<pb::ListTokensResponse>, Status> {
+        self.who(&request, Access::Admin)?;
+        self.0.lead.read_barrier().await?;
+        let tokens = admin::access::list(&self.0)
+            .iter()
+            .map(token_view)
+            .collect();
+        Ok(Response::new(pb::ListTokensResponse { tokens }))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        admin::access::revoke(&self.0, &who, &request.into_inner().name).await?;
+        Ok(Response::new(pb::RevokeTokenResponse {}))
+    }
+
+    async fn list_audit(
+        &self,
+        request: Request<pb::ListAuditRequest>,
+    ) -> Result<Response<pb::ListAuditResponse>, Status> {
+        self.who(&request, Access::Admin)?;
+        self.0.lead.read_barrier().await?;
+        let req = request.into_inner();
+        let entries = admin::access::audit(&self.0, req.after_index, req.limit)
+            .into_iter()
+            .map(|e| pb::AuditEntryView {
+                index: e.index,
+                time_ms: e.at_ms,
+                by: e.by,
+                access: e.access.as_str().to_string(),
+                what: e.what,
+            })
+            .collect();
+        Ok(Response::new(pb::ListAuditResponse { entries }))
+    }
+}
