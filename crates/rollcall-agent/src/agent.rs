@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rollcall_core::{Beat, HeartbeatInput, MetadataSnapshot, Proof, Role};
+use rollcall_core::{Beat, HeartbeatInput, MetadataSnapshot, Proof, Role, Secret};
 use rollcall_proto as pb;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -383,6 +383,11 @@ fn request(inner: &Inner) -> pb::HeartbeatRequest {
                 .collect(),
             leader_count: leaders.len(),
             proof: Proof::from_wire(lock(&inner.secret).clone()),
+            // Only a new host needs it: not sent once it has a node id.
+            join_token: match (&c.join_token, inner.node_id.load(Ordering::SeqCst)) {
+                (Some(t), 0) => Secret(t.clone()),
+                _ => Secret::default(),
+            },
         },
         metadata_version: inner.cache.load().version(),
         leaders,

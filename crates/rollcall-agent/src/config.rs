@@ -41,6 +41,9 @@ pub struct AgentConfig {
     /// Seed of the heartbeat jitter (`None`: from the OS). Simulations set
     /// it so a run can be replayed.
     pub jitter_seed: Option<u64>,
+    /// A join token, for a meta service with `--admission token`: sent
+    /// until the host has a node id.
+    pub join_token: Option<String>,
 }
 
 impl AgentConfig {
@@ -68,6 +71,7 @@ impl AgentConfig {
             handler: Arc::new(NoPartitions),
             dialer: Dialer::tcp(),
             jitter_seed: None,
+            join_token: None,
         }
     }
 }

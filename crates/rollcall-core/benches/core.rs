@@ -66,6 +66,7 @@ fn state() -> ClusterState {
             credential: Some(Credential::Confirmed(SecretHash::of(&format!(
                 "secret-{i}"
             )))),
+            admit: None,
         };
         s.apply(i + 2, &cmd).expect("register");
     }
@@ -126,6 +127,7 @@ fn benches(c: &mut Criterion) {
                     requested_node_id: None,
                     info,
                     credential: None,
+                    admit: None,
                 };
                 let r = s.apply(HOSTS + 10, &cmd);
                 // Returned so that dropping the state is not timed.

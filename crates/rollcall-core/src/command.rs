@@ -41,6 +41,9 @@ pub enum Command {
         /// then has none).
         #[serde(default)]
         credential: Option<Credential>,
+        /// Conditions on creating a new host (ignored for a known one).
+        #[serde(default)]
+        admit: Option<Admit>,
     },
     /// A known host reported changed info (address, ports, version, role,
     /// zone, labels, start time). Another host holding the new address is
@@ -201,6 +204,17 @@ impl Command {
             Command::Audited { .. } => "audited",
         }
     }
+}
+
+/// Conditions on admitting a new host, checked when the registration is
+/// applied, so concurrent registrations cannot overshoot them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admit {
+    /// The join token it came with: one use of it, at `at_ms` (refused
+    /// if it cannot be used then).
+    pub join: Option<(String, i64)>,
+    /// Refused if the cluster already holds this many hosts.
+    pub max_hosts: Option<u64>,
 }
 
 /// What applying a command did.

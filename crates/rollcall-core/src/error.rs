@@ -191,6 +191,9 @@ pub enum ApplyError {
     /// A token cannot be used now.
     #[error("{0}")]
     TokenUnusable(String),
+    /// The cluster holds as many hosts as it may (`--max-hosts`).
+    #[error("the cluster holds {0} hosts, the most --max-hosts allows; nothing was recorded")]
+    TooManyHosts(u64),
 }
 
 #[cfg(test)]

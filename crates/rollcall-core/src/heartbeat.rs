@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::auth::check_join;
 use crate::claim::{self, Proof, Verdict};
-use crate::command::Command;
+use crate::command::{Admit, Command};
 use crate::error::Code;
 use crate::secret::{Credential, Issued, Secret};
 use crate::state::ClusterState;
@@ -42,6 +43,8 @@ pub struct HeartbeatInput {
     pub leader_count: usize,
     /// How it proves it speaks for the host it names.
     pub proof: Proof,
+    /// A join token, for a new host under token admission (empty: none).
+    pub join_token: Secret,
 }
 
 /// A whole heartbeat in core types: what [`plan`] judges, plus what the
@@ -192,6 +195,11 @@ pub struct Rules {
     pub policy: AdmissionPolicy,
     /// Size limits.
     pub limits: Limits,
+    /// Most hosts the cluster holds (`None`: no bound).
+    pub max_hosts: Option<u64>,
+    /// The leader's wall clock, ms since the Unix epoch (join tokens
+    /// expire).
+    pub now_ms: i64,
 }
 
 /// Draws node secrets for [`plan`] (the shell's randomness), and paces
@@ -238,32 +246,7 @@ pub fn plan(
         .filter(|_| input.node_id != 0)
         .or_else(|| state.host_by_addr(&info.addr));
     let Some(rec) = known else {
-        if rules.policy == AdmissionPolicy::Explicit {
-            return reject(
-                Code::HostNotAdmitted,
-                format!(
-                    "host {} is not admitted: this cluster uses explicit admission; \
-                     run `rollcall hosts add {}` first",
-                    info.addr, info.addr
-                ),
-            );
-        }
-        let (credential, issued) = match input.proof {
-            Proof::Prober => (None, None),
-            _ => {
-                let Issued { secret, hash } = issuer.fresh();
-                (Some(Credential::Pending(hash)), Some(secret))
-            }
-        };
-        return HeartbeatPlan::Propose {
-            command: Command::RegisterHost {
-                requested_node_id: (input.node_id != 0).then_some(input.node_id),
-                info,
-                credential,
-            },
-            restarted: None,
-            issued,
-        };
+        return admit(state, input, info, rules, issuer);
     };
     let (credential, issued) = match claim::judge(rec, &info.addr, &input.proof) {
         Verdict::Refuse(message) => return reject(Code::NodeAuthFailed, message),
@@ -305,6 +288,74 @@ pub fn plan(
             credential,
         },
         restarted,
+        issued,
+    }
+}
+
+/// A heartbeat from a host the state does not know: refused under
+/// explicit admission, without a usable join token under token admission,
+/// or beyond `max_hosts`; else registered with a fresh secret.
+fn admit(
+    state: &ClusterState,
+    input: &HeartbeatInput,
+    info: HostInfo,
+    rules: &Rules,
+    issuer: &mut dyn Issuer,
+) -> HeartbeatPlan {
+    let join = match rules.policy {
+        AdmissionPolicy::Auto => None,
+        AdmissionPolicy::Explicit => {
+            return reject(
+                Code::HostNotAdmitted,
+                format!(
+                    "host {} is not admitted: this cluster uses explicit admission; \
+                     run `rollcall hosts add {}` first",
+                    info.addr, info.addr
+                ),
+            )
+        }
+        AdmissionPolicy::Token => match check_join(state, &input.join_token.0, rules.now_ms) {
+            Ok(name) => Some((name, rules.now_ms)),
+            Err(why) => {
+                return reject(
+                    Code::HostNotAdmitted,
+                    format!("host {} is not admitted: {why}", info.addr),
+                )
+            }
+        },
+    };
+    if let Some(max) = rules.max_hosts {
+        if state.hosts().len() as u64 >= max {
+            return reject(
+                Code::ResourceExhausted,
+                format!(
+                    "host {} is not registered: the cluster holds {} hosts, the most \
+                     --max-hosts allows; nothing was recorded",
+                    info.addr,
+                    state.hosts().len()
+                ),
+            );
+        }
+    }
+    let (credential, issued) = match input.proof {
+        Proof::Prober => (None, None),
+        _ => {
+            let Issued { secret, hash } = issuer.fresh();
+            (Some(Credential::Pending(hash)), Some(secret))
+        }
+    };
+    let admit = (join.is_some() || rules.max_hosts.is_some()).then_some(Admit {
+        join,
+        max_hosts: rules.max_hosts,
+    });
+    HeartbeatPlan::Propose {
+        command: Command::RegisterHost {
+            requested_node_id: (input.node_id != 0).then_some(input.node_id),
+            info,
+            credential,
+            admit,
+        },
+        restarted: None,
         issued,
     }
 }
@@ -584,6 +635,119 @@ mod tests {
         let mut probe = claiming(9000, 1, None);
         probe.proof = Proof::Prober;
         assert_eq!(go(&s, &probe), HeartbeatPlan::Steady { node_id: 1 });
+    }
+
+    #[test]
+    fn token_admission_needs_a_usable_join_token_and_uses_it_on_commit() {
+        use crate::auth::{Token, TokenRole};
+        use crate::secret::SecretHash;
+        let mut s = state();
+        s.apply(
+            2,
+            &Command::CreateToken {
+                token: Token {
+                    name: "j".into(),
+                    role: TokenRole::Join,
+                    hash: SecretHash::of("join-secret"),
+                    created_at_ms: 0,
+                    created_by: "t".into(),
+                    expires_at_ms: Some(1000),
+                    uses_left: Some(1),
+                },
+                first_admin: false,
+            },
+        )
+        .unwrap();
+        let rules = |now_ms| Rules {
+            policy: AdmissionPolicy::Token,
+            now_ms,
+            ..Rules::default()
+        };
+        let mut issuer = Seq {
+            next: 10,
+            reissue: true,
+        };
+        let refused = |s: &ClusterState, i: &HeartbeatInput, now, issuer: &mut Seq| match plan(
+            s,
+            i,
+            &rules(now),
+            issuer,
+        ) {
+            HeartbeatPlan::Reject { code, message } => {
+                assert_eq!(code, Code::HostNotAdmitted);
+                message
+            }
+            other => panic!("{other:?}"),
+        };
+        let mut i = input(9000);
+        assert!(refused(&s, &i, 0, &mut issuer).contains("none was sent"));
+        i.join_token = Secret("wrong".into());
+        assert!(refused(&s, &i, 0, &mut issuer).contains("not valid"));
+        i.join_token = Secret("join-secret".into());
+        assert!(refused(&s, &i, 1000, &mut issuer).contains("expired"));
+        let p = plan(&s, &i, &rules(10), &mut issuer);
+        assert!(matches!(
+            &p,
+            HeartbeatPlan::Propose {
+                command: Command::RegisterHost {
+                    admit: Some(Admit { join: Some((name, 10)), .. }),
+                    ..
+                },
+                ..
+            } if name == "j"
+        ));
+        commit(&mut s, p);
+        // Used up: the next new host is refused, and says why.
+        let mut other = input(9001);
+        other.join_token = Secret("join-secret".into());
+        assert!(refused(&s, &other, 10, &mut issuer).contains("used up"));
+        // A known host needs no join token.
+        let mut known = claiming(9000, 1, Some(&Secret("secret-11".into())));
+        known.join_token = Secret::default();
+        assert!(!matches!(
+            plan(&s, &known, &rules(10), &mut issuer),
+            HeartbeatPlan::Reject { .. }
+        ));
+    }
+
+    #[test]
+    fn max_hosts_bounds_new_hosts_only_and_is_checked_again_when_applied() {
+        let mut s = state();
+        let rules = Rules {
+            max_hosts: Some(1),
+            ..Rules::default()
+        };
+        let mut issuer = Seq {
+            next: 1,
+            reissue: true,
+        };
+        // Two registrations planned before either is applied.
+        let a = plan(&s, &input(9000), &rules, &mut issuer);
+        let b = plan(&s, &input(9001), &rules, &mut issuer);
+        commit(&mut s, a);
+        let HeartbeatPlan::Propose { command, .. } = b else {
+            panic!("planned")
+        };
+        assert_eq!(
+            s.apply(3, &command),
+            Err(crate::error::ApplyError::TooManyHosts(1))
+        );
+        assert_eq!(s.hosts().len(), 1);
+        assert!(matches!(
+            plan(&s, &input(9002), &rules, &mut issuer),
+            HeartbeatPlan::Reject {
+                code: Code::ResourceExhausted,
+                ..
+            }
+        ));
+        // The host already in keeps heartbeating.
+        let p = plan(
+            &s,
+            &claiming(9000, 1, Some(&Secret("secret-2".into()))),
+            &rules,
+            &mut issuer,
+        );
+        assert!(!matches!(p, HeartbeatPlan::Reject { .. }), "{p:?}");
     }
 
     #[test]

@@ -145,6 +145,9 @@ pub enum AdmissionPolicy {
     Auto,
     /// Only hosts added first (`rollcall hosts add`) are accepted.
     Explicit,
+    /// A new host registers only with a valid join token in its first
+    /// heartbeat (`rollcall tokens create --role join`).
+    Token,
 }
 
 /// Longest host name accepted (DNS limit).

@@ -140,6 +140,7 @@ fn cluster(hosts: u16) -> ClusterState {
                 requested_node_id: Some(p as u64),
                 info,
                 credential: None,
+                admit: None,
             },
         )
         .unwrap();

@@ -28,6 +28,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
                 requested_node_id: id,
                 info,
                 credential,
+                admit: None,
             }),
         (1u64..8, info, credential.clone()).prop_map(|(node_id, info, credential)| {
             Command::UpdateHost {

@@ -55,6 +55,9 @@ pub struct MetaConfig {
     pub auth: bool,
     /// Audit trail entries kept (the oldest are dropped).
     pub audit_keep: u32,
+    /// Most hosts the cluster holds; registrations beyond are refused
+    /// (`None`: no bound).
+    pub max_hosts: Option<u64>,
 }
 
 impl MetaConfig {
@@ -84,6 +87,7 @@ impl MetaConfig {
             pull_failure_tolerance: 3,
             auth: false,
             audit_keep: 10_000,
+            max_hosts: None,
         }
     }
 

@@ -189,6 +189,9 @@ pub enum RequestError {
     /// A bound was reached; nothing was recorded.
     #[error("{0}")]
     ResourceExhausted(String),
+    /// A new host was not admitted (its join token cannot be used).
+    #[error("{0}")]
+    NotAdmitted(String),
 }
 
 impl RequestError {
@@ -213,6 +216,7 @@ impl RequestError {
             RequestError::TokenExists(_) => Code::TokenExists,
             RequestError::UnknownToken(_) => Code::UnknownToken,
             RequestError::ResourceExhausted(_) => Code::ResourceExhausted,
+            RequestError::NotAdmitted(_) => Code::HostNotAdmitted,
         }
     }
 
@@ -253,6 +257,12 @@ impl From<ProposeError> for RequestError {
             ProposeError::Rejected(ApplyError::UnknownJob(id)) => RequestError::UnknownJob(
                 format!("there is no job {id}; `rollcall jobs` lists them"),
             ),
+            ProposeError::Rejected(ApplyError::TooManyHosts(_)) => {
+                RequestError::ResourceExhausted(message)
+            }
+            ProposeError::Rejected(ApplyError::TokenUnusable(why)) => {
+                RequestError::NotAdmitted(format!("the host is not admitted: {why}"))
+            }
             ProposeError::Rejected(ApplyError::TokenExists(_)) => {
                 RequestError::TokenExists(message)
             }

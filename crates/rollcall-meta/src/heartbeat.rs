@@ -118,6 +118,8 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
     let rules = Rules {
         policy: p.config.admission,
         limits: p.config.limits,
+        max_hosts: p.config.max_hosts,
+        now_ms: wall_ms(),
     };
     let mut issuer = NodeIssuer {
         office: &office,
@@ -131,7 +133,12 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
     let node_id = match decided {
         HeartbeatPlan::Reject { code, message } => {
             let why = match code {
-                Code::HostNotAdmitted => Some("not admitted (explicit admission)".to_string()),
+                Code::HostNotAdmitted => Some(match p.config.admission {
+                    rollcall_core::AdmissionPolicy::Token => {
+                        "not admitted (no usable join token)".to_string()
+                    }
+                    _ => "not admitted (explicit admission)".to_string(),
+                }),
                 Code::NodeAuthFailed => Some(format!(
                     "claims node {} without its secret ({})",
                     input.node_id,

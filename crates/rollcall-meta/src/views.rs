@@ -262,6 +262,7 @@ pub fn cluster_info(p: &Parts) -> pb::ClusterInfoResponse {
         admission: match p.config.admission {
             rollcall_core::AdmissionPolicy::Auto => "auto".into(),
             rollcall_core::AdmissionPolicy::Explicit => "explicit".into(),
+            rollcall_core::AdmissionPolicy::Token => "token".into(),
         },
     }
 }

@@ -29,6 +29,7 @@ fn write_foundation_dir(dir: &std::path::Path) {
             requested_node_id: None,
             info,
             credential: None,
+            admit: None,
         },
         Command::SetConfig {
             key: "query_timeout".into(),

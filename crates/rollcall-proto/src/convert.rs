@@ -4,7 +4,7 @@
 
 use rollcall_core::{
     Beat, Code, ConfigKey, ConfigValue, Event, HeartbeatInput, HostCommand, HostMode,
-    MetadataDelta, PartLeader, Proof, Role, Space, Status,
+    MetadataDelta, PartLeader, Proof, Role, Secret, Space, Status,
 };
 
 use crate::v1 as pb;
@@ -90,6 +90,7 @@ pub fn beat_from_pb(req: pb::HeartbeatRequest) -> Beat {
             labels: req.labels.into_iter().collect(),
             ports: req.ports.into_iter().collect(),
             proof: Proof::from_wire(req.node_secret),
+            join_token: Secret(req.join_token),
         },
         metadata_version: req.metadata_version,
         leaders: req
@@ -137,6 +138,7 @@ pub fn beat_to_pb(b: &Beat) -> pb::HeartbeatRequest {
             Proof::Secret(s) => s.0.clone(),
             Proof::None | Proof::Prober => String::new(),
         },
+        join_token: i.join_token.0.clone(),
     }
 }
 
@@ -282,7 +284,6 @@ pub fn delta_from_pb(r: pb::GetMetadataResponse) -> MetadataDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rollcall_core::Secret;
 
     #[test]
     fn every_code_and_role_round_trips() {
@@ -317,6 +318,7 @@ mod tests {
                 ports: [("http".to_string(), 80)].into_iter().collect(),
                 leader_count: 1,
                 proof: Proof::Secret(Secret("rcn_x".into())),
+                join_token: Secret("rct_j".into()),
             },
             metadata_version: 4,
             leaders: vec![PartLeader {

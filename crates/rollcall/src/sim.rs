@@ -36,6 +36,8 @@ pub struct SimOptions {
     pub labels: Vec<(String, String)>,
     /// Version reported.
     pub version: String,
+    /// A join token (`--admission token`).
+    pub join_token: Option<String>,
 }
 
 /// Binds a simulated server's main port and writes the bound address to
@@ -174,6 +176,7 @@ impl SimNode {
         config.zone = opts.zone;
         config.labels = opts.labels.into_iter().collect();
         config.version = opts.version;
+        config.join_token = opts.join_token;
         let leading = Arc::new(SimLeaders::default());
         config.handler = leading.clone();
         let start_time_ms = config.start_time_ms;

@@ -3,7 +3,7 @@
 //! `DropHosts` (an operator), `SetCredential` (a host's secret issued,
 //! confirmed or reset), and the address index they keep in step.
 
-use crate::command::Applied;
+use crate::command::{Admit, Applied};
 use crate::error::ApplyError;
 use crate::model::HostRecord;
 use crate::secret::Credential;
@@ -19,7 +19,8 @@ impl ClusterState {
         requested: Option<NodeId>,
         info: &HostInfo,
         credential: Option<Credential>,
-    ) -> Applied {
+        admit: Option<&Admit>,
+    ) -> Result<Applied, ApplyError> {
         let known = requested
             .filter(|id| self.hosts.contains_key(id))
             .or_else(|| self.by_addr.get(&info.addr).copied());
@@ -27,21 +28,29 @@ impl ClusterState {
             Some(id) => {
                 let replaced = self.set_info(id, info.clone());
                 self.set_credential(id, credential);
-                Applied::Registered {
+                Ok(Applied::Registered {
                     node_id: id,
                     new: false,
                     replaced,
-                }
+                })
             }
             None => {
+                if let Some(max) = admit.and_then(|a| a.max_hosts) {
+                    if self.hosts.len() as u64 >= max {
+                        return Err(ApplyError::TooManyHosts(max));
+                    }
+                }
+                if let Some((token, at_ms)) = admit.and_then(|a| a.join.as_ref()) {
+                    self.apply_use_token(token, *at_ms)?;
+                }
                 let id = self.allocate_node_id(requested);
                 self.insert_host(id, info.clone(), Admission::Auto);
                 self.set_credential(id, credential);
-                Applied::Registered {
+                Ok(Applied::Registered {
                     node_id: id,
                     new: true,
                     replaced: None,
-                }
+                })
             }
         }
     }
@@ -192,6 +201,7 @@ mod tests {
                 requested_node_id: None,
                 info: info(1000),
                 credential: None,
+                admit: None,
             },
         );
         assert_eq!(
@@ -209,6 +219,7 @@ mod tests {
                 requested_node_id: None,
                 info: info(1000),
                 credential: None,
+                admit: None,
             },
         );
         assert_eq!(
@@ -226,6 +237,7 @@ mod tests {
                 requested_node_id: Some(9),
                 info: info(1001),
                 credential: None,
+                admit: None,
             },
         );
         assert_eq!(
@@ -244,6 +256,7 @@ mod tests {
                 requested_node_id: None,
                 info: info(1002),
                 credential: None,
+                admit: None,
             },
         );
         assert_eq!(
@@ -265,6 +278,7 @@ mod tests {
                 requested_node_id: None,
                 info: info(1000),
                 credential: None,
+                admit: None,
             },
         )
         .unwrap();
@@ -300,6 +314,7 @@ mod tests {
                     requested_node_id: None,
                     info: info(*p),
                     credential: None,
+                    admit: None,
                 },
             )
             .unwrap();

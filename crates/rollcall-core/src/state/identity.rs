@@ -94,6 +94,7 @@ mod tests {
                 requested_node_id: None,
                 info: info(1000),
                 credential: None,
+                admit: None,
             },
         )
         .unwrap();

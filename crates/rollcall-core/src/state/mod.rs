@@ -228,7 +228,8 @@ impl ClusterState {
                 requested_node_id,
                 info,
                 credential,
-            } => Ok(self.apply_register_host(*requested_node_id, info, *credential)),
+                admit,
+            } => self.apply_register_host(*requested_node_id, info, *credential, admit.as_ref()),
             Command::UpdateHost {
                 node_id,
                 info,
@@ -353,6 +354,7 @@ mod tests {
                 requested_node_id: None,
                 info: info(1000),
                 credential: None,
+                admit: None,
             },
         )
         .unwrap();

@@ -82,6 +82,7 @@ mod tests {
                     requested_node_id: None,
                     info: info(*p),
                     credential: None,
+                    admit: None,
                 },
             )
             .unwrap();

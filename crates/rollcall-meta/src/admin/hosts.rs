@@ -36,6 +36,16 @@ pub async fn add(
         let s = p.store.read();
         addrs.iter().map(|a| s.host_by_addr(a).is_none()).collect()
     };
+    if let Some(max) = p.config.max_hosts {
+        let held = p.store.read().hosts().len() as u64;
+        let adding = new.iter().filter(|n| **n).count() as u64;
+        if held + adding > max {
+            return Err(RequestError::ResourceExhausted(format!(
+                "the cluster holds {held} hosts; adding {adding} would pass --max-hosts {max}; \
+                 nothing was recorded"
+            )));
+        }
+    }
     let hosts: Vec<_> = addrs.iter().cloned().map(|a| (a, role)).collect();
     let what = format!("hosts add {} --mode {}", addresses.join(" "), mode.as_str());
     match propose_as(p, who, what, Some(Command::AddHosts { hosts, mode })).await? {

@@ -151,6 +151,7 @@ mod tests {
                                 Role::Storage,
                             ),
                             credential: None,
+                            admit: None,
                         },
                     ),
                 ])

@@ -24,6 +24,8 @@ pub enum AdmissionArg {
     Auto,
     /// Hosts must be added first (`rollcall hosts add`).
     Explicit,
+    /// A new host needs a join token (`rollcall tokens create --role join`).
+    Token,
 }
 
 /// `rollcall meta`.
@@ -80,6 +82,10 @@ pub struct MetaArgs {
     /// Consecutive failed probes before a pull-mode host is OFFLINE.
     #[arg(long, default_value_t = 3)]
     pub pull_failure_tolerance: u32,
+    /// Most hosts the cluster holds; a registration beyond is refused with
+    /// RESOURCE_EXHAUSTED and nothing is recorded [default: no bound].
+    #[arg(long, value_name = "N")]
+    pub max_hosts: Option<u64>,
     /// Admin calls need a token or a client certificate [default: on,
     /// except on a loopback --listen without TLS].
     #[arg(long, value_enum, value_name = "on|off")]
@@ -145,6 +151,11 @@ pub struct NodeArgs {
     /// Framed transport on the heartbeat port (default: buffered, as Doris).
     #[arg(long, requires = "heartbeat_port")]
     pub heartbeat_framed: bool,
+    /// A join token, for a meta service with `--admission token` (sent
+    /// until the node has a node id) [default: the ROLLCALL_JOIN_TOKEN
+    /// environment variable].
+    #[arg(long, value_name = "TOKEN")]
+    pub join_token: Option<String>,
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {

@@ -131,6 +131,7 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
             zone: zone.into(),
             labels: vec![("name".into(), name.into())],
             version: env!("CARGO_PKG_VERSION").into(),
+            join_token: None,
         };
         let node = SimNode::start(o.clone()).await?;
         let mut o = o;

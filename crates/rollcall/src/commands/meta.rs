@@ -46,6 +46,7 @@ fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
     c.admission = match args.admission {
         AdmissionArg::Auto => AdmissionPolicy::Auto,
         AdmissionArg::Explicit => AdmissionPolicy::Explicit,
+        AdmissionArg::Token => AdmissionPolicy::Token,
     };
     c.node_id = args.id;
     c.join = args.join;
@@ -100,6 +101,10 @@ fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
         return Err(CliError::Usage("--audit-keep must be at least 1".into()));
     }
     c.audit_keep = args.audit_keep;
+    if args.max_hosts == Some(0) {
+        return Err(CliError::Usage("--max-hosts must be at least 1".into()));
+    }
+    c.max_hosts = args.max_hosts;
     Ok(c)
 }
 

@@ -31,6 +31,11 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         zone: args.zone,
         labels: args.labels,
         version: args.server_version,
+        join_token: args
+            .join_token
+            .or_else(|| std::env::var("ROLLCALL_JOIN_TOKEN").ok())
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| t.trim().to_string()),
     })
     .await?;
     let _backend = match backend_args.heartbeat_port {

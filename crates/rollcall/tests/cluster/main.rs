@@ -16,6 +16,7 @@ mod exit_codes;
 mod failover;
 mod flags;
 mod identity;
+mod join;
 mod liveness;
 mod logging;
 mod membership;
