@@ -391,6 +391,7 @@ fn request(inner: &Inner) -> pb::HeartbeatRequest {
         },
         metadata_version: inner.cache.load().version(),
         leaders,
+        source: String::new(),
     };
     rollcall_proto::convert::beat_to_pb(&beat)
 }

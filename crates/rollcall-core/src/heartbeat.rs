@@ -57,6 +57,9 @@ pub struct Beat {
     pub metadata_version: u64,
     /// The partition leaderships it reports.
     pub leaders: Vec<crate::types::PartLeader>,
+    /// Where it came from, as the transport saw it (the peer's IP; empty
+    /// when unknown): new registrations are paced per source.
+    pub source: String,
 }
 
 /// Size limits on what a heartbeat may carry.

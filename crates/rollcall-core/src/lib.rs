@@ -37,6 +37,7 @@ mod model;
 mod placement;
 mod probe_failures;
 mod pull;
+mod rate;
 mod rebalance;
 mod secret;
 mod state;
@@ -70,6 +71,7 @@ pub use placement::{
 };
 pub use probe_failures::{ProbeFailures, ProbeVerdict};
 pub use pull::{judge, Accepted, MasterRecord, Probe, ProbeRefusal};
+pub use rate::RateLimiter;
 pub use rebalance::{apply_moves, plan_moves, MovePlan, SpaceReplicas};
 pub use secret::{Credential, Issued, Secret, SecretHash};
 pub use state::ClusterState;

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use rollcall_core::{AdmissionPolicy, DetectorConfig, DetectorKind, Limits};
 
+/// New registrations per second from one source, by default.
+pub const DEFAULT_REGISTRATION_RATE: u32 = 100;
+
 /// How a meta server runs.
 #[derive(Clone, Debug)]
 pub struct MetaConfig {
@@ -58,6 +61,9 @@ pub struct MetaConfig {
     /// Most hosts the cluster holds; registrations beyond are refused
     /// (`None`: no bound).
     pub max_hosts: Option<u64>,
+    /// New registrations per second (and at once) from one source (`None`:
+    /// unpaced).
+    pub registration_rate: Option<u32>,
 }
 
 impl MetaConfig {
@@ -88,6 +94,7 @@ impl MetaConfig {
             auth: false,
             audit_keep: 10_000,
             max_hosts: None,
+            registration_rate: Some(DEFAULT_REGISTRATION_RATE),
         }
     }
 

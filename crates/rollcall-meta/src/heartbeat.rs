@@ -88,6 +88,7 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
         input,
         metadata_version,
         leaders,
+        source,
     } = beat;
     let who = |node_id| Subject {
         host: input.host.clone(),
@@ -159,6 +160,23 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
             restarted,
             issued,
         } => {
+            if matches!(command, Command::RegisterHost { .. }) {
+                // A new host: paced per source (the peer's IP, else the
+                // address it claims).
+                let from = if source.is_empty() {
+                    &input.host
+                } else {
+                    &source
+                };
+                if !office.may_register(from, p.clock.now()) {
+                    let msg = format!(
+                        "too many new hosts from {from}: at most {} registrations a second \
+                         per source (--registration-rate); nothing was recorded, retry shortly",
+                        p.config.registration_rate.unwrap_or_default()
+                    );
+                    return Outcome::refused(p, Code::ResourceExhausted, msg);
+                }
+            }
             // Boxed: a rare path with a large future (a Raft write), kept
             // out of every connection's steady-state task.
             match Box::pin(register(p, &office, command, &who)).await {

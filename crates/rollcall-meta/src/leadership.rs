@@ -35,6 +35,7 @@ pub struct Leadership {
     /// under the lease lock.
     office: RwLock<Arc<Office>>,
     next_command: Arc<AtomicU64>,
+    registration_rate: Option<u32>,
 }
 
 impl Leadership {
@@ -50,6 +51,7 @@ impl Leadership {
             config.pull_failure_tolerance,
             0,
             next_command.clone(),
+            config.registration_rate,
         );
         Leadership {
             raft,
@@ -58,6 +60,7 @@ impl Leadership {
             clock,
             detector,
             pull_failure_tolerance: config.pull_failure_tolerance,
+            registration_rate: config.registration_rate,
             barrier_wait: config.election_timeout * 4,
             lease: Mutex::new(Lease::new(config.election_timeout.as_millis() as u64)),
             leading: AtomicBool::new(false),
@@ -90,6 +93,7 @@ impl Leadership {
             self.pull_failure_tolerance,
             offline_so_far,
             self.next_command.clone(),
+            self.registration_rate,
         ))
     }
 

@@ -16,11 +16,14 @@ use std::sync::{Arc, Mutex};
 
 use rollcall_core::{
     Code, DetectorConfig, HostCommand, Liveness, MonoTime, NodeId, PartLeader, ProbeFailures,
-    ProbeVerdict, RejectFilter, Status, Transition,
+    ProbeVerdict, RateLimiter, RejectFilter, Status, Transition,
 };
 use rollcall_proto::thrift::{self, Client};
 
 use crate::sync::lock;
+
+/// Sources whose registration pace is remembered.
+const REGISTRATION_SOURCES: usize = 10_000;
 
 /// Senders of rejected heartbeats remembered for de-duplicating events.
 const REJECT_MEMORY: usize = 4096;
@@ -97,6 +100,8 @@ pub struct Office {
     /// When each host whose secret was never proved was last issued one
     /// (paces re-issuing: [`rollcall_core::Issuer::may_reissue`]).
     reissued: Mutex<HashMap<NodeId, MonoTime>>,
+    /// Paces new registrations per source (`None`: unpaced).
+    registrations: Option<Mutex<RateLimiter>>,
 }
 
 impl Office {
@@ -110,6 +115,7 @@ impl Office {
         pull_failure_tolerance: u32,
         offline_so_far: u64,
         next_command: Arc<AtomicU64>,
+        registration_rate: Option<u32>,
     ) -> Self {
         Office {
             term,
@@ -123,6 +129,8 @@ impl Office {
             probe_failures: Mutex::new(ProbeFailures::new(pull_failure_tolerance)),
             pings: Mutex::new(HashMap::new()),
             reissued: Mutex::new(HashMap::new()),
+            registrations: registration_rate
+                .map(|r| Mutex::new(RateLimiter::new(r, REGISTRATION_SOURCES))),
         }
     }
 
@@ -201,6 +209,13 @@ impl Office {
                 true
             }
         }
+    }
+
+    /// Whether `source` may register one more new host at `now`.
+    pub fn may_register(&self, source: &str, now: MonoTime) -> bool {
+        self.registrations
+            .as_ref()
+            .is_none_or(|r| lock(r).allow(source, now))
     }
 
     /// Queues commands for hosts' next heartbeats; ids are assigned here.
@@ -334,7 +349,7 @@ mod tests {
             kind: kind.into(),
             args: Default::default(),
         };
-        let a = Office::new(1, MonoTime::ZERO, detector, 3, 0, ids.clone());
+        let a = Office::new(1, MonoTime::ZERO, detector, 3, 0, ids.clone(), None);
         a.queue(vec![(5, cmd("x")), (6, cmd("y")), (5, cmd("z"))]);
         let got: Vec<(u64, String)> = a
             .take_commands(5)
@@ -344,7 +359,7 @@ mod tests {
         assert_eq!(got, vec![(1, "x".into()), (3, "z".into())]);
         assert!(a.take_commands(5).is_empty());
         // A new office continues the ids and starts with nothing pending.
-        let b = Office::new(2, MonoTime::ZERO, detector, 3, 0, ids);
+        let b = Office::new(2, MonoTime::ZERO, detector, 3, 0, ids, None);
         assert!(b.take_commands(6).is_empty());
         b.queue(vec![(6, cmd("w"))]);
         assert_eq!(b.take_commands(6)[0].id, 4);

@@ -102,6 +102,8 @@ pub fn beat_from_pb(req: pb::HeartbeatRequest) -> Beat {
                 term: l.term,
             })
             .collect(),
+        // The transport fills it in.
+        source: String::new(),
     }
 }
 
@@ -326,6 +328,7 @@ mod tests {
                 part: 2,
                 term: 7,
             }],
+            source: String::new(),
         };
         assert_eq!(beat_from_pb(beat_to_pb(&b)), b);
         let d = MetadataDelta {

@@ -86,6 +86,10 @@ pub struct MetaArgs {
     /// RESOURCE_EXHAUSTED and nothing is recorded [default: no bound].
     #[arg(long, value_name = "N")]
     pub max_hosts: Option<u64>,
+    /// New hosts a second (and at once) one source may register; beyond,
+    /// RESOURCE_EXHAUSTED and nothing is recorded. `off`: unpaced.
+    #[arg(long, default_value = "100", value_name = "N|off")]
+    pub registration_rate: String,
     /// Admin calls need a token or a client certificate [default: on,
     /// except on a loopback --listen without TLS].
     #[arg(long, value_enum, value_name = "on|off")]

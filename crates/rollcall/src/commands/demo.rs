@@ -104,6 +104,20 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     config.expired_factor = args.expired_factor;
     let threshold = args.heartbeat_interval * args.expired_factor;
     let meta = MetaServer::start(config).await?;
+    // Whatever the tour's end (done, Ctrl-C, or a reader gone away), the
+    // meta server is shut down in order, so nothing logs on the way out.
+    let result = tour(&args, &meta, &base, threshold).await;
+    meta.shutdown().await;
+    result
+}
+
+/// The tour: servers started, config propagated, one killed and restarted.
+async fn tour(
+    args: &DemoArgs,
+    meta: &MetaServer,
+    base: &std::path::Path,
+    threshold: Duration,
+) -> Result<(), CliError> {
     let meta_addr = meta.local_addr().to_string();
     let mut screen = Screen {
         live: std::io::stdout().is_terminal(),
@@ -256,6 +270,5 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         outln!("\nTour done: config propagated, a dead server went OFFLINE, and came back ONLINE with a restarted event.")?;
     }
     drop(nodes);
-    meta.shutdown().await;
     Ok(())
 }

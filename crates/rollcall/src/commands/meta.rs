@@ -105,6 +105,17 @@ fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
         return Err(CliError::Usage("--max-hosts must be at least 1".into()));
     }
     c.max_hosts = args.max_hosts;
+    c.registration_rate = match args.registration_rate.as_str() {
+        "off" => None,
+        n => match n.parse::<u32>() {
+            Ok(r) if r > 0 => Some(r),
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "--registration-rate {n:?} is not a number above 0, or off"
+                )))
+            }
+        },
+    };
     Ok(c)
 }
 

@@ -102,32 +102,23 @@ fn a_join_token_admits_while_it_is_usable_and_a_refusal_says_why() {
     assert_eq!(row["node_id"], 1);
 }
 
-#[test]
-fn a_registration_flood_stops_at_max_hosts_and_real_hosts_stay_online() {
-    let tmp = tempfile::tempdir().unwrap();
-    let meta = start_meta(
-        &tmp.path().join("meta"),
-        "127.0.0.1:0",
-        &["--max-hosts", "1000", "--expired-factor", "25"],
-    );
-    let real = start_storage_nodes(&meta.addr, tmp.path(), 2);
-    let cluster_id = cluster(&meta.addr)["cluster_id"].as_u64().unwrap() as u32;
-
-    // 10,000 made-up hosts from one client, as fast as it can send them.
+/// Registers made-up hosts `ports` advertising `host`, on one stream;
+/// their answers' codes.
+fn flood(meta: &str, cluster_id: u32, host: &str, ports: std::ops::Range<u32>) -> Vec<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let codes = rt.block_on(async {
-        let mut c = rollcall_proto::stream::HeartbeatClient::connect(&meta.addr)
+    rt.block_on(async {
+        let mut c = rollcall_proto::stream::HeartbeatClient::connect(meta)
             .await
             .expect("a heartbeat stream");
         let mut codes = Vec::new();
-        for i in 0..10_000u32 {
+        for port in ports {
             let req = pb::HeartbeatRequest {
                 cluster_id,
-                host: "10.9.0.1".into(),
-                port: 1 + i,
+                host: host.into(),
+                port,
                 role: pb::Role::Storage as i32,
                 version: "flood".into(),
                 start_time_ms: 1_700_000_000_000,
@@ -136,12 +127,59 @@ fn a_registration_flood_stops_at_max_hosts_and_real_hosts_stay_online() {
             codes.push(c.heartbeat(&req).await.expect("an answer").code);
         }
         codes
-    });
-    let ok = codes.iter().filter(|c| **c == pb::Code::Ok as i32).count();
-    let exhausted = codes
-        .iter()
-        .filter(|c| **c == pb::Code::ResourceExhausted as i32)
-        .count();
+    })
+}
+
+fn count(codes: &[i32], code: pb::Code) -> usize {
+    codes.iter().filter(|c| **c == code as i32).count()
+}
+
+#[test]
+fn new_registrations_are_paced_per_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = start_meta(
+        &tmp.path().join("meta"),
+        "127.0.0.1:0",
+        &["--registration-rate", "50"],
+    );
+    let cluster_id = cluster(&meta.addr)["cluster_id"].as_u64().unwrap() as u32;
+    let t = std::time::Instant::now();
+    let codes = flood(&meta.addr, cluster_id, "10.9.0.1", 1..301);
+    let secs = t.elapsed().as_secs_f64();
+    let ok = count(&codes, pb::Code::Ok);
+    // A burst of 50, then 50 a second while the flood lasts.
+    let most = 50 + (secs * 50.0).ceil() as usize + 1;
+    assert!(ok >= 50 && ok <= most, "{ok} admitted in {secs:.2}s");
+    assert_eq!(count(&codes, pb::Code::ResourceExhausted), 300 - ok);
+    // Another source is not slowed by the first.
+    let other = flood(&meta.addr, cluster_id, "10.9.0.2", 1..11);
+    assert_eq!(count(&other, pb::Code::Ok), 10);
+    let rows = hosts(&meta.addr).unwrap();
+    assert_eq!(rows.iter().filter(|r| r["role"] != "meta").count(), ok + 10);
+}
+
+#[test]
+fn a_registration_flood_stops_at_max_hosts_and_real_hosts_stay_online() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = start_meta(
+        &tmp.path().join("meta"),
+        "127.0.0.1:0",
+        &[
+            "--max-hosts",
+            "1000",
+            "--expired-factor",
+            "25",
+            "--registration-rate",
+            "off",
+        ],
+    );
+    let real = start_storage_nodes(&meta.addr, tmp.path(), 2);
+    let cluster_id = cluster(&meta.addr)["cluster_id"].as_u64().unwrap() as u32;
+
+    // 10,000 made-up hosts from one client, as fast as it can send them.
+    let codes = flood(&meta.addr, cluster_id, "10.9.0.1", 1..10_001);
+    let ok = count(&codes, pb::Code::Ok);
+    let exhausted = count(&codes, pb::Code::ResourceExhausted);
     assert_eq!(
         (ok, exhausted),
         (998, 9_002),
