@@ -51,6 +51,11 @@ pub struct MetaConfig {
     pub thrift_listen: Option<SocketAddr>,
     /// Consecutive failed probes before a pull-mode host is OFFLINE.
     pub pull_failure_tolerance: u32,
+    /// TLS on every connection this server makes or accepts (its port,
+    /// Raft, the Thrift port, probes and pings), when `start` or
+    /// `start_with_store` binds; `None`: plain TCP. With TLS, Raft is
+    /// served only to peers presenting a node certificate.
+    pub tls: Option<rollcall_proto::tls::Tls>,
 }
 
 impl MetaConfig {
@@ -76,6 +81,7 @@ impl MetaConfig {
             election_timeout: Duration::from_millis(500),
             thrift_listen: None,
             pull_failure_tolerance: 3,
+            tls: None,
         }
     }
 
