@@ -36,6 +36,8 @@ pub struct SimOptions {
     pub labels: Vec<(String, String)>,
     /// Version reported.
     pub version: String,
+    /// How the agent dials the meta servers (TCP, or TLS over it).
+    pub dialer: rollcall_proto::transport::Dialer,
 }
 
 /// Binds a simulated server's main port and writes the bound address to
@@ -174,6 +176,7 @@ impl SimNode {
         config.zone = opts.zone;
         config.labels = opts.labels.into_iter().collect();
         config.version = opts.version;
+        config.dialer = opts.dialer;
         let leading = Arc::new(SimLeaders::default());
         config.handler = leading.clone();
         let start_time_ms = config.start_time_ms;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::common::{parse_duration, MetaAddrs, ServerRole};
+use super::common::{parse_duration, MetaAddrs, ServerRole, TlsArgs};
 
 /// Failure detector choice.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -80,6 +80,13 @@ pub struct MetaArgs {
     /// Consecutive failed probes before a pull-mode host is OFFLINE.
     #[arg(long, default_value_t = 3)]
     pub pull_failure_tolerance: u32,
+    /// TLS on every connection (`--tls-dir DIR`: ca.crt, node.crt,
+    /// node.key). SIGHUP reloads the files.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// Serve without TLS on a non-loopback address (refused otherwise).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 fn parse_peer(s: &str) -> Result<(u64, String), String> {
@@ -99,7 +106,9 @@ fn parse_peer(s: &str) -> Result<(u64, String), String> {
 /// `rollcall node`.
 #[derive(Clone, Debug, Args)]
 pub struct NodeArgs {
-    /// Where the meta service is (`--meta`).
+    /// Where the meta service is (`--meta`), and TLS (`--tls-dir DIR`:
+    /// ca.crt, node.crt, node.key, for the agent's connections and the
+    /// heartbeat port; SIGHUP reloads the files).
     #[command(flatten)]
     pub meta: MetaAddrs,
     /// Role of the simulated server (a meta server is `rollcall meta`).
@@ -129,6 +138,9 @@ pub struct NodeArgs {
     /// Framed transport on the heartbeat port (default: buffered, as Doris).
     #[arg(long, requires = "heartbeat_port")]
     pub heartbeat_framed: bool,
+    /// Serve without TLS on a non-loopback address (refused otherwise).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {

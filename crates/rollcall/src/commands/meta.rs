@@ -110,8 +110,20 @@ fn default_thrift_listen(listen: SocketAddr, data_dir: &Path) -> SocketAddr {
 
 /// Runs the server.
 pub async fn run(args: MetaArgs) -> Result<(), CliError> {
-    let config = config(&args)?;
+    let mut config = config(&args)?;
+    let tls = crate::secure::load(crate::secure::node_files(&args.tls)?)?;
+    let mut ips = vec![args.listen.ip()];
+    ips.extend(config.thrift_listen.map(|a| a.ip()));
+    crate::secure::check_exposure("rollcall meta", &ips, tls.is_some(), args.insecure)?;
+    config.tls = tls.clone();
     let server = MetaServer::start(config).await?;
+    if let Some(tls) = tls {
+        crate::secure::reload_on_sighup(tls.clone())?;
+        note(format_args!(
+            "TLS on every connection (CA {}); SIGHUP reloads the certificates",
+            tls.files().ca.display()
+        ));
+    }
     let addr = server.local_addr();
     // The address others reach it at (the bound one unless advertised).
     write_addr_file(&args.data_dir, ADDR_FILE, server.advertised_addr())?;

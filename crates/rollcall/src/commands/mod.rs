@@ -4,6 +4,7 @@
 //! [`crate::client`]).
 
 mod balance;
+mod certs;
 mod cluster;
 mod config;
 mod demo;
@@ -34,6 +35,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::MetaCluster(cmd) => meta_cluster::run(cmd).await,
         Command::Cluster(args) => cluster::run(args).await,
         Command::Events(args) => events::run(args).await,
+        Command::Certs(cmd) => certs::run(cmd),
         Command::Demo(args) => demo::run(args).await,
         // Without --meta the bench starts its own meta server(s).
         Command::Bench(args) => crate::bench::run(args).await,
