@@ -391,7 +391,7 @@ fn request(inner: &Inner) -> pb::HeartbeatRequest {
         },
         metadata_version: inner.cache.load().version(),
         leaders,
-        source: String::new(),
+        source: None,
     };
     rollcall_proto::convert::beat_to_pb(&beat)
 }

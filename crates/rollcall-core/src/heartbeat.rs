@@ -57,9 +57,9 @@ pub struct Beat {
     pub metadata_version: u64,
     /// The partition leaderships it reports.
     pub leaders: Vec<crate::types::PartLeader>,
-    /// Where it came from, as the transport saw it (the peer's IP; empty
+    /// Where it came from, as the transport saw it (the peer's IP; `None`
     /// when unknown): new registrations are paced per source.
-    pub source: String,
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// Size limits on what a heartbeat may carry.

@@ -1,6 +1,7 @@
 //! Admin access on the meta server: who a call comes from (a bearer token,
 //! judged by `rollcall_core::authenticate` against the replicated tokens;
-//! or anyone when `--auth off`), proposing an admin write with who made it
+//! else a client certificate carrying a role; or anyone when `--auth
+//! off`), proposing an admin write with who made it
 //! (the audit trail), and the cluster's first admin token.
 
 use std::path::Path;
@@ -21,12 +22,21 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 pub const TOKEN_PREFIX: &str = "rct_";
 
 /// The caller of an admin call carrying `bearer` (its `authorization`
-/// header's token), if it may make a call that needs `need`.
-pub fn caller(p: &Parts, bearer: Option<&str>, need: Access) -> Result<Principal, RequestError> {
+/// header's token) or, without one, `cert` (who its verified client
+/// certificate names), if it may make a call that needs `need`.
+pub fn caller(
+    p: &Parts,
+    bearer: Option<&str>,
+    cert: Option<Principal>,
+    need: Access,
+) -> Result<Principal, RequestError> {
     if !p.config.auth {
         return Ok(Principal::anonymous());
     }
-    let who = authenticate(&*p.store.read(), bearer, wall_ms())?;
+    let who = match (bearer.filter(|b| !b.is_empty()), cert) {
+        (None, Some(cert)) => cert,
+        (bearer, _) => authenticate(&*p.store.read(), bearer, wall_ms())?,
+    };
     authorize(&who, need)?;
     Ok(who)
 }

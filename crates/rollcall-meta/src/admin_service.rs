@@ -9,6 +9,7 @@ use rollcall_core::{Access, Principal, Token};
 use rollcall_proto as pb;
 use rollcall_proto::admin_server::Admin;
 use rollcall_proto::convert::{self, role_from_pb};
+use rollcall_proto::tls::peer_identity;
 use tonic::{Request, Response, Status};
 
 use crate::access::caller;
@@ -25,14 +26,23 @@ pub const AUTHORIZATION: &str = "authorization";
 pub struct AdminService(pub Parts);
 
 impl AdminService {
-    /// The caller of `req`, if its role is at least `need`.
+    /// The caller of `req`, if its role is at least `need`: a bearer
+    /// token if the call carries one, else the verified client
+    /// certificate of its TLS connection (its role travels in it).
     fn who<T>(&self, req: &Request<T>, need: Access) -> Result<Principal, RequestError> {
         let bearer = req
             .metadata()
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
-        caller(&self.0, bearer, need)
+        let cert = peer_identity(req).and_then(|id| {
+            let access = id.role.as_deref().and_then(Access::from_name)?;
+            Some(Principal {
+                name: format!("cert:{}", id.common_name),
+                access,
+            })
+        });
+        caller(&self.0, bearer, cert, need)
     }
 }
 

@@ -64,6 +64,11 @@ pub struct MetaConfig {
     /// New registrations per second (and at once) from one source (`None`:
     /// unpaced).
     pub registration_rate: Option<u32>,
+    /// TLS on every connection this server makes or accepts (its port,
+    /// Raft, the Thrift port, probes and pings), when `start` or
+    /// `start_with_store` binds; `None`: plain TCP. With TLS, Raft is
+    /// served only to peers presenting a node certificate.
+    pub tls: Option<rollcall_proto::tls::Tls>,
 }
 
 impl MetaConfig {
@@ -95,6 +100,7 @@ impl MetaConfig {
             audit_keep: 10_000,
             max_hosts: None,
             registration_rate: Some(DEFAULT_REGISTRATION_RATE),
+            tls: None,
         }
     }
 

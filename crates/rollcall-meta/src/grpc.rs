@@ -77,7 +77,13 @@ impl Meta for MetaService {
         &self,
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
-        let beat = convert::beat_from_pb(request.into_inner());
+        let source = request
+            .extensions()
+            .get::<rollcall_proto::tls::ConnInfo>()
+            .and_then(|c| c.peer_addr)
+            .map(|a| a.ip());
+        let mut beat = convert::beat_from_pb(request.into_inner());
+        beat.source = source;
         let out = heartbeat::accept(&self.0, beat).await;
         Ok(Response::new(views::heartbeat_response(&self.0, out)))
     }

@@ -163,12 +163,8 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
             if matches!(command, Command::RegisterHost { .. }) {
                 // A new host: paced per source (the peer's IP, else the
                 // address it claims).
-                let from = if source.is_empty() {
-                    &input.host
-                } else {
-                    &source
-                };
-                if !office.may_register(from, p.clock.now()) {
+                let from = source.map_or_else(|| input.host.clone(), |ip| ip.to_string());
+                if !office.may_register(&from, p.clock.now()) {
                     let msg = format!(
                         "too many new hosts from {from}: at most {} registrations a second \
                          per source (--registration-rate); nothing was recorded, retry shortly",

@@ -105,6 +105,9 @@ async fn sniff(mut sock: BoxIo) -> Option<Sniffed> {
 /// answer saying what was wrong, then the connection is closed.
 async fn serve_stream(sock: BoxIo, p: Parts, mut stop: watch::Receiver<bool>, v2: bool) {
     let max = p.config.max_message_bytes;
+    let source = rollcall_proto::tls::conn_info(&*sock)
+        .peer_addr
+        .map(|a| a.ip());
     let idle = (p.config.detector_config().threshold() * 2).max(Duration::from_secs(10));
     // Requests and answers alternate, so one buffered stream serves both.
     let mut io = BufReader::with_capacity(512, sock);
@@ -132,14 +135,14 @@ async fn serve_stream(sock: BoxIo, p: Parts, mut stop: watch::Receiver<bool>, v2
             Err(FrameError::Closed) | Err(FrameError::Io(_)) => return,
             Err(e) => (wrap(v2, refuse(e.to_string())), true),
             Ok(()) if !v2 => match pb::HeartbeatRequest::decode(rbuf.as_slice()) {
-                Ok(req) => (Framed::V1(heartbeat(&p, req).await), false),
+                Ok(req) => (Framed::V1(heartbeat(&p, req, source).await), false),
                 Err(e) => (Framed::V1(refuse(FrameError::from(e).to_string())), true),
             },
             Ok(()) => match pb::StreamRequest::decode(rbuf.as_slice()) {
                 Ok(pb::StreamRequest {
                     body: Some(Body::Heartbeat(req)),
                 }) => (
-                    Framed::v2(Answer::Heartbeat(heartbeat(&p, req).await)),
+                    Framed::v2(Answer::Heartbeat(heartbeat(&p, req, source).await)),
                     false,
                 ),
                 Ok(pb::StreamRequest {
@@ -197,6 +200,12 @@ fn wrap(v2: bool, refusal: pb::HeartbeatResponse) -> Framed {
     }
 }
 
-async fn heartbeat(p: &Parts, req: pb::HeartbeatRequest) -> pb::HeartbeatResponse {
-    views::heartbeat_response(p, accept(p, convert::beat_from_pb(req)).await)
+async fn heartbeat(
+    p: &Parts,
+    req: pb::HeartbeatRequest,
+    source: Option<std::net::IpAddr>,
+) -> pb::HeartbeatResponse {
+    let mut beat = convert::beat_from_pb(req);
+    beat.source = source;
+    views::heartbeat_response(p, accept(p, beat).await)
 }

@@ -123,28 +123,30 @@ impl MetaServer {
         Self::start_with_store(config, store).await
     }
 
-    /// Starts a server over the given store, listening on TCP at
-    /// `config.listen`. See [`MetaServer::start_on`].
+    /// Starts a server over the given store, listening on TCP (TLS over
+    /// it when `config.tls` says so) at `config.listen`. See
+    /// [`MetaServer::start_on`].
     pub async fn start_with_store(
         config: MetaConfig,
         store: RaftStore,
     ) -> Result<MetaServer, MetaError> {
         // Refuse a missing or bad advertised address before binding.
         advertised(&config, None)?;
-        let listener = tokio::net::TcpListener::bind(config.listen)
+        let net = match &config.tls {
+            Some(tls) => tls.wrap(&Net::tcp()),
+            None => Net::tcp(),
+        };
+        let (listener, addr) = net
+            .bind(config.listen)
             .await
             .map_err(|source| MetaError::Bind {
                 addr: config.listen,
                 source,
             })?;
-        let addr = listener.local_addr().map_err(|source| MetaError::Bind {
-            addr: config.listen,
-            source,
-        })?;
         let transport = Transport {
-            listener: Box::new(listener),
+            listener,
             local_addr: addr,
-            net: Net::tcp(),
+            net,
         };
         Self::start_on(config, store, transport).await
     }
@@ -269,11 +271,13 @@ impl MetaServer {
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             )
-            .add_service(
+            // Over TLS only a peer with a node certificate may speak Raft.
+            .add_service(tonic::service::interceptor::InterceptedService::new(
                 RaftServer::new(RaftService(raft.clone()))
                     .max_decoding_message_size(256 * 1024 * 1024)
                     .max_encoding_message_size(256 * 1024 * 1024),
-            );
+                rollcall_proto::tls::require_node_cert,
+            ));
         // One port: heartbeat streams are served by the accept loop, gRPC
         // connections are handed to tonic.
         let (grpc_tx, grpc_rx) = mpsc::channel(1024);

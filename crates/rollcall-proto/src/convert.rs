@@ -103,7 +103,7 @@ pub fn beat_from_pb(req: pb::HeartbeatRequest) -> Beat {
             })
             .collect(),
         // The transport fills it in.
-        source: String::new(),
+        source: None,
     }
 }
 
@@ -328,7 +328,7 @@ mod tests {
                 part: 2,
                 term: 7,
             }],
-            source: String::new(),
+            source: None,
         };
         assert_eq!(beat_from_pb(beat_to_pb(&b)), b);
         let d = MetadataDelta {

@@ -17,6 +17,7 @@ pub mod thrift;
 pub mod thrift_server {
     pub use crate::thrift::server::*;
 }
+pub mod tls;
 pub mod transport;
 
 pub use v1::*;

@@ -26,9 +26,18 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::{Channel, Endpoint, Uri};
 
 /// A byte stream to a peer.
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static {}
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static {
+    /// The stream as `Any`, so what a wrapper knows of its connection
+    /// (such as [`crate::tls::conn_info`]) can be read through a [`BoxIo`].
+    /// Call it on the stream (`(*boxed).as_any()`), not on the box.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
 
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> Io for T {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> Io for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// A boxed byte stream.
 pub type BoxIo = Box<dyn Io>;
@@ -59,6 +68,9 @@ impl Default for Dialer {
         Dialer::tcp()
     }
 }
+
+/// The future of one dial made for tonic's connector.
+type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TokioIo<BoxIo>>> + Send>>;
 
 /// An address a gRPC channel cannot be built for.
 #[derive(Debug, thiserror::Error)]
@@ -126,17 +138,30 @@ impl Dialer {
         }
         Ok(match &self.custom {
             None => ep.connect_lazy(),
-            Some(_) => {
-                let dialer = self.clone();
-                ep.connect_with_connector_lazy(tower_service_fn(move |uri: Uri| {
-                    let target = uri
-                        .authority()
-                        .map(|a| a.as_str().to_string())
-                        .unwrap_or_default();
-                    let fut = dialer.dial(&target);
-                    async move { fut.await.map(TokioIo::new) }
-                }))
-            }
+            Some(_) => ep.connect_with_connector_lazy(self.connector()),
+        })
+    }
+
+    /// Connects a gRPC channel to `ep` now, over this dialer (the
+    /// endpoint's timeouts apply). A failed dial is the error's source, in
+    /// the dialer's words (for TLS, what was wrong with which certificate).
+    pub async fn connect(&self, ep: Endpoint) -> Result<Channel, tonic::transport::Error> {
+        match &self.custom {
+            None => ep.connect().await,
+            Some(_) => ep.connect_with_connector(self.connector()).await,
+        }
+    }
+
+    /// tonic's connector: dials the URI's `host:port` with this dialer.
+    fn connector(&self) -> ServiceFn<impl FnMut(Uri) -> ConnectFuture + Clone> {
+        let dialer = self.clone();
+        tower_service_fn(move |uri: Uri| {
+            let target = uri
+                .authority()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default();
+            let fut = dialer.dial(&target);
+            Box::pin(async move { fut.await.map(TokioIo::new) }) as ConnectFuture
         })
     }
 }
@@ -371,11 +396,15 @@ where
 }
 
 /// An accepted connection of which the first bytes were already read (to
-/// tell the protocols apart); reading starts with those bytes again.
+/// tell the protocols apart); reading starts with those bytes again. Its
+/// tonic connect info is what TLS learned of the peer
+/// ([`crate::tls::ConnInfo`]), so gRPC handlers can read it
+/// ([`crate::tls::peer_identity`]).
 pub struct Rewound {
     head: [u8; 4],
     pos: usize,
     len: usize,
+    info: crate::tls::ConnInfo,
     inner: BoxIo,
 }
 
@@ -386,6 +415,7 @@ impl Rewound {
             head,
             pos: 0,
             len: len.min(4),
+            info: crate::tls::conn_info(&*inner),
             inner,
         }
     }
@@ -439,9 +469,11 @@ impl AsyncWrite for Rewound {
 }
 
 impl tonic::transport::server::Connected for Rewound {
-    type ConnectInfo = ();
+    type ConnectInfo = crate::tls::ConnInfo;
 
-    fn connect_info(&self) -> Self::ConnectInfo {}
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.info.clone()
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! One transport suite, run against every [`Net`]: plain TCP on 127.0.0.1
-//! and the in-memory network. Whatever a server or client does over a
+//! One transport suite, run against every [`Net`]: plain TCP on 127.0.0.1,
+//! the in-memory network, and TLS over each (a generated PKI). Whatever a server or client does over a
 //! `Net` must behave the same on both (chitchat's transport tests are the
 //! model): a round trip, many connections at once, a large payload, EOF
 //! when the peer closes, a refused dial when nothing listens, and a freed
@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rollcall_proto::transport::{Accept, Net};
+
+#[path = "common/pki.rs"]
+mod pki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LOOPBACK: &str = "127.0.0.1:0";
@@ -27,7 +30,11 @@ fn echo(mut listener: Box<dyn Accept>) -> tokio::task::JoinHandle<()> {
                     match sock.read(&mut buf).await {
                         Ok(0) | Err(_) => return,
                         Ok(n) => {
-                            if sock.write_all(&buf[..n]).await.is_err() {
+                            // A writer flushes: TLS may hold bytes back
+                            // until then.
+                            if sock.write_all(&buf[..n]).await.is_err()
+                                || sock.flush().await.is_err()
+                            {
                                 return;
                             }
                         }
@@ -44,6 +51,7 @@ async fn round_trip(net: &Net) {
     let _server = echo(l);
     let mut c = net.dial(&at.to_string()).await.unwrap();
     c.write_all(b"ping").await.unwrap();
+    c.flush().await.unwrap();
     let mut got = [0u8; 4];
     c.read_exact(&mut got).await.unwrap();
     assert_eq!(&got, b"ping");
@@ -60,6 +68,7 @@ async fn many_at_once(net: &Net) {
             let mut c = net.dial(&at).await.unwrap();
             let msg = i.to_be_bytes();
             c.write_all(&msg).await.unwrap();
+            c.flush().await.unwrap();
             let mut got = [0u8; 4];
             c.read_exact(&mut got).await.unwrap();
             assert_eq!(got, msg, "connection {i} got its own bytes back");
@@ -77,7 +86,10 @@ async fn large_payload(net: &Net) {
     let (mut r, mut w) = tokio::io::split(c);
     let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
     let sent = data.clone();
-    let writer = tokio::spawn(async move { w.write_all(&sent).await.unwrap() });
+    let writer = tokio::spawn(async move {
+        w.write_all(&sent).await.unwrap();
+        w.flush().await.unwrap();
+    });
     let mut got = vec![0u8; data.len()];
     r.read_exact(&mut got).await.unwrap();
     writer.await.unwrap();
@@ -138,6 +150,20 @@ async fn tcp_passes_the_transport_suite() {
 #[tokio::test]
 async fn memory_passes_the_transport_suite() {
     suite(Net::memory()).await;
+}
+
+#[tokio::test]
+async fn tls_over_tcp_passes_the_transport_suite() {
+    let pki = pki::Pki::new();
+    pki.node("node", &["127.0.0.1"], false);
+    suite(pki.tls("node").wrap(&Net::tcp())).await;
+}
+
+#[tokio::test]
+async fn tls_over_memory_passes_the_transport_suite() {
+    let pki = pki::Pki::new();
+    pki.node("node", &["127.0.0.1"], false);
+    suite(pki.tls("node").wrap(&Net::memory())).await;
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
-//! The admin client: connecting to the meta service, following its
-//! leader, the bearer token every call carries, and the conversions every
-//! admin command needs. Failed calls become [`CliError`]s here, by the code
-//! in their `rollcall-code` metadata.
+//! The admin client: connecting to the meta service (over TLS when the
+//! target says so), following its leader, the bearer token every call
+//! carries, and the conversions every admin command needs. Failed calls become [`CliError`]s here, by the code in
+//! their `rollcall-code` metadata.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -9,12 +9,23 @@ use std::time::Duration;
 use rollcall_core::{Code, Role};
 use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
+use rollcall_proto::transport::{Dialer, Net};
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::args::{Cli, Command};
-use crate::error::{code_of, CliError};
+use crate::args::{Cli, Command, MetaTarget};
+use crate::error::{chain, code_of, CliError};
+
+/// How to dial `target`'s servers: TCP, or TLS over it with the CA and the
+/// user's client certificate (when present) of the target's flags.
+pub fn dialer(target: &MetaTarget) -> Result<Dialer, CliError> {
+    let files = crate::secure::client_files(&target.tls, target.user.as_deref())?;
+    Ok(match crate::secure::load(files)? {
+        Some(tls) => tls.wrap(&Net::tcp()).dialer().clone(),
+        None => Dialer::tcp(),
+    })
+}
 
 /// An admin client whose calls carry the bearer token, if one was given.
 pub type Admin = AdminClient<InterceptedService<Channel, Bearer>>;
@@ -85,11 +96,29 @@ pub fn admin(ch: Channel) -> Admin {
 /// asked who leads, and the first leader named is used (liveness and
 /// writes are the leader's). Without any leader named, the first server
 /// that answered is used, so its error explains the situation.
-pub async fn connect(addrs: &[String]) -> Result<Admin, CliError> {
+pub async fn connect(target: &MetaTarget) -> Result<Admin, CliError> {
+    connect_with(&dialer(target)?, &target.addrs)
+        .await
+        .map_err(|e| hint(target, e))
+}
+
+/// A plaintext command that reached no server may have met TLS servers:
+/// say so.
+fn hint(target: &MetaTarget, e: CliError) -> CliError {
+    match e {
+        CliError::Unreachable { addrs, reason } if !target.tls.given() => CliError::Unreachable {
+            addrs,
+            reason: format!("{reason} (if the meta servers use TLS, give --tls-dir)"),
+        },
+        e => e,
+    }
+}
+
+async fn connect_with(dialer: &Dialer, addrs: &[String]) -> Result<Admin, CliError> {
     let mut first: Option<Admin> = None;
     let mut last_err = None;
     for addr in addrs {
-        let (mut client, at) = match connect_any(std::slice::from_ref(addr)).await {
+        let (mut client, at) = match connect_any_with(dialer, std::slice::from_ref(addr)).await {
             Ok(c) => c,
             Err(e) => {
                 last_err = Some(e);
@@ -108,7 +137,7 @@ pub async fn connect(addrs: &[String]) -> Result<Admin, CliError> {
         if leader == at {
             return Ok(client);
         }
-        if let Ok((c, _)) = connect_any(std::slice::from_ref(&leader)).await {
+        if let Ok((c, _)) = connect_any_with(dialer, std::slice::from_ref(&leader)).await {
             return Ok(c);
         }
         first.get_or_insert(client);
@@ -126,14 +155,18 @@ pub async fn connect(addrs: &[String]) -> Result<Admin, CliError> {
 
 /// Runs one admin call at the leader. While leadership is changing
 /// (NOT_LEADER), it finds the leader again and retries, for up to 10 s.
-pub async fn at_leader<T, F, Fut>(meta: &[String], mut call: F) -> Result<T, CliError>
+pub async fn at_leader<T, F, Fut>(target: &MetaTarget, mut call: F) -> Result<T, CliError>
 where
     F: FnMut(Admin) -> Fut,
     Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
+    let meta = &target.addrs;
+    let dialer = dialer(target)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let client = connect(meta).await?;
+        let client = connect_with(&dialer, meta)
+            .await
+            .map_err(|e| hint(target, e))?;
         match call(client).await {
             Ok(r) => return Ok(r.into_inner()),
             Err(s)
@@ -142,14 +175,20 @@ where
             {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            Err(s) => return Err(CliError::from_status(s, &meta.join(", "))),
+            Err(s) => return Err(hint(target, CliError::from_status(s, &meta.join(", ")))),
         }
     }
 }
 
-/// Connects to the first meta server in `addrs` that accepts a
+/// Connects to the first of `target`'s meta servers that accepts a
 /// connection; the client and the address it reached.
-pub async fn connect_any(addrs: &[String]) -> Result<(Admin, String), CliError> {
+pub async fn connect_any(target: &MetaTarget) -> Result<(Admin, String), CliError> {
+    connect_any_with(&dialer(target)?, &target.addrs)
+        .await
+        .map_err(|e| hint(target, e))
+}
+
+async fn connect_any_with(dialer: &Dialer, addrs: &[String]) -> Result<(Admin, String), CliError> {
     let mut last = String::from("no address given");
     for addr in addrs {
         let ep = match Endpoint::from_shared(format!("http://{addr}")) {
@@ -161,16 +200,11 @@ pub async fn connect_any(addrs: &[String]) -> Result<(Admin, String), CliError> 
                 continue;
             }
         };
-        match ep.connect().await {
+        match dialer.connect(ep).await {
             Ok(ch) => {
                 return Ok((admin(ch), addr.clone()));
             }
-            Err(e) => {
-                last = match std::error::Error::source(&e) {
-                    Some(src) => format!("{e}: {src}"),
-                    None => e.to_string(),
-                }
-            }
+            Err(e) => last = chain(&e),
         }
     }
     Err(CliError::Unreachable {

@@ -114,6 +114,9 @@ pub enum CliError {
     /// stops quietly.
     #[error("standard output was closed")]
     OutputClosed,
+    /// TLS files that cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] rollcall_proto::tls::TlsError),
     /// A local I/O failure.
     #[error("{what}: {source}")]
     Io {
@@ -147,7 +150,7 @@ impl CliError {
             },
             CliError::Failed(_) | CliError::Timeout(_) => Exit::Failed,
             CliError::OutputClosed => Exit::Ok,
-            CliError::Io { .. } => Exit::Local,
+            CliError::Io { .. } | CliError::Tls(_) => Exit::Local,
         }
     }
 
@@ -161,8 +164,10 @@ impl CliError {
             };
         }
         if no_answer(&s) {
+            // The whole chain: its innermost error names the cause (a
+            // refused TLS certificate, say).
             let reason = match s.source() {
-                Some(src) => format!("{}: {src}", s.message()),
+                Some(src) => format!("{}: {}", s.message(), chain(src)),
                 None => s.message().to_string(),
             };
             return CliError::Unreachable {
@@ -175,6 +180,21 @@ impl CliError {
             message: format!("the meta server answered {:?}: {}", s.code(), s.message()),
         }
     }
+}
+
+/// Every message in `e`'s chain of sources, joined with ": " (a message
+/// already contained in the text so far is not repeated).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let m = s.to_string();
+        if !out.contains(&m) {
+            out = format!("{out}: {m}");
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// The [`Code`] in a status's `rollcall-code` metadata.

@@ -17,6 +17,7 @@ mod error;
 mod logging;
 mod out;
 mod render;
+mod secure;
 mod sim;
 
 use std::process::ExitCode;

@@ -38,6 +38,8 @@ pub struct SimOptions {
     pub version: String,
     /// A join token (`--admission token`).
     pub join_token: Option<String>,
+    /// How the agent dials the meta servers (TCP, or TLS over it).
+    pub dialer: rollcall_proto::transport::Dialer,
 }
 
 /// Binds a simulated server's main port and writes the bound address to
@@ -177,6 +179,7 @@ impl SimNode {
         config.labels = opts.labels.into_iter().collect();
         config.version = opts.version;
         config.join_token = opts.join_token;
+        config.dialer = opts.dialer;
         let leading = Arc::new(SimLeaders::default());
         config.handler = leading.clone();
         let start_time_ms = config.start_time_ms;

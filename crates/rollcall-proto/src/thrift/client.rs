@@ -52,6 +52,8 @@ impl Client {
             w.into_bytes()
         };
         self.io.get_mut().write_all(&bytes).await?;
+        // Over TLS the last bytes may wait in the session until flushed.
+        self.io.get_mut().flush().await?;
         Ok(())
     }
 

@@ -107,7 +107,10 @@ async fn connection<H: Handler>(sock: BoxIo, h: Arc<H>, framed: bool, limits: Li
                     exception::PROTOCOL_ERROR,
                     &format!("frame of {len} bytes exceeds {}", limits.max_message),
                 );
-                let _ = io.get_mut().write_all(&w.into_frame()).await;
+                let sock = io.get_mut();
+                if sock.write_all(&w.into_frame()).await.is_ok() {
+                    let _ = sock.shutdown().await;
+                }
                 return;
             }
             let mut buf = vec![0u8; len];
@@ -134,7 +137,15 @@ async fn connection<H: Handler>(sock: BoxIo, h: Arc<H>, framed: bool, limits: Li
         } else {
             w.into_bytes()
         };
-        if io.get_mut().write_all(&bytes).await.is_err() || close {
+        // Flushed: over TLS the last bytes may wait in the session until
+        // then. A connection being closed is shut down (TLS close_notify)
+        // so the peer reads the whole answer.
+        let sock = io.get_mut();
+        let written = sock.write_all(&bytes).await.is_ok() && sock.flush().await.is_ok();
+        if !written || close {
+            if written {
+                let _ = sock.shutdown().await;
+            }
             return;
         }
     }

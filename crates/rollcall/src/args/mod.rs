@@ -3,10 +3,11 @@
 //! arguments from here.
 //!
 //! `servers` holds `meta` and `node`, `admin` the commands that talk to a
-//! meta service, `tools` the demo and the bench, `common` what several of
+//! meta service, `tools` the demo and the bench, `certs` the PKI, `common` what several of
 //! them share (each of the four uses only `common`).
 
 mod admin;
+mod certs;
 mod common;
 mod servers;
 mod tools;
@@ -17,7 +18,8 @@ pub use admin::{
     AuditArgs, BalanceCmd, ClusterArgs, ConfigCmd, EventsArgs, HostsArgs, HostsCmd, JobsArgs,
     JobsCmd, MetaClusterCmd, ModeArg, PartsArgs, SpacesCmd, TokensCmd,
 };
-pub use common::LogLevel;
+pub use certs::CertsCmd;
+pub use common::{LogLevel, MetaTarget, TlsArgs};
 pub use servers::{AdmissionArg, DetectorArg, MetaArgs, NodeArgs, OnOff};
 pub use tools::{BenchArgs, DemoArgs, MetadataFetch};
 
@@ -82,6 +84,10 @@ pub enum Command {
     Tokens(TokensCmd),
     /// Show the audit trail: every admin write, who made it and when.
     Audit(AuditArgs),
+    /// Create the certificates of a TLS cluster: a CA, node and client
+    /// certificates.
+    #[command(subcommand)]
+    Certs(CertsCmd),
     /// Run a meta server and simulated servers in one process, with a tour.
     Demo(DemoArgs),
     /// Load a meta server with simulated hosts and report latency and cost.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::common::{parse_duration, MetaAddrs, ServerRole};
+use super::common::{parse_duration, MetaAddrs, ServerRole, TlsArgs};
 
 /// Failure detector choice.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -97,6 +97,13 @@ pub struct MetaArgs {
     /// Audit trail entries kept (the oldest are dropped).
     #[arg(long, default_value_t = 10_000)]
     pub audit_keep: u32,
+    /// TLS on every connection (`--tls-dir DIR`: ca.crt, node.crt,
+    /// node.key). SIGHUP reloads the files.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// Serve without TLS on a non-loopback address (refused otherwise).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// `on` or `off`.
@@ -125,7 +132,9 @@ fn parse_peer(s: &str) -> Result<(u64, String), String> {
 /// `rollcall node`.
 #[derive(Clone, Debug, Args)]
 pub struct NodeArgs {
-    /// Where the meta service is (`--meta`).
+    /// Where the meta service is (`--meta`), and TLS (`--tls-dir DIR`:
+    /// ca.crt, node.crt, node.key, for the agent's connections and the
+    /// heartbeat port; SIGHUP reloads the files).
     #[command(flatten)]
     pub meta: MetaAddrs,
     /// Role of the simulated server (a meta server is `rollcall meta`).
@@ -160,6 +169,9 @@ pub struct NodeArgs {
     /// environment variable].
     #[arg(long, value_name = "TOKEN")]
     pub join_token: Option<String>,
+    /// Serve without TLS on a non-loopback address (refused otherwise).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {

@@ -198,7 +198,8 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
 
     // One admin connection, open before the first reading, so the count
     // of accepted connections is the hosts' alone.
-    let mut admin = crate::client::connect(&[addr.to_string()]).await?;
+    let mut admin =
+        crate::client::connect(&crate::args::MetaTarget::plain(vec![addr.to_string()])).await?;
     let conns_before = admin
         .cluster_info(pb::ClusterInfoRequest::default())
         .await?

@@ -110,7 +110,8 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
     // answers, so any OFFLINE from here on is false).
     let mark = offline_mark(addr).await?;
     let adding = bar(args.hosts as u64, "adding hosts", args.json);
-    let client = crate::client::connect(&[addr.to_string()]).await?;
+    let client =
+        crate::client::connect(&crate::args::MetaTarget::plain(vec![addr.to_string()])).await?;
     let mut joins = Vec::with_capacity(args.hosts);
     for b in &backends {
         let port = b.local_addr().port();

@@ -134,7 +134,8 @@ pub async fn false_offline(addr: &str, since: &OfflineMark) -> Result<(u64, usiz
             since.term, now.term
         )));
     }
-    let mut admin = crate::client::connect(&[addr.to_string()]).await?;
+    let mut admin =
+        crate::client::connect(&crate::args::MetaTarget::plain(vec![addr.to_string()])).await?;
     let not_online = admin
         .list_hosts(pb::ListHostsRequest {
             role: pb::Role::Storage as i32,

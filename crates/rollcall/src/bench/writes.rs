@@ -21,7 +21,8 @@ pub async fn run(
     n: usize,
     meta_pid: Option<u32>,
 ) -> Result<(), CliError> {
-    let client = crate::client::connect(&[addr.to_string()]).await?;
+    let client =
+        crate::client::connect(&crate::args::MetaTarget::plain(vec![addr.to_string()])).await?;
     let before = meta_pid.and_then(procstat::cpu_and_peak_rss);
     // Exactly this many in flight (fewer only when there are fewer writes).
     let in_flight = args.concurrency.clamp(1, n.max(1));

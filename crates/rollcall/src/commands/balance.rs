@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rollcall_proto as pb;
 
-use crate::args::BalanceCmd;
+use crate::args::{BalanceCmd, MetaTarget};
 use crate::client::at_leader;
 use crate::commands::shared::follow_job;
 use crate::error::CliError;
@@ -24,7 +24,7 @@ pub async fn run(cmd: BalanceCmd) -> Result<(), CliError> {
 }
 
 /// `rollcall balance leader [--wait]`.
-async fn leader(meta: &[String], wait: bool, deviation: f64) -> Result<(), CliError> {
+async fn leader(meta: &MetaTarget, wait: bool, deviation: f64) -> Result<(), CliError> {
     if !(0.0..1.0).contains(&deviation) {
         return Err(CliError::Usage("--deviation must be from 0 to 1".into()));
     }
@@ -79,7 +79,7 @@ async fn leader(meta: &[String], wait: bool, deviation: f64) -> Result<(), CliEr
 }
 
 /// `rollcall balance data`.
-async fn data(meta: &[String], wait: bool) -> Result<(), CliError> {
+async fn data(meta: &MetaTarget, wait: bool) -> Result<(), CliError> {
     let job = at_leader(meta, |mut c| async move {
         c.balance_data(pb::BalanceDataRequest {}).await
     })

@@ -146,6 +146,7 @@ async fn tour(
             labels: vec![("name".into(), name.into())],
             version: env!("CARGO_PKG_VERSION").into(),
             join_token: None,
+            dialer: rollcall_proto::transport::Dialer::tcp(),
         };
         let node = SimNode::start(o.clone()).await?;
         let mut o = o;
@@ -154,7 +155,8 @@ async fn tour(
         nodes.push(Some(node));
     }
     let ports: Vec<u16> = opts.iter().map(|o| o.listen.port()).collect();
-    let mut admin = crate::client::connect(std::slice::from_ref(&meta_addr)).await?;
+    let mut admin =
+        crate::client::connect(&crate::args::MetaTarget::plain(vec![meta_addr.clone()])).await?;
     let all_online = |h: &[pb::HostView]| ports.iter().all(|p| status_of(h, *p) == "ONLINE");
     wait_for(
         &mut admin,

@@ -136,19 +136,36 @@ fn default_thrift_listen(listen: SocketAddr, data_dir: &Path) -> SocketAddr {
 
 /// Runs the server.
 pub async fn run(args: MetaArgs) -> Result<(), CliError> {
-    let config = config(&args)?;
+    let mut config = config(&args)?;
+    let tls = crate::secure::load(crate::secure::node_files(&args.tls)?)?;
+    let mut ips = vec![args.listen.ip()];
+    ips.extend(config.thrift_listen.map(|a| a.ip()));
+    crate::secure::check_exposure("rollcall meta", &ips, tls.is_some(), args.insecure)?;
+    config.tls = tls.clone();
+    // Secure by default: authentication is on off loopback or with TLS.
+    if args.auth.is_none() && tls.is_some() {
+        config.auth = true;
+    }
     let auth = config.auth;
     let server = MetaServer::start(config).await?;
     if auth {
         note(format_args!(
-            "admin calls need a token (the first admin token is in {}) or a client certificate",
-            args.data_dir.join("admin.token").display()
+            "admin calls need a token (the first admin token is written to DATA_DIR/admin.token \
+             by the server that creates it) or a client certificate"
         ));
     } else {
         tracing::warn!(
-            "authentication is off: anyone who can reach {} can make admin calls              (pass --auth on, or listen off loopback, where it is on by default)",
+            "authentication is off: anyone who can reach {} can make admin calls \
+             (pass --auth on; it is the default off loopback or with TLS)",
             args.listen
         );
+    }
+    if let Some(tls) = tls {
+        crate::secure::reload_on_sighup(tls.clone())?;
+        note(format_args!(
+            "TLS on every connection (CA {}); SIGHUP reloads the certificates",
+            tls.files().ca.display()
+        ));
     }
     let addr = server.local_addr();
     // The address others reach it at (the bound one unless advertised).

@@ -5,6 +5,7 @@
 
 mod audit;
 mod balance;
+mod certs;
 mod cluster;
 mod config;
 mod demo;
@@ -38,6 +39,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Events(args) => events::run(args).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Audit(args) => audit::run(args).await,
+        Command::Certs(cmd) => certs::run(cmd),
         Command::Demo(args) => demo::run(args).await,
         // Without --meta the bench starts its own meta server(s).
         Command::Bench(args) => crate::bench::run(args).await,

@@ -4,6 +4,7 @@
 use rollcall_agent::{BackendConfig, BackendServer};
 use rollcall_core::Role;
 use rollcall_proto::thrift::{BackendInfo, Limits};
+use rollcall_proto::transport::Net;
 
 use crate::args::NodeArgs;
 use crate::commands::shared::{shutdown_signal, write_addr_file};
@@ -18,10 +19,29 @@ pub const HEARTBEAT_ADDR_FILE: &str = "heartbeat.addr";
 /// Without `--meta` and with `--heartbeat-port`, the server is a pure
 /// pull-mode backend.
 pub async fn run(args: NodeArgs) -> Result<(), CliError> {
-    if let (Some(port), false) = (args.heartbeat_port, args.meta.given()) {
-        return pull_only(args.clone(), port).await;
+    if args.meta.user.is_some() {
+        return Err(CliError::Usage(
+            "--user is for admin commands; a node presents node.crt of --tls-dir".into(),
+        ));
     }
-    let meta = args.meta.clone().or_default();
+    let tls = crate::secure::load(crate::secure::node_files(&args.meta.tls)?)?;
+    crate::secure::check_exposure(
+        "rollcall node",
+        &[args.listen.ip()],
+        tls.is_some(),
+        args.insecure,
+    )?;
+    let net = match &tls {
+        Some(t) => {
+            crate::secure::reload_on_sighup(t.clone())?;
+            t.wrap(&Net::tcp())
+        }
+        None => Net::tcp(),
+    };
+    if let (Some(port), false) = (args.heartbeat_port, args.meta.given()) {
+        return pull_only(args.clone(), port, &net).await;
+    }
+    let meta = args.meta.clone().or_default().addrs;
     let backend_args = args.clone();
     let node = SimNode::start(SimOptions {
         meta: meta.clone(),
@@ -36,6 +56,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
             .or_else(|| std::env::var("ROLLCALL_JOIN_TOKEN").ok())
             .filter(|t| !t.trim().is_empty())
             .map(|t| t.trim().to_string()),
+        dialer: net.dialer().clone(),
     })
     .await?;
     let _backend = match backend_args.heartbeat_port {
@@ -45,6 +66,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
                 port,
                 node.addr.port(),
                 node.agent_start_time_ms(),
+                &net,
             )
             .await?,
         ),
@@ -78,23 +100,27 @@ async fn start_backend(
     port: u16,
     be_port: u16,
     start_time_ms: i64,
+    net: &Net,
 ) -> Result<BackendServer, CliError> {
     let listen = std::net::SocketAddr::new(args.listen.ip(), port);
-    let server = BackendServer::start(BackendConfig {
-        listen,
-        data_dir: args.data_dir.clone(),
-        info: BackendInfo {
-            be_port: i32::from(be_port),
-            // The simulated server has no HTTP or bRPC service.
-            http_port: 0,
-            be_rpc_port: None,
-            brpc_port: None,
-            version: Some(args.server_version.clone()),
-            be_start_time: Some(start_time_ms),
+    let server = BackendServer::start_on(
+        BackendConfig {
+            listen,
+            data_dir: args.data_dir.clone(),
+            info: BackendInfo {
+                be_port: i32::from(be_port),
+                // The simulated server has no HTTP or bRPC service.
+                http_port: 0,
+                be_rpc_port: None,
+                brpc_port: None,
+                version: Some(args.server_version.clone()),
+                be_start_time: Some(start_time_ms),
+            },
+            framed: args.heartbeat_framed,
+            limits: Limits::default(),
         },
-        framed: args.heartbeat_framed,
-        limits: Limits::default(),
-    })
+        net,
+    )
     .await?;
     let addr = server.local_addr();
     write_addr_file(&args.data_dir, HEARTBEAT_ADDR_FILE, addr)?;
@@ -111,12 +137,12 @@ async fn start_backend(
 
 /// A pure pull-mode backend: the main port and the heartbeat port, and no
 /// meta address; it learns its cluster and master from the first probe.
-async fn pull_only(args: NodeArgs, port: u16) -> Result<(), CliError> {
+async fn pull_only(args: NodeArgs, port: u16, net: &Net) -> Result<(), CliError> {
     let (listener, addr) = crate::sim::bind_main(args.listen, &args.data_dir).await?;
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let server = start_backend(&args, port, addr.port(), start).await?;
+    let server = start_backend(&args, port, addr.port(), start, net).await?;
     note(format_args!(
         "rollcall node listening on {addr} in pull mode (no --meta): it learns its cluster \
          and master from the first probe on {}",

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rollcall_proto as pb;
 
+use crate::args::MetaTarget;
 use crate::client::at_leader;
 use crate::error::CliError;
 use crate::out::outln;
@@ -41,7 +42,7 @@ pub fn write_addr_file(
 
 /// Says what a new job will do and, with `wait`, shows its progress until
 /// it ends (an error unless it finished).
-pub async fn follow_job(meta: &[String], job: pb::JobView, wait: bool) -> Result<(), CliError> {
+pub async fn follow_job(meta: &MetaTarget, job: pb::JobView, wait: bool) -> Result<(), CliError> {
     for s in &job.stranded {
         crate::out::warn(format_args!(
             "warning: {s} has nowhere to go (too few ONLINE storage hosts or zones)"

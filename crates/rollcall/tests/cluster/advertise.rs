@@ -27,7 +27,13 @@ fn refused_at_start(args: &[&str], says: &str) {
 #[test]
 fn listening_on_every_interface_needs_advertise() {
     refused_at_start(
-        &["--listen", "0.0.0.0:0", "--thrift-listen", "off"],
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--thrift-listen",
+            "off",
+            "--insecure",
+        ],
         "--advertise HOST:PORT",
     );
 }
@@ -61,7 +67,7 @@ fn the_advertised_address_is_the_one_others_see() {
     let _meta = start_meta(
         &tmp.path().join("meta"),
         &format!("0.0.0.0:{port}"),
-        &["--advertise", &advertised, "--auth", "off"],
+        &["--advertise", &advertised, "--insecure", "--auth", "off"],
     );
     let c = cluster(&advertised);
     assert_eq!(c["leader"], advertised.as_str(), "{c}");

@@ -222,6 +222,11 @@ impl Node {
 
 /// Starts `rollcall node` against `meta`.
 pub fn start_node(meta: &str, role: &str, dir: &Path, listen: &str) -> Node {
+    start_node_with(meta, role, dir, listen, &[])
+}
+
+/// Starts `rollcall node` against `meta` with extra arguments.
+pub fn start_node_with(meta: &str, role: &str, dir: &Path, listen: &str, extra: &[&str]) -> Node {
     fs::create_dir_all(dir).expect("node dir");
     let addr_file = dir.join("node.addr");
     let _ = fs::remove_file(&addr_file);
@@ -231,7 +236,7 @@ pub fn start_node(meta: &str, role: &str, dir: &Path, listen: &str) -> Node {
         .and_then(|n| n.to_str())
         .unwrap_or("node")
         .to_string();
-    let args = [
+    let mut args = vec![
         "node",
         "--meta",
         meta,
@@ -242,6 +247,7 @@ pub fn start_node(meta: &str, role: &str, dir: &Path, listen: &str) -> Node {
         "--data-dir",
         d,
     ];
+    args.extend_from_slice(extra);
     let mut proc = Proc::spawn(&name, &args, dir.with_extension("log"));
     let addr = wait_addr(&mut proc, &addr_file);
     Node {
@@ -341,10 +347,23 @@ pub struct MetaGroup {
     /// All addresses, comma-separated, for `--meta`.
     pub all: String,
     extra: Vec<String>,
+    /// Arguments the CLI needs to reach the group (`--tls-dir DIR`).
+    pub client_args: Vec<String>,
 }
 
 impl MetaGroup {
     pub fn start(base: &Path, n: usize, extra: &[&str]) -> MetaGroup {
+        MetaGroup::start_reached_with(base, n, extra, &[])
+    }
+
+    /// Starts a group with `extra` server arguments that the CLI reaches
+    /// with `client_args` (such as `--tls-dir DIR`).
+    pub fn start_reached_with(
+        base: &Path,
+        n: usize,
+        extra: &[&str],
+        client_args: &[&str],
+    ) -> MetaGroup {
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let peers = ports
             .iter()
@@ -367,6 +386,7 @@ impl MetaGroup {
             peers,
             all,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            client_args: client_args.iter().map(|s| s.to_string()).collect(),
         };
         for i in 0..n {
             let m = g.launch(i);
@@ -398,9 +418,11 @@ impl MetaGroup {
 
     /// Which server (index) leads, as the live ones agree.
     pub fn leader(&self) -> usize {
+        let mut args = vec!["cluster", "--json"];
+        args.extend(self.client_args.iter().map(|s| s.as_str()));
         poll("a meta leader", DEADLINE, || {
             let c = serde_json::from_str::<Value>(&String::from_utf8_lossy(
-                &cli(&self.all, &["cluster", "--json"]).stdout,
+                &cli(&self.all, &args).stdout,
             ))
             .ok()?;
             let leader = c["leader"].as_str()?.to_string();
@@ -408,8 +430,7 @@ impl MetaGroup {
             let i = self.ports.iter().position(|p| *p == port)?;
             self.servers[i].as_ref()?;
             // Confirmed by the leader itself, not a stale view.
-            let own = serde_json::from_slice::<Value>(&cli(&leader, &["cluster", "--json"]).stdout)
-                .ok()?;
+            let own = serde_json::from_slice::<Value>(&cli(&leader, &args).stdout).ok()?;
             (own["leader"] == leader.as_str()).then_some(i)
         })
     }

@@ -24,4 +24,5 @@ mod metadata;
 mod readme;
 mod spaces;
 mod thrift_port;
+mod tls;
 mod tools;
