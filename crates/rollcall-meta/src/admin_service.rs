@@ -35,8 +35,14 @@ impl AdminService {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
+        // A client certificate carries its role; a node certificate (a
+        // meta server or an agent) may read, as a viewer.
         let cert = peer_identity(req).and_then(|id| {
-            let access = id.role.as_deref().and_then(Access::from_name)?;
+            let access = match id.role.as_deref() {
+                Some(role) => Access::from_name(role)?,
+                None if id.node_cert => Access::Viewer,
+                None => return None,
+            };
             Some(Principal {
                 name: format!("cert:{}", id.common_name),
                 access,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rollcall_core::{Code, Role};
 use rollcall_proto as pb;
 use rollcall_proto::admin_client::AdminClient;
+use rollcall_proto::tls::Tls;
 use rollcall_proto::transport::{Dialer, Net};
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::interceptor::InterceptedService;
@@ -17,13 +18,25 @@ use tonic::transport::{Channel, Endpoint};
 use crate::args::{Cli, Command, MetaTarget};
 use crate::error::{chain, code_of, CliError};
 
-/// How to dial `target`'s servers: TCP, or TLS over it with the CA and the
-/// user's client certificate (when present) of the target's flags.
-pub fn dialer(target: &MetaTarget) -> Result<Dialer, CliError> {
+/// How to reach `target`'s servers: a dialer (TCP, or TLS over it with
+/// the CA and the user's client certificate, when present, of the
+/// target's flags) and its TLS, to explain failures.
+struct Reach {
+    dialer: Dialer,
+    tls: Option<Tls>,
+}
+
+fn reach(target: &MetaTarget) -> Result<Reach, CliError> {
     let files = crate::secure::client_files(&target.tls, target.user.as_deref())?;
     Ok(match crate::secure::load(files)? {
-        Some(tls) => tls.wrap(&Net::tcp()).dialer().clone(),
-        None => Dialer::tcp(),
+        Some(tls) => Reach {
+            dialer: tls.wrap(&Net::tcp()).dialer().clone(),
+            tls: Some(tls),
+        },
+        None => Reach {
+            dialer: Dialer::tcp(),
+            tls: None,
+        },
     })
 }
 
@@ -97,21 +110,28 @@ pub fn admin(ch: Channel) -> Admin {
 /// writes are the leader's). Without any leader named, the first server
 /// that answered is used, so its error explains the situation.
 pub async fn connect(target: &MetaTarget) -> Result<Admin, CliError> {
-    connect_with(&dialer(target)?, &target.addrs)
+    let r = reach(target)?;
+    connect_with(&r.dialer, &target.addrs)
         .await
-        .map_err(|e| hint(target, e))
+        .map_err(|e| explain(&r, e))
 }
 
-/// A plaintext command that reached no server may have met TLS servers:
-/// say so.
-fn hint(target: &MetaTarget, e: CliError) -> CliError {
-    match e {
-        CliError::Unreachable { addrs, reason } if !target.tls.given() => CliError::Unreachable {
-            addrs,
-            reason: format!("{reason} (if the meta servers use TLS, give --tls-dir)"),
+/// A command that reached no server says why: over TLS, with the last TLS
+/// error (HTTP/2 reports a connection the server closed over a refused
+/// certificate only as "connection closed"); in plaintext, that the
+/// servers may use TLS.
+fn explain(r: &Reach, e: CliError) -> CliError {
+    let CliError::Unreachable { addrs, reason } = e else {
+        return e;
+    };
+    let reason = match &r.tls {
+        None => format!("{reason} (if the meta servers use TLS, give --tls-dir)"),
+        Some(tls) => match tls.last_error() {
+            Some(t) if !reason.contains(&t) => format!("{reason}: {t}"),
+            _ => reason,
         },
-        e => e,
-    }
+    };
+    CliError::Unreachable { addrs, reason }
 }
 
 async fn connect_with(dialer: &Dialer, addrs: &[String]) -> Result<Admin, CliError> {
@@ -161,12 +181,12 @@ where
     Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
     let meta = &target.addrs;
-    let dialer = dialer(target)?;
+    let r = reach(target)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let client = connect_with(&dialer, meta)
+        let client = connect_with(&r.dialer, meta)
             .await
-            .map_err(|e| hint(target, e))?;
+            .map_err(|e| explain(&r, e))?;
         match call(client).await {
             Ok(r) => return Ok(r.into_inner()),
             Err(s)
@@ -175,7 +195,7 @@ where
             {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            Err(s) => return Err(hint(target, CliError::from_status(s, &meta.join(", ")))),
+            Err(s) => return Err(explain(&r, CliError::from_status(s, &meta.join(", ")))),
         }
     }
 }
@@ -183,9 +203,10 @@ where
 /// Connects to the first of `target`'s meta servers that accepts a
 /// connection; the client and the address it reached.
 pub async fn connect_any(target: &MetaTarget) -> Result<(Admin, String), CliError> {
-    connect_any_with(&dialer(target)?, &target.addrs)
+    let r = reach(target)?;
+    connect_any_with(&r.dialer, &target.addrs)
         .await
-        .map_err(|e| hint(target, e))
+        .map_err(|e| explain(&r, e))
 }
 
 async fn connect_any_with(dialer: &Dialer, addrs: &[String]) -> Result<(Admin, String), CliError> {

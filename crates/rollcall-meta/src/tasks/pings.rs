@@ -88,8 +88,15 @@ async fn ping_one(
                 .dialer()
                 .channel(grpc_addr, timeout)
                 .map_err(|e| e.to_string())?;
+            // Meta servers vouch for each other with the cluster's secret
+            // token (the replicated identity's): a viewer's call.
+            let mut ask = tonic::Request::new(pb::ClusterInfoRequest::default());
+            if let Ok(v) = format!("Bearer {}", p.store.token()).parse() {
+                ask.metadata_mut()
+                    .insert(crate::admin_service::AUTHORIZATION, v);
+            }
             pb::admin_client::AdminClient::new(ch)
-                .cluster_info(pb::ClusterInfoRequest::default())
+                .cluster_info(ask)
                 .await
                 .map_err(|e| format!("asking for its Thrift port: {}", e.message()))?
                 .into_inner()

@@ -103,7 +103,7 @@ pub fn conn_info(io: &dyn crate::transport::Io) -> ConnInfo {
 /// The verified client certificate of the connection a gRPC request came
 /// on, if it presented one (TLS only). For the meta server's services:
 ///
-/// ```ignore
+/// ```text
 /// async fn drop_hosts(&self, req: Request<DropHostsRequest>) -> Result<..., Status> {
 ///     let who = rollcall_proto::tls::peer_identity(&req); // Option<&PeerIdentity>
 ///     ...

@@ -132,6 +132,7 @@ struct Loaded {
 pub struct Tls {
     files: TlsFiles,
     current: Arc<RwLock<Arc<Loaded>>>,
+    last_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl fmt::Debug for Tls {
@@ -148,7 +149,28 @@ impl Tls {
         Ok(Tls {
             files,
             current: Arc::new(RwLock::new(Arc::new(loaded))),
+            last_error: Arc::default(),
         })
+    }
+
+    /// The last TLS error a connection dialed with this met, in words
+    /// (a refused certificate, say). For a client whose protocol layer
+    /// reports a broken connection without its cause (HTTP/2 says
+    /// "connection closed").
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Keeps `e` as the last error if it is a TLS one; returns it.
+    fn note(&self, e: std::io::Error) -> std::io::Error {
+        let text = e.to_string();
+        if text.starts_with("TLS: ") {
+            *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+        }
+        e
     }
 
     /// The files this was loaded from.

@@ -246,13 +246,20 @@ impl AsyncWrite for ServerStream {
 
 /// A TLS client connection; rustls's errors (also those of the server
 /// refusing this side's certificate, which TLS 1.3 reports on the first
-/// read) come out in words.
-pub struct ClientStream(tokio_rustls::client::TlsStream<BoxIo>);
+/// read) come out in words, and the last of them is kept in the [`Tls`]
+/// it was dialed with ([`Tls::last_error`]): an HTTP/2 client that finds
+/// its connection closed reports only "connection closed".
+pub struct ClientStream {
+    inner: tokio_rustls::client::TlsStream<BoxIo>,
+    tls: Tls,
+}
 
-fn map<T>(p: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-    match p {
-        Poll::Ready(Err(e)) => Poll::Ready(Err(described_io(e, "server"))),
-        other => other,
+impl ClientStream {
+    fn map<T>(&self, p: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match p {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.tls.note(described_io(e, "server")))),
+            other => other,
+        }
     }
 }
 
@@ -262,7 +269,8 @@ impl AsyncRead for ClientStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        map(Pin::new(&mut self.0).poll_read(cx, buf))
+        let p = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.map(p)
     }
 }
 
@@ -272,15 +280,18 @@ impl AsyncWrite for ClientStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        map(Pin::new(&mut self.0).poll_write(cx, buf))
+        let p = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.map(p)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        map(Pin::new(&mut self.0).poll_flush(cx))
+        let p = Pin::new(&mut self.inner).poll_flush(cx);
+        self.map(p)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        map(Pin::new(&mut self.0).poll_shutdown(cx))
+        let p = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.map(p)
     }
 }
 
@@ -306,8 +317,11 @@ pub(super) async fn dial(tls: &Tls, inner: &Dialer, addr: &str) -> io::Result<Cl
     let s = TlsConnector::from(tls.client_config())
         .connect(name, sock)
         .await
-        .map_err(|e| described_io(e, "server"))?;
-    Ok(ClientStream(s))
+        .map_err(|e| tls.note(described_io(e, "server")))?;
+    Ok(ClientStream {
+        inner: s,
+        tls: tls.clone(),
+    })
 }
 
 #[cfg(test)]

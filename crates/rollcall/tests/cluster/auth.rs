@@ -84,6 +84,15 @@ fn roles_tokens_revocation_and_the_audit_trail_across_three_meta_servers() {
         assert_eq!(mode & 0o777, 0o600, "the admin token is its owner's only");
     }
     let all = g.all.clone();
+    // Meta servers vouch for each other with the cluster token: the
+    // leader's pings learn every peer's Thrift port with auth on.
+    poll("every meta server pinged", DEADLINE, || {
+        let rows: Vec<Value> = serde_json::from_slice(
+            &cli_as(&all, Some(&admin), &["hosts", "--role", "meta", "--json"]).stdout,
+        )
+        .ok()?;
+        (rows.len() == 3 && rows.iter().all(|r| r["ping"]["alive"] == true)).then_some(())
+    });
 
     // No token, a wrong token: UNAUTHENTICATED.
     denied(&cli_as(&all, None, &["hosts"]), "UNAUTHENTICATED");

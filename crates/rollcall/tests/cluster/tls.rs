@@ -236,10 +236,19 @@ fn a_tls_meta_server_refuses_what_it_must_and_serves_its_own() {
     });
     assert!(host_at(&tls_hosts(&meta.addr, &ours).unwrap(), stranger.port()).is_none());
     stranger.proc.kill9();
-    // Without a certificate the admin CLI is still let in (a token may
-    // stand in), with one it is too.
+    // Without a client certificate the admin CLI gets through the
+    // handshake, but with TLS authentication is on by default: it needs a
+    // token then.
     std::fs::remove_file(ours.join("client.root.crt")).unwrap();
-    tls_cli_ok(&meta.addr, &ours, &["hosts"]);
+    let out = tls_cli(&meta.addr, &ours, &["hosts"]);
+    assert_eq!(out.status.code(), Some(9), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UNAUTHENTICATED"));
+    let token = meta.dir.join("admin.token");
+    tls_cli_ok(
+        &meta.addr,
+        &ours,
+        &["hosts", "--token-file", token.to_str().unwrap()],
+    );
 }
 
 #[test]
@@ -450,4 +459,61 @@ fn a_server_beyond_loopback_needs_tls_or_insecure() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--insecure"));
+}
+
+#[test]
+fn a_tls_meta_server_probes_a_tls_pull_backend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("certs");
+    pki(&d, &["127.0.0.1"]);
+    let meta = start_tls_meta(tmp.path(), &d);
+    let be_dir = tmp.path().join("be");
+    let mut be = Proc::spawn(
+        "backend",
+        &[
+            "node",
+            "--role",
+            "storage",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            be_dir.to_str().unwrap(),
+            "--heartbeat-port",
+            "0",
+            "--tls-dir",
+            d.to_str().unwrap(),
+        ],
+        tmp.path().join("be.log"),
+    );
+    let main = wait_addr(&mut be, &be_dir.join("node.addr"));
+    let hb = wait_addr(&mut be, &be_dir.join("heartbeat.addr"));
+    let hb_port = hb.rsplit_once(':').unwrap().1;
+    tls_cli_ok(
+        &meta.addr,
+        &d,
+        &[
+            "hosts",
+            "add",
+            &main,
+            "--mode",
+            "pull",
+            "--heartbeat-port",
+            hb_port,
+        ],
+    );
+    let port: u64 = main.rsplit_once(':').unwrap().1.parse().unwrap();
+    tls_wait_status(&meta.addr, &d, port, "ONLINE");
+    // The backend learned its master over TLS.
+    assert!(be_dir.join("master.json").exists());
+    // Plaintext bytes on its heartbeat port get no answer: the connection
+    // is closed.
+    use std::io::{Read, Write};
+    let mut plain = std::net::TcpStream::connect(&hb).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = plain.write_all(b"\x80\x01\x00\x01\x00\x00\x00\x09heartbeat\x00\x00\x00\x01\x00");
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(got.is_empty(), "a plaintext probe got {got:?}");
 }
