@@ -311,8 +311,12 @@ pub enum TokensCmd {
         #[arg(long, value_name = "N")]
         uses: Option<u32>,
         /// Print JSON (`name`, `role`, `secret`, ...).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "out")]
         json: bool,
+        /// Write the secret to this file (mode 0600; refused if it exists)
+        /// instead of printing it, for `--token-file`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
         /// Where the meta service is (`--meta`).
         #[command(flatten)]
         meta: MetaAddrs,

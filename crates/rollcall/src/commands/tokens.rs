@@ -19,9 +19,18 @@ pub async fn run(cmd: TokensCmd) -> Result<(), CliError> {
             ttl,
             uses,
             json,
+            out,
             meta,
         } => {
             let meta = &meta.or_default();
+            if let Some(path) = &out {
+                if path.exists() {
+                    return Err(CliError::Usage(format!(
+                        "{} exists; pick another --out (a token file is never overwritten)",
+                        path.display()
+                    )));
+                }
+            }
             let req = pb::CreateTokenRequest {
                 name,
                 role,
@@ -34,7 +43,15 @@ pub async fn run(cmd: TokensCmd) -> Result<(), CliError> {
             })
             .await?;
             let t = r.token.unwrap_or_default();
-            if json {
+            if let Some(path) = out {
+                write_secret(&path, &r.secret)?;
+                outln!(
+                    "created {} token {:?}; its secret is in {} (use --token-file)",
+                    t.role,
+                    t.name,
+                    path.display()
+                )?;
+            } else if json {
                 let mut v = token_json(&t);
                 v["secret"] = json!(r.secret);
                 outln!("{}", pretty(&v))?;
@@ -65,6 +82,20 @@ pub async fn run(cmd: TokensCmd) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Writes `secret` to a new file readable by its owner only.
+fn write_secret(path: &std::path::Path, secret: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let err = |source| CliError::Io {
+        what: format!("writing the token to {}", path.display()),
+        source,
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(err)?;
+    writeln!(f, "{secret}").map_err(err)
 }
 
 fn token_json(t: &pb::TokenView) -> Value {

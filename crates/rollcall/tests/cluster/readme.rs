@@ -27,7 +27,13 @@ use crate::harness::*;
 const README: &str = include_str!("../../../../README.md");
 
 /// The blocks these tests run, by the name in their marker line.
-const TESTED: [&str; 4] = ["one-meta", "meta-group", "pull-backend", "pull-hosts"];
+const TESTED: [&str; 5] = [
+    "one-meta",
+    "meta-group",
+    "pull-backend",
+    "pull-hosts",
+    "secure-cluster",
+];
 
 /// The meta address commands use without `--meta`.
 const DEFAULT_META: &str = "127.0.0.1:9559";
@@ -208,12 +214,18 @@ impl Session {
     fn wait_ready(&mut self) {
         for s in self.servers.iter_mut().filter(|s| !s.ready) {
             let dir = PathBuf::from(flag(&s.args, "--data-dir").expect("--data-dir"));
+            // A server with TLS is asked over TLS, with the same files.
+            let tls: Vec<&str> = match flag(&s.args, "--tls-dir") {
+                Some(d) => vec!["--tls-dir", d],
+                None => Vec::new(),
+            };
+            let ask = |meta: &str, args: &[&str]| cli(meta, &[args, &tls[..]].concat());
             match s.args[0].as_str() {
                 "meta" => {
                     let addr = wait_addr(&mut s.proc, &dir.join("meta.addr"));
                     if !s.args.iter().any(|a| a == "--join") {
                         poll(&format!("{addr} to know its leader"), DEADLINE, || {
-                            let out = cli(&addr, &["cluster", "--json"]);
+                            let out = ask(&addr, &["cluster", "--json"]);
                             let c: Value = serde_json::from_slice(&out.stdout).ok()?;
                             (c["leader"].as_str() != Some("")).then_some(())
                         });
@@ -232,7 +244,11 @@ impl Session {
                             .rsplit_once(':')
                             .and_then(|(_, p)| p.parse().ok())
                             .expect("node port");
-                        wait_status(meta, port, "ONLINE");
+                        poll(&format!("node :{port} ONLINE"), DEADLINE, || {
+                            let out = ask(meta, &["hosts", "--json"]);
+                            let rows: Vec<Value> = serde_json::from_slice(&out.stdout).ok()?;
+                            host_at(&rows, port).filter(|r| r["status"] == "ONLINE")
+                        });
                     }
                 }
                 other => panic!("README starts `rollcall {other}` in the background"),
@@ -421,4 +437,59 @@ fn the_three_meta_server_example_runs_as_written() {
         }
         other => panic!("no check for README line `rollcall {}`", other.join(" ")),
     });
+}
+
+#[test]
+fn the_secure_cluster_example_runs_as_written() {
+    let _ports = fixed_ports();
+    let all = "127.0.0.1:9559,127.0.0.1:9560,127.0.0.1:9561";
+    let mut s = Session::new();
+    s.run("secure-cluster", |s, args, out| match args {
+        ["certs", ..] => {}
+        ["hosts", "--meta", ..] => assert!(
+            out.lines()
+                .any(|l| l.contains(" 9779 ") && l.contains(" ONLINE ")),
+            "{out}"
+        ),
+        ["tokens", "create", ..] => {
+            assert!(out.contains("viewer token \"dashboard\""), "{out}");
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(s.dir("viewer.token"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        ["hosts", "--token-file", ..] => {
+            assert!(out.contains(" 9779 "), "{out}");
+            // The viewer may read, not drop.
+            let certs = s.dir("certs");
+            let token = s.dir("viewer.token");
+            let out = cli(
+                all,
+                &[
+                    "hosts",
+                    "drop",
+                    "127.0.0.1:9779",
+                    "--force",
+                    "--token-file",
+                    token.to_str().unwrap(),
+                    "--tls-dir",
+                    certs.to_str().unwrap(),
+                ],
+            );
+            assert_eq!(out.status.code(), Some(9), "{out:?}");
+        }
+        ["audit", ..] => assert!(
+            out.lines()
+                .any(|l| l.contains("cert:root")
+                    && l.contains("tokens create dashboard --role viewer")),
+            "{out}"
+        ),
+        other => panic!("no check for README line `rollcall {}`", other.join(" ")),
+    });
+    // The node proves its issued secret; a leader wrote the first admin token.
+    let secret = fs::read_to_string(s.dir("s1").join("node.secret")).unwrap();
+    assert!(secret.starts_with("rcn_"), "{secret}");
+    assert!((1..=3).any(|i| s.dir(&format!("m{i}")).join("admin.token").exists()));
 }
