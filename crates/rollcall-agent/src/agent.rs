@@ -388,10 +388,10 @@ fn request(inner: &Inner) -> pb::HeartbeatRequest {
                 (Some(t), 0) => Secret(t.clone()),
                 _ => Secret::default(),
             },
+            source: None,
         },
         metadata_version: inner.cache.load().version(),
         leaders,
-        source: None,
     };
     rollcall_proto::convert::beat_to_pb(&beat)
 }

@@ -112,9 +112,14 @@ impl Token {
     }
 }
 
-/// Whether `name` can name a token.
+/// Names the audit trail uses for callers other than tokens.
+pub const RESERVED_NAMES: [&str; 3] = ["anonymous", "meta-peer", "bootstrap"];
+
+/// Whether `name` can name a token (certificate callers are `cert:NAME`,
+/// which no token name can be).
 pub fn valid_token_name(name: &str) -> bool {
-    !name.is_empty()
+    !RESERVED_NAMES.contains(&name)
+        && !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
@@ -365,6 +370,7 @@ mod tests {
         assert!(!valid_token_name(""));
         assert!(!valid_token_name("a b"));
         assert!(!valid_token_name(&"a".repeat(65)));
+        assert!(!valid_token_name("anonymous") && !valid_token_name("cert:x"));
         for r in ["viewer", "operator", "admin", "join"] {
             assert_eq!(TokenRole::from_name(r).map(|t| t.as_str()), Some(r));
         }

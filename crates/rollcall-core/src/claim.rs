@@ -10,12 +10,18 @@
 //! | pending | accept, confirm it | from the recorded address: issue a new one; else refuse |
 //! | none | (nothing to match) | from the recorded address: issue one; else refuse |
 //!
+//! "From the recorded address": the heartbeat advertises the record's
+//! address and, when the transport knows the peer's IP and the record names
+//! an IP, comes from that IP.
+//!
 //! A pending credential is how a lost answer is survived: the secret was
 //! committed but its holder never heard it, so it asks again, from the
 //! same address, and gets a new one. Once proved, only the secret (or an
 //! operator's `hosts reset-credential`) opens the record again. A meta
 //! server's own prober needs no proof: it reached the host at its
 //! recorded address itself.
+
+use std::net::IpAddr;
 
 use crate::model::HostRecord;
 use crate::secret::{Credential, Secret};
@@ -58,8 +64,23 @@ pub enum Verdict {
     Refuse(String),
 }
 
-/// Judges a claim on `rec` by a heartbeat advertising `addr` with `proof`.
-pub fn judge(rec: &HostRecord, addr: &HostAddr, proof: &Proof) -> Verdict {
+/// Whether a heartbeat advertising `addr` from peer `source` comes from
+/// `rec`'s recorded address: the same advertised address and, when the
+/// transport knows the peer and the record names an IP, that IP. (A
+/// record naming a host name cannot be checked against the peer.)
+fn from_recorded(rec: &HostRecord, addr: &HostAddr, source: Option<IpAddr>) -> bool {
+    if rec.info.addr != *addr {
+        return false;
+    }
+    match (source, rec.info.addr.host.parse::<IpAddr>()) {
+        (Some(peer), Ok(recorded)) => peer == recorded,
+        _ => true,
+    }
+}
+
+/// Judges a claim on `rec` by a heartbeat advertising `addr` with `proof`,
+/// from peer `source` (`None`: the transport cannot tell).
+pub fn judge(rec: &HostRecord, addr: &HostAddr, proof: &Proof, source: Option<IpAddr>) -> Verdict {
     let secret = match proof {
         Proof::Prober => return Verdict::Keep,
         Proof::Secret(Secret(s)) => Some(s.as_str()),
@@ -78,7 +99,9 @@ pub fn judge(rec: &HostRecord, addr: &HostAddr, proof: &Proof) -> Verdict {
             "the node_secret sent does not match node {id}'s credential; if node.secret \
              was lost or replaced, an admin can run `rollcall hosts reset-credential ADDR`"
         )),
-        (Credential::None | Credential::Pending(_), _) if rec.info.addr == *addr => Verdict::Issue,
+        (Credential::None | Credential::Pending(_), _) if from_recorded(rec, addr, source) => {
+            Verdict::Issue
+        }
         (Credential::None | Credential::Pending(_), _) => Verdict::Refuse(format!(
             "node {id} has no confirmed credential yet, and only a heartbeat from its \
              recorded address can claim it"
@@ -120,30 +143,61 @@ mod tests {
         let refused = |v: &Verdict| matches!(v, Verdict::Refuse(_));
         let confirmed = rec(Credential::Confirmed(h));
         for a in [&home, &away] {
-            assert_eq!(judge(&confirmed, a, &secret("right")), Verdict::Keep);
-            assert!(refused(&judge(&confirmed, a, &secret("wrong"))));
-            assert!(refused(&judge(&confirmed, a, &Proof::None)));
-            assert_eq!(judge(&confirmed, a, &Proof::Prober), Verdict::Keep);
+            assert_eq!(judge(&confirmed, a, &secret("right"), None), Verdict::Keep);
+            assert!(refused(&judge(&confirmed, a, &secret("wrong"), None)));
+            assert!(refused(&judge(&confirmed, a, &Proof::None, None)));
+            assert_eq!(judge(&confirmed, a, &Proof::Prober, None), Verdict::Keep);
         }
         let pending = rec(Credential::Pending(h));
         for a in [&home, &away] {
-            assert_eq!(judge(&pending, a, &secret("right")), Verdict::Confirm);
+            assert_eq!(judge(&pending, a, &secret("right"), None), Verdict::Confirm);
         }
-        assert_eq!(judge(&pending, &home, &secret("wrong")), Verdict::Issue);
-        assert_eq!(judge(&pending, &home, &Proof::None), Verdict::Issue);
-        assert!(refused(&judge(&pending, &away, &Proof::None)));
-        assert!(refused(&judge(&pending, &away, &secret("wrong"))));
+        assert_eq!(
+            judge(&pending, &home, &secret("wrong"), None),
+            Verdict::Issue
+        );
+        assert_eq!(judge(&pending, &home, &Proof::None, None), Verdict::Issue);
+        assert!(refused(&judge(&pending, &away, &Proof::None, None)));
+        assert!(refused(&judge(&pending, &away, &secret("wrong"), None)));
         let none = rec(Credential::None);
-        assert_eq!(judge(&none, &home, &Proof::None), Verdict::Issue);
-        assert_eq!(judge(&none, &home, &secret("anything")), Verdict::Issue);
-        assert!(refused(&judge(&none, &away, &Proof::None)));
-        assert_eq!(judge(&none, &away, &Proof::Prober), Verdict::Keep);
+        assert_eq!(judge(&none, &home, &Proof::None, None), Verdict::Issue);
+        assert_eq!(
+            judge(&none, &home, &secret("anything"), None),
+            Verdict::Issue
+        );
+        assert!(refused(&judge(&none, &away, &Proof::None, None)));
+        assert_eq!(judge(&none, &away, &Proof::Prober, None), Verdict::Keep);
+    }
+
+    #[test]
+    fn an_unproved_record_is_issued_a_secret_only_from_its_own_ip() {
+        let home = addr(9000); // the record is at 127.0.0.1:9000
+        let me: IpAddr = "127.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.9".parse().unwrap();
+        for c in [Credential::None, Credential::Pending(SecretHash::of("x"))] {
+            let r = rec(c);
+            assert_eq!(judge(&r, &home, &Proof::None, Some(me)), Verdict::Issue);
+            // Advertising the record's address from another IP is not
+            // coming from it.
+            assert!(matches!(
+                judge(&r, &home, &Proof::None, Some(other)),
+                Verdict::Refuse(_)
+            ));
+        }
+        // A record naming a host name cannot be checked against the peer.
+        let mut named = rec(Credential::None);
+        named.info.addr = HostAddr::new("db-1.example", 9000).unwrap();
+        let at = named.info.addr.clone();
+        assert_eq!(
+            judge(&named, &at, &Proof::None, Some(other)),
+            Verdict::Issue
+        );
     }
 
     #[test]
     fn a_refusal_names_the_node_and_the_way_out_but_not_the_address() {
         let c = rec(Credential::Confirmed(SecretHash::of("x")));
-        let Verdict::Refuse(m) = judge(&c, &addr(9999), &Proof::None) else {
+        let Verdict::Refuse(m) = judge(&c, &addr(9999), &Proof::None, None) else {
             panic!("refused")
         };
         assert!(

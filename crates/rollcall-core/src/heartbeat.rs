@@ -45,6 +45,10 @@ pub struct HeartbeatInput {
     pub proof: Proof,
     /// A join token, for a new host under token admission (empty: none).
     pub join_token: Secret,
+    /// Where it came from, as the transport saw it (the peer's IP; `None`
+    /// when the transport cannot tell): an unproved claim must come from
+    /// the recorded host's IP, and new registrations are paced per source.
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// A whole heartbeat in core types: what [`plan`] judges, plus what the
@@ -57,9 +61,6 @@ pub struct Beat {
     pub metadata_version: u64,
     /// The partition leaderships it reports.
     pub leaders: Vec<crate::types::PartLeader>,
-    /// Where it came from, as the transport saw it (the peer's IP; `None`
-    /// when unknown): new registrations are paced per source.
-    pub source: Option<std::net::IpAddr>,
 }
 
 /// Size limits on what a heartbeat may carry.
@@ -251,7 +252,22 @@ pub fn plan(
     let Some(rec) = known else {
         return admit(state, input, info, rules, issuer);
     };
-    let (credential, issued) = match claim::judge(rec, &info.addr, &input.proof) {
+    // Moving onto an address another host holds removes that host: only
+    // if it has no credential (a placeholder, or one never heard from).
+    if let Some(other) = state
+        .host_by_addr(&info.addr)
+        .filter(|o| o.node_id != rec.node_id && o.credential != Credential::None)
+    {
+        return reject(
+            Code::NodeAuthFailed,
+            format!(
+                "address {} belongs to node {}, which has a credential; a host cannot take \
+                 it over (drop that host first: rollcall hosts drop {})",
+                info.addr, other.node_id, info.addr
+            ),
+        );
+    }
+    let (credential, issued) = match claim::judge(rec, &info.addr, &input.proof, input.source) {
         Verdict::Refuse(message) => return reject(Code::NodeAuthFailed, message),
         Verdict::Keep => (None, None),
         Verdict::Confirm => match rec.credential {

@@ -1,7 +1,8 @@
 //! A token bucket per source, for pacing new registrations: each source
 //! may register `rate` hosts per second, and up to `rate` at once. Time is
 //! an argument. Memory is bounded: past `capacity` sources, idle (full)
-//! buckets are forgotten, and if that is not enough, all of them.
+//! buckets are forgotten, and if that is not enough, the least recently
+//! heard one.
 
 use std::collections::HashMap;
 
@@ -32,8 +33,17 @@ impl RateLimiter {
         if !self.buckets.contains_key(source) && self.buckets.len() >= self.capacity {
             self.buckets
                 .retain(|_, (tokens, last)| *tokens + now.since(*last).as_secs_f64() * rate < rate);
+            // Still full of busy sources: forget the one heard from least
+            // recently (never all of them: throttled sources stay throttled).
             if self.buckets.len() >= self.capacity {
-                self.buckets.clear();
+                if let Some(oldest) = self
+                    .buckets
+                    .iter()
+                    .min_by_key(|(_, (_, last))| *last)
+                    .map(|(k, _)| k.clone())
+                {
+                    self.buckets.remove(&oldest);
+                }
             }
         }
         let (tokens, last) = self

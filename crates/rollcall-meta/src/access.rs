@@ -127,10 +127,20 @@ pub async fn ensure_first_admin(p: &Parts) {
              (or ROLLCALL_TOKEN) to admin commands, and keep it safe",
             path.display()
         ),
-        Err(e) => {
-            // Another leader may have made it first; this file is useless.
+        Err(ProposeError::Rejected(e)) => {
+            // Another leader made it first: this file opens nothing.
             let _ = std::fs::remove_file(&path);
             tracing::warn!(error = %e, "the first admin token was not created");
+        }
+        Err(e) => {
+            // The entry may still commit: keep the file, which then holds
+            // the only copy of the token's secret.
+            tracing::warn!(
+                error = %e,
+                path = %path.display(),
+                "the first admin token may not have been created; if `rollcall tokens list` \
+                 shows `admin`, its secret is in this file"
+            );
         }
     }
 }

@@ -83,7 +83,7 @@ impl Meta for MetaService {
             .and_then(|c| c.peer_addr)
             .map(|a| a.ip());
         let mut beat = convert::beat_from_pb(request.into_inner());
-        beat.source = source;
+        beat.input.source = source;
         let out = heartbeat::accept(&self.0, beat).await;
         Ok(Response::new(views::heartbeat_response(&self.0, out)))
     }

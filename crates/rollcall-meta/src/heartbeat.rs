@@ -88,8 +88,8 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
         input,
         metadata_version,
         leaders,
-        source,
     } = beat;
+    let source = input.source;
     let who = |node_id| Subject {
         host: input.host.clone(),
         port: input.port,

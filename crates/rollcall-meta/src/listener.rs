@@ -206,6 +206,6 @@ async fn heartbeat(
     source: Option<std::net::IpAddr>,
 ) -> pb::HeartbeatResponse {
     let mut beat = convert::beat_from_pb(req);
-    beat.source = source;
+    beat.input.source = source;
     views::heartbeat_response(p, accept(p, beat).await)
 }

@@ -91,6 +91,8 @@ pub fn beat_from_pb(req: pb::HeartbeatRequest) -> Beat {
             ports: req.ports.into_iter().collect(),
             proof: Proof::from_wire(req.node_secret),
             join_token: Secret(req.join_token),
+            // The transport fills it in.
+            source: None,
         },
         metadata_version: req.metadata_version,
         leaders: req
@@ -102,8 +104,6 @@ pub fn beat_from_pb(req: pb::HeartbeatRequest) -> Beat {
                 term: l.term,
             })
             .collect(),
-        // The transport fills it in.
-        source: None,
     }
 }
 
@@ -321,6 +321,7 @@ mod tests {
                 leader_count: 1,
                 proof: Proof::Secret(Secret("rcn_x".into())),
                 join_token: Secret("rct_j".into()),
+                source: None,
             },
             metadata_version: 4,
             leaders: vec![PartLeader {
@@ -328,7 +329,6 @@ mod tests {
                 part: 2,
                 term: 7,
             }],
-            source: None,
         };
         assert_eq!(beat_from_pb(beat_to_pb(&b)), b);
         let d = MetadataDelta {

@@ -132,6 +132,39 @@ fn a_new_host_registers_proves_its_secret_then_is_steady() {
 }
 
 #[test]
+fn a_host_cannot_take_over_the_address_of_a_host_with_a_credential() {
+    let mut s = state();
+    let a = join(&mut s, 9000);
+    let _b = join(&mut s, 9001);
+    let before = s.clone();
+    // Node 1, with its own secret, claims node 2's address.
+    match go(&s, &claiming(9001, 1, Some(&a))) {
+        HeartbeatPlan::Reject { code, message } => {
+            assert_eq!(code, Code::NodeAuthFailed);
+            assert!(message.contains("belongs to node 2"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s, before);
+    // A placeholder (added, never heard from) can still be moved onto.
+    s.apply(
+        s.applied_index() + 1,
+        &Command::AddHosts {
+            hosts: vec![(HostAddr::new("127.0.0.1", 9002).unwrap(), Role::Storage)],
+            mode: Default::default(),
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        go(&s, &claiming(9002, 1, Some(&a))),
+        HeartbeatPlan::Propose {
+            command: Command::UpdateHost { node_id: 1, .. },
+            ..
+        }
+    ));
+}
+
+#[test]
 fn a_claim_without_the_secret_is_refused_and_changes_nothing() {
     let mut s = state();
     let secret = join(&mut s, 9000);

@@ -11,6 +11,9 @@ use crate::types::{Admission, HostAddr, HostInfo, HostMode, NodeId, Role};
 
 use super::ClusterState;
 
+/// How far beyond the next node id a requested id may be.
+const MAX_ID_JUMP: u64 = 1 << 32;
+
 impl ClusterState {
     /// `Command::RegisterHost`: resolves the host's identity (a known
     /// requested id, then the address, else a new host) and records its info.
@@ -148,8 +151,14 @@ impl ClusterState {
 
     fn allocate_node_id(&mut self, requested: Option<NodeId>) -> NodeId {
         match requested {
-            Some(id) if id != 0 && !self.hosts.contains_key(&id) => {
-                self.next_node_id = self.next_node_id.max(id.saturating_add(1));
+            // A requested id far beyond the ids handed out is not kept
+            // (it comes from the wire; u64::MAX would leave no next id).
+            Some(id)
+                if id != 0
+                    && id < self.next_node_id.saturating_add(MAX_ID_JUMP)
+                    && !self.hosts.contains_key(&id) =>
+            {
+                self.next_node_id = self.next_node_id.max(id + 1);
                 id
             }
             _ => {

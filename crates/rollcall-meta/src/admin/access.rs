@@ -37,7 +37,8 @@ pub async fn create(
     p.lead.require()?;
     if !valid_token_name(&req.name) {
         return Err(RequestError::InvalidArgument(format!(
-            "token name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
+            "token name {:?} must be 1 to 64 letters, digits, '.', '_' or '-', and not \
+             anonymous, meta-peer or bootstrap",
             req.name
         )));
     }
