@@ -239,17 +239,37 @@ pub fn role_pb(r: Option<Role>) -> i32 {
     rollcall_proto::convert::role_to_pb(r) as i32
 }
 
-/// `ClusterInfo` from one server, with short timeouts (the bench polls
-/// servers it starts and kills).
+/// The dialer of `target`'s admin calls: TCP, or TLS presenting the
+/// user's client certificate when the target has TLS flags (for callers,
+/// like the bench, that poll one server many times).
+pub fn dialer(target: &MetaTarget) -> Result<Dialer, CliError> {
+    Ok(reach(target)?.dialer)
+}
+
+/// `ClusterInfo` from one server over plain TCP, with short timeouts (the
+/// bench polls servers it starts and kills).
 pub async fn cluster_info(addr: &str) -> Result<pb::ClusterInfoResponse, CliError> {
+    cluster_info_with(&Dialer::tcp(), addr).await
+}
+
+/// `ClusterInfo` from one server through `dialer` (TLS with a client
+/// certificate, from [`dialer`]), with the short timeouts of
+/// [`cluster_info`].
+pub async fn cluster_info_with(
+    dialer: &Dialer,
+    addr: &str,
+) -> Result<pb::ClusterInfoResponse, CliError> {
     let ep = Endpoint::from_shared(format!("http://{addr}"))
         .map_err(|e| CliError::Usage(format!("{addr}: {e}")))?
         .connect_timeout(Duration::from_millis(500))
         .timeout(Duration::from_secs(2));
-    let ch = ep.connect().await.map_err(|e| CliError::Unreachable {
-        addrs: addr.to_string(),
-        reason: e.to_string(),
-    })?;
+    let ch = dialer
+        .connect(ep)
+        .await
+        .map_err(|e| CliError::Unreachable {
+            addrs: addr.to_string(),
+            reason: chain(&e),
+        })?;
     Ok(admin(ch)
         .cluster_info(pb::ClusterInfoRequest::default())
         .await

@@ -84,6 +84,12 @@ pub struct BenchArgs {
     /// each (as agents did before).
     #[arg(long, value_enum, default_value_t = MetadataFetch::Stream, requires = "metadata_change")]
     pub metadata_fetch: MetadataFetch,
+    /// Measure the push bench (open or closed loop) twice in one run:
+    /// in plaintext, then over mutual TLS (a PKI made in a temporary
+    /// directory; hosts present a node certificate), each against fresh
+    /// meta servers; reports both and the ratios TLS / plaintext.
+    #[arg(long, conflicts_with_all = ["meta", "pull", "failover", "writes", "metadata_change"])]
+    pub tls: bool,
 }
 
 /// How simulated hosts fetch metadata.

@@ -1,12 +1,15 @@
 //! A group of meta servers run as child processes of this binary on
 //! 127.0.0.1 (for `rollcall bench`): started with shared `--peers`,
 //! killed with SIGKILL, restarted from their data directories. Every child
-//! is killed when the group is dropped.
+//! is killed when the group is dropped. With [`MetaGroup::start_with`]
+//! they take extra arguments (`--tls-dir DIR` for the TLS bench) and the
+//! group's own admin calls go through a [`Reach`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::tls::Reach;
 use crate::error::CliError;
 
 fn io(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
@@ -35,6 +38,11 @@ pub struct MetaGroup {
     pub addrs: Vec<String>,
     peers: String,
     interval: Duration,
+    /// Arguments every server is started with, after the group's own.
+    extra: Vec<std::ffi::OsString>,
+    /// How the group's admin calls (leader discovery, OFFLINE counts)
+    /// reach the servers.
+    reach: Reach,
     _base: tempfile::TempDir,
 }
 
@@ -42,6 +50,17 @@ impl MetaGroup {
     /// Starts `n` meta servers telling agents `interval`; returns once a
     /// leader with a cluster identity is known.
     pub async fn start(n: usize, interval: Duration) -> Result<MetaGroup, CliError> {
+        Self::start_with(n, interval, Vec::new(), Reach::plain()).await
+    }
+
+    /// [`MetaGroup::start`], each server also given `extra` arguments,
+    /// and the group's admin calls made through `reach`.
+    pub async fn start_with(
+        n: usize,
+        interval: Duration,
+        extra: Vec<std::ffi::OsString>,
+        reach: Reach,
+    ) -> Result<MetaGroup, CliError> {
         let base = tempfile::tempdir().map_err(io("creating a temporary directory"))?;
         let mut addrs = Vec::new();
         for _ in 0..n {
@@ -62,6 +81,8 @@ impl MetaGroup {
             addrs,
             peers,
             interval,
+            extra,
+            reach,
             _base: base,
         };
         for i in 0..n {
@@ -100,6 +121,7 @@ impl MetaGroup {
                 .arg("--peers")
                 .arg(&self.peers);
         }
+        cmd.args(&self.extra);
         cmd.env("ROLLCALL_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -115,7 +137,7 @@ impl MetaGroup {
                 if self.children[i].is_none() {
                     continue;
                 }
-                if let Ok(info) = crate::client::cluster_info(addr).await {
+                if let Ok(info) = self.reach.cluster_info(addr).await {
                     if info.leader == *addr && info.cluster_id != 0 {
                         return Ok(i);
                     }
@@ -146,13 +168,18 @@ impl MetaGroup {
             if self.children[i].is_none() {
                 continue;
             }
-            let info = crate::client::cluster_info(addr).await?;
+            let info = self.reach.cluster_info(addr).await?;
             if info.led_term > 0 {
                 let c = tally.entry(info.led_term).or_default();
                 *c = (*c).max(info.offline_in_led_term);
             }
         }
         Ok(())
+    }
+
+    /// How the group's admin calls reach its servers.
+    pub fn reach(&self) -> &Reach {
+        &self.reach
     }
 
     /// The process id of server `i`.

@@ -161,7 +161,7 @@ async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
 /// Runs the bench against the meta leader at `addr` (`meta_pid`: its
 /// process, when the bench started it).
 pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<(), CliError> {
-    let mark = offline_mark(addr).await?;
+    let mark = offline_mark(&super::tls::Reach::plain(), addr).await?;
     let run = Arc::new(Run {
         addr: addr.to_string(),
         interval: args.interval,
@@ -255,7 +255,8 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
             Err(e) => return Err(CliError::Failed(format!("a simulated host: {e}"))),
         }
     }
-    let (offline_events, not_online) = false_offline(addr, &mark).await?;
+    let (offline_events, not_online) =
+        false_offline(&super::tls::Reach::plain(), addr, &mark).await?;
     let mut reached = std::mem::take(&mut *run.reached.lock().unwrap_or_else(|p| p.into_inner()));
     reached.sort_unstable();
     let latency = Latency::of(&reached);

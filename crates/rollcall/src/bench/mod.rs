@@ -4,7 +4,8 @@
 //! backends ([`pull`]); admin writes through Raft ([`writes`]); the time
 //! to recover from a killed leader ([`failover`]); one metadata change
 //! reaching every host ([`metadata`]). [`report`] holds what
-//! their reports share.
+//! their reports share. With `--tls`, the push bench runs twice, in
+//! plaintext and over mutual TLS, and reports the ratios ([`tls`]).
 //!
 //! Without `--meta` it starts the meta server(s) as child processes (this
 //! same binary, `rollcall meta`, on 127.0.0.1 with temporary data
@@ -19,6 +20,7 @@ mod procstat;
 mod pull;
 mod push;
 mod report;
+mod tls;
 mod writes;
 
 use std::time::Duration;
@@ -52,6 +54,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             "the open-file limit is {nofile}; {} hosts need at least {files}",
             args.hosts,
         )));
+    }
+    if args.tls {
+        return tls::run(&args).await;
     }
     if args.failover {
         return failover::run(&args).await;

@@ -108,7 +108,7 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
 
     // Phase 2: register them as pull-mode hosts (each backend already
     // answers, so any OFFLINE from here on is false).
-    let mark = offline_mark(addr).await?;
+    let mark = offline_mark(&super::tls::Reach::plain(), addr).await?;
     let adding = bar(args.hosts as u64, "adding hosts", args.json);
     let client =
         crate::client::connect(&crate::args::MetaTarget::plain(vec![addr.to_string()])).await?;
@@ -194,7 +194,8 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
     let applied_after = crate::client::cluster_info(addr).await?.applied_index;
     let answers = backend_answers(&backends);
     let (accepted, refused) = (answers.0 - answers_before.0, answers.1 - answers_before.1);
-    let (offline_events, not_online) = false_offline(addr, &mark).await?;
+    let (offline_events, not_online) =
+        false_offline(&super::tls::Reach::plain(), addr, &mark).await?;
 
     let secs = elapsed.as_secs_f64();
     let latency = Latency::of_histogram(&p.latency_us);

@@ -9,6 +9,9 @@
 //! meta server judges OFFLINE at any point of the run is a false OFFLINE.
 //! That count comes from the leader's per-term counter, read before the
 //! first host registers and after the last heartbeat.
+//!
+//! The hosts dial through a [`Reach`]: plain TCP, or TLS presenting a node
+//! certificate ([`super::tls`] runs the bench both ways).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rollcall_proto as pb;
 use rollcall_proto::stream::HeartbeatClient;
+use rollcall_proto::transport::Dialer;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -25,6 +29,7 @@ use super::report::{
     bar, ended_early, false_offline, meta_usage, meta_usage_lines, micros_since, offline_mark,
     Latency,
 };
+use super::tls::Reach;
 use crate::args::BenchArgs;
 use crate::error::CliError;
 use crate::out::outln;
@@ -68,6 +73,7 @@ fn request(
 /// the agent uses.
 struct SimHost {
     addr: String,
+    dialer: Dialer,
     client: Option<HeartbeatClient>,
     req: pb::HeartbeatRequest,
     /// When its last heartbeat was sent.
@@ -92,7 +98,9 @@ impl SimHost {
     async fn beat(&mut self) -> bool {
         self.last = tokio::time::Instant::now();
         if self.client.is_none() {
-            self.client = HeartbeatClient::connect(&self.addr).await.ok();
+            self.client = HeartbeatClient::connect_with(&self.dialer, &self.addr)
+                .await
+                .ok();
         }
         let Some(c) = self.client.as_mut() else {
             return false;
@@ -145,6 +153,8 @@ impl Window {
 /// What every host task shares.
 struct Run {
     addr: String,
+    /// How hosts dial the meta server.
+    dialer: Dialer,
     start_ms: i64,
     leaders: usize,
     interval: Duration,
@@ -158,7 +168,7 @@ impl Run {
     /// Registers host `i` (its first heartbeat) through the gate.
     async fn register(&self, i: usize) -> Result<SimHost, String> {
         let _permit = self.gate.acquire().await;
-        let h = register(&self.addr, i, self.start_ms, self.leaders).await?;
+        let h = register(&self.dialer, &self.addr, i, self.start_ms, self.leaders).await?;
         self.registered.fetch_add(1, Ordering::Relaxed);
         Ok(h)
     }
@@ -225,13 +235,20 @@ async fn closed_loop_worker(run: Arc<Run>, ids: Vec<usize>) -> Result<Tally, Str
     Ok(tally)
 }
 
-async fn register(addr: &str, i: usize, start: i64, leaders: usize) -> Result<SimHost, String> {
-    let mut client = HeartbeatClient::connect(addr)
+async fn register(
+    dialer: &Dialer,
+    addr: &str,
+    i: usize,
+    start: i64,
+    leaders: usize,
+) -> Result<SimHost, String> {
+    let mut client = HeartbeatClient::connect_with(dialer, addr)
         .await
         .map_err(|e| format!("connecting to {addr}: {e}"))?;
     let (req, _) = join(&mut client, request(i, 0, 0, start, leaders)).await?;
     Ok(SimHost {
         addr: addr.to_string(),
+        dialer: dialer.clone(),
         client: Some(client),
         req,
         last: tokio::time::Instant::now(),
@@ -239,11 +256,37 @@ async fn register(addr: &str, i: usize, start: i64, leaders: usize) -> Result<Si
 }
 
 /// Runs the open-loop or closed-loop bench against the meta leader at
-/// `addr` (`meta_pid`: its process, when the bench started it).
+/// `addr` (`meta_pid`: its process, when the bench started it) and prints
+/// its report.
 pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<(), CliError> {
+    let m = measure(args, &Reach::plain(), addr, meta_pid).await?;
+    if args.json {
+        outln!("{}", crate::render::pretty(&m.json))?;
+    } else {
+        outln!("{}", m.text)?;
+    }
+    Ok(())
+}
+
+/// One push bench's report, as JSON and as text.
+pub struct Measured {
+    /// The JSON report.
+    pub json: serde_json::Value,
+    /// The text report (lines, without a final newline).
+    pub text: String,
+}
+
+/// Measures the open-loop or closed-loop bench against the meta leader
+/// at `addr`, hosts and admin calls going through `reach`.
+pub async fn measure(
+    args: &BenchArgs,
+    reach: &Reach,
+    addr: &str,
+    meta_pid: Option<u32>,
+) -> Result<Measured, CliError> {
     // Every host starts (registers) and heartbeats on its schedule from
     // then on; the window opens once all have registered.
-    let mark = offline_mark(addr).await?;
+    let mark = offline_mark(reach, addr).await?;
     let workers = if args.closed_loop {
         args.concurrency.clamp(1, args.hosts)
     } else {
@@ -251,6 +294,7 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
     };
     let run = Arc::new(Run {
         addr: addr.to_string(),
+        dialer: reach.dialer.clone(),
         start_ms: now_ms(),
         leaders: args.leaders_per_host,
         interval: args.interval,
@@ -289,7 +333,7 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
     reg.finish();
 
     let before = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    let applied_before = crate::client::cluster_info(addr).await?.applied_index;
+    let applied_before = reach.cluster_info(addr).await?.applied_index;
     let measuring = bar(args.duration.as_secs().max(1), "measuring", args.json);
     let t0 = Instant::now();
     let _ = run.window.opened.set(tokio::time::Instant::now());
@@ -318,13 +362,13 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
     ticker.abort();
     measuring.finish_and_clear();
     let after = meta_pid.and_then(procstat::cpu_and_peak_rss);
-    let applied_after = crate::client::cluster_info(addr).await?.applied_index;
+    let applied_after = reach.cluster_info(addr).await?.applied_index;
     let raft_entries = applied_after.saturating_sub(applied_before);
     lat.sort_unstable();
 
     // False OFFLINE: every simulated host stayed alive from its first
     // heartbeat on.
-    let (offline_events, not_online) = false_offline(addr, &mark).await?;
+    let (offline_events, not_online) = false_offline(reach, addr, &mark).await?;
 
     let ok = lat.len() as f64;
     let rate = ok / elapsed.as_secs_f64();
@@ -351,37 +395,36 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
         "false_offline_events": offline_events,
         "hosts_not_online_at_end": not_online,
     });
-    if args.json {
-        outln!("{}", crate::render::pretty(&report))?;
+    let mut text = vec![if args.closed_loop {
+        format!(
+            "{} hosts, closed loop with {} in flight, for {:.1}s",
+            args.hosts,
+            workers,
+            elapsed.as_secs_f64()
+        )
     } else {
-        if args.closed_loop {
-            outln!(
-                "{} hosts, closed loop with {} in flight, for {:.1}s",
-                args.hosts,
-                workers,
-                elapsed.as_secs_f64()
-            )?;
-        } else {
-            outln!(
-                "{} hosts, a heartbeat every {}ms each, for {:.1}s",
-                args.hosts,
-                args.interval.as_millis(),
-                elapsed.as_secs_f64()
-            )?;
-        }
-        outln!(
-            "  heartbeats/s      {rate:.0} ({} ok, {errors} errors; {errors_outside} while registering)",
-            lat.len(),
-        )?;
-        outln!("{}", latency.line())?;
-        outln!("{}", meta_usage_lines(cpu, rss, elapsed.as_secs_f64()))?;
-        outln!(
-            "  Raft entries      {raft_entries} during the run ({:.2}/s)",
-            raft_entries as f64 / elapsed.as_secs_f64()
-        )?;
-        outln!(
-            "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
-        )?;
-    }
-    Ok(())
+        format!(
+            "{} hosts, a heartbeat every {}ms each, for {:.1}s",
+            args.hosts,
+            args.interval.as_millis(),
+            elapsed.as_secs_f64()
+        )
+    }];
+    text.push(format!(
+        "  heartbeats/s      {rate:.0} ({} ok, {errors} errors; {errors_outside} while registering)",
+        lat.len(),
+    ));
+    text.push(latency.line());
+    text.push(meta_usage_lines(cpu, rss, elapsed.as_secs_f64()));
+    text.push(format!(
+        "  Raft entries      {raft_entries} during the run ({:.2}/s)",
+        raft_entries as f64 / elapsed.as_secs_f64()
+    ));
+    text.push(format!(
+        "  false OFFLINE     {offline_events} events, {not_online} hosts not ONLINE at the end"
+    ));
+    Ok(Measured {
+        json: report,
+        text: text.join("\n"),
+    })
 }

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rollcall_proto as pb;
 use serde_json::json;
 
+use super::tls::Reach;
 use crate::error::CliError;
 
 /// A progress bar on stderr (hidden with `--json`).
@@ -104,10 +105,11 @@ pub struct OfflineMark {
     count: u64,
 }
 
-/// Reads the OFFLINE counter of the leader at `addr`; an error if that
-/// server does not lead (its counter would say nothing about the run).
-pub async fn offline_mark(addr: &str) -> Result<OfflineMark, CliError> {
-    let info = crate::client::cluster_info(addr).await?;
+/// Reads the OFFLINE counter of the leader at `addr` (reached through
+/// `reach`); an error if that server does not lead (its counter would say
+/// nothing about the run).
+pub async fn offline_mark(reach: &Reach, addr: &str) -> Result<OfflineMark, CliError> {
+    let info = reach.cluster_info(addr).await?;
     if info.leader != addr || info.led_term != info.term {
         return Err(CliError::Usage(format!(
             "the meta server at {addr} does not lead (leader: {:?}); point --meta at the leader",
@@ -125,8 +127,12 @@ pub async fn offline_mark(addr: &str) -> Result<OfflineMark, CliError> {
 /// unlike the event log never drops one), and the storage hosts not
 /// ONLINE now. A leader change during the run is an error: the new leader
 /// did not see the whole run.
-pub async fn false_offline(addr: &str, since: &OfflineMark) -> Result<(u64, usize), CliError> {
-    let now = offline_mark(addr).await?;
+pub async fn false_offline(
+    reach: &Reach,
+    addr: &str,
+    since: &OfflineMark,
+) -> Result<(u64, usize), CliError> {
+    let now = offline_mark(reach, addr).await?;
     if now.term != since.term {
         return Err(CliError::Failed(format!(
             "the meta leader changed during the run (term {} -> {}); its OFFLINE count covers \
@@ -134,8 +140,7 @@ pub async fn false_offline(addr: &str, since: &OfflineMark) -> Result<(u64, usiz
             since.term, now.term
         )));
     }
-    let mut admin =
-        crate::client::connect(&crate::args::MetaTarget::plain(vec![addr.to_string()])).await?;
+    let mut admin = crate::client::connect(&reach.target(addr)).await?;
     let not_online = admin
         .list_hosts(pb::ListHostsRequest {
             role: pb::Role::Storage as i32,

@@ -131,6 +131,51 @@ fn the_bench_reports_leaders_per_host_on_three_meta_servers() {
     assert_eq!(r["meta_servers"], 3, "{r}");
 }
 
+/// `bench --tls`: one run measures plaintext, then mutual TLS, each on
+/// fresh meta servers; the ratios are numbers above 0.
+fn assert_tls_report(r: &serde_json::Value, mode: &str, hosts: u64) {
+    assert_heartbeat_report(&r["plaintext"], mode, hosts);
+    assert_heartbeat_report(&r["tls"], mode, hosts);
+    for key in [
+        "heartbeats_per_s",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "meta_cpu_s",
+        "meta_cpu_per_heartbeat",
+        "meta_peak_rss_mb",
+    ] {
+        assert!(num(&r["ratio"], key) > 0.0, "ratio {key} in {r}");
+    }
+}
+
+#[test]
+fn the_tls_bench_reports_both_rounds_and_their_ratios() {
+    // Open loop: 100 heartbeats/s per round over fresh servers, enough
+    // meta CPU time to compare; OFFLINE after 1s of silence.
+    let r = bench_json(&[
+        "--tls",
+        "--hosts",
+        "50",
+        "--interval",
+        "200ms",
+        "--duration",
+        "2s",
+    ]);
+    assert_tls_report(&r, "open-loop", 50);
+
+    let r = bench_json(&[
+        "--tls",
+        "--hosts",
+        "20",
+        "--closed-loop",
+        "--concurrency",
+        "4",
+        "--duration",
+        "1s",
+    ]);
+    assert_tls_report(&r, "closed-loop", 20);
+}
+
 #[test]
 fn the_pull_bench_reports_its_probes() {
     // Probes every 500ms, each within 500ms: none fails on a loaded machine.
