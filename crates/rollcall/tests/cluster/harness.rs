@@ -448,3 +448,31 @@ impl MetaGroup {
         )
     }
 }
+
+/// Sends `reqs` on one heartbeat stream to `addr`, dialled with `dialer`
+/// (from a chosen local address, or plain TCP); the answers, each within
+/// 10 s.
+pub fn on_one_stream(
+    dialer: &rollcall_proto::transport::Dialer,
+    addr: &str,
+    reqs: impl IntoIterator<Item = rollcall_proto::HeartbeatRequest>,
+) -> Vec<rollcall_proto::HeartbeatResponse> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let mut c = rollcall_proto::stream::HeartbeatClient::connect_with(dialer, addr)
+            .await
+            .expect("connect a heartbeat stream");
+        let mut out = Vec::new();
+        for r in reqs {
+            let a = tokio::time::timeout(Duration::from_secs(10), c.heartbeat(&r))
+                .await
+                .expect("an answer")
+                .expect("a heartbeat response");
+            out.push(a);
+        }
+        out
+    })
+}

@@ -111,10 +111,6 @@ fn flood(
     host: &str,
     ports: std::ops::Range<u32>,
 ) -> Vec<i32> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let dialer = rollcall_proto::transport::Dialer::new(move |addr: String| async move {
         let sock = tokio::net::TcpSocket::new_v4()?;
         sock.bind(format!("{from}:0").parse().expect("an IP"))?;
@@ -123,25 +119,19 @@ fn flood(
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         sock.connect(to).await
     });
-    rt.block_on(async {
-        let mut c = rollcall_proto::stream::HeartbeatClient::connect_with(&dialer, meta)
-            .await
-            .expect("a heartbeat stream");
-        let mut codes = Vec::new();
-        for port in ports {
-            let req = pb::HeartbeatRequest {
-                cluster_id,
-                host: host.into(),
-                port,
-                role: pb::Role::Storage as i32,
-                version: "flood".into(),
-                start_time_ms: 1_700_000_000_000,
-                ..Default::default()
-            };
-            codes.push(c.heartbeat(&req).await.expect("an answer").code);
-        }
-        codes
-    })
+    let reqs = ports.map(|port| pb::HeartbeatRequest {
+        cluster_id,
+        host: host.into(),
+        port,
+        role: pb::Role::Storage as i32,
+        version: "flood".into(),
+        start_time_ms: 1_700_000_000_000,
+        ..Default::default()
+    });
+    on_one_stream(&dialer, meta, reqs)
+        .into_iter()
+        .map(|a| a.code)
+        .collect()
 }
 
 fn count(codes: &[i32], code: pb::Code) -> usize {
