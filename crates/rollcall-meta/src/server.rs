@@ -271,12 +271,13 @@ impl MetaServer {
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             )
-            // Over TLS only a peer with a node certificate may speak Raft.
+            // Over TLS only a peer with a meta server's certificate may
+            // speak Raft.
             .add_service(tonic::service::interceptor::InterceptedService::new(
                 RaftServer::new(RaftService(raft.clone()))
                     .max_decoding_message_size(256 * 1024 * 1024)
                     .max_encoding_message_size(256 * 1024 * 1024),
-                rollcall_proto::tls::require_node_cert,
+                rollcall_proto::tls::require_meta_cert,
             ));
         // One port: heartbeat streams are served by the accept loop, gRPC
         // connections are handed to tonic.

@@ -108,6 +108,7 @@ async fn a_node_client_is_identified_as_a_node() {
                 common_name: "node".into(),
                 role: None,
                 node_cert: true,
+                meta_cert: false,
             }),
             peer_addr: info.peer_addr,
         }
@@ -135,6 +136,7 @@ async fn a_client_certificate_carries_its_role_and_none_is_accepted() {
             common_name: "alice".into(),
             role: Some("viewer".into()),
             node_cert: false,
+            meta_cert: false,
         })
     );
     // No certificate: accepted at the handshake, recorded as none.

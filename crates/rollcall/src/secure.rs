@@ -18,13 +18,41 @@ fn key_beside(cert: &std::path::Path) -> PathBuf {
     cert.with_extension("key")
 }
 
-/// The files of a server or an agent (`node.crt`), `None` without TLS
-/// flags.
+/// The files of an agent (`node.crt`), `None` without TLS flags.
 pub fn node_files(args: &TlsArgs) -> Result<Option<TlsFiles>, CliError> {
+    server_files(args, TlsFiles::node, "node")
+}
+
+/// The files of a meta server (`meta.crt`), `None` without TLS flags;
+/// the certificate must be a meta server's (`rollcall certs
+/// create-meta`), since the other meta servers serve Raft only to those.
+pub fn meta_files(args: &TlsArgs) -> Result<Option<TlsFiles>, CliError> {
+    let files = server_files(args, TlsFiles::meta, "meta")?;
+    if let Some(cert) = files.as_ref().and_then(|f| f.cert.as_deref()) {
+        // An unreadable file is reported by the load, in its own words.
+        let id = rollcall_proto::tls::identity_of_file(cert);
+        if id.as_ref().is_some_and(|i| !i.meta_cert) {
+            return Err(CliError::Usage(format!(
+                "{} is not a meta server's certificate (other meta servers would refuse it \
+                 Raft): make one with rollcall certs create-meta --dir DIR --host HOST",
+                cert.display()
+            )));
+        }
+    }
+    Ok(files)
+}
+
+/// The files of a server: `base(DIR)` (`KIND.crt`) unless given one by
+/// one.
+fn server_files(
+    args: &TlsArgs,
+    base: fn(&std::path::Path) -> TlsFiles,
+    kind: &str,
+) -> Result<Option<TlsFiles>, CliError> {
     if !args.given() {
         return Ok(None);
     }
-    let base = args.tls_dir.as_deref().map(TlsFiles::node);
+    let base = args.tls_dir.as_deref().map(base);
     let ca = args
         .tls_ca
         .clone()
@@ -43,11 +71,10 @@ pub fn node_files(args: &TlsArgs) -> Result<Option<TlsFiles>, CliError> {
             cert: Some(cert),
             key: Some(key),
         })),
-        _ => Err(CliError::Usage(
-            "TLS needs --tls-dir DIR (ca.crt, node.crt, node.key), or --tls-ca, --tls-cert \
+        _ => Err(CliError::Usage(format!(
+            "TLS needs --tls-dir DIR (ca.crt, {kind}.crt, {kind}.key), or --tls-ca, --tls-cert \
              and --tls-key"
-                .into(),
-        )),
+        ))),
     }
 }
 
@@ -162,6 +189,9 @@ mod tests {
         };
         let f = node_files(&dir).unwrap().unwrap();
         assert_eq!(f.cert.as_deref(), Some(std::path::Path::new("/c/node.crt")));
+        let f = meta_files(&dir).unwrap().unwrap();
+        assert_eq!(f.cert.as_deref(), Some(std::path::Path::new("/c/meta.crt")));
+        assert_eq!(f.key.as_deref(), Some(std::path::Path::new("/c/meta.key")));
         let explicit = TlsArgs {
             tls_ca: Some("/x/ca.pem".into()),
             tls_cert: Some("/x/me.crt".into()),

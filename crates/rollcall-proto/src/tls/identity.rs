@@ -3,9 +3,10 @@
 //!
 //! `rollcall certs` marks its certificates with URI subject alternative
 //! names: a node certificate carries [`NODE_URI`] (`rollcall:node`), a
-//! client certificate `rollcall:role:ROLE` ([`ROLE_URI_PREFIX`] + viewer,
-//! operator or admin). Its common name is the client's name (`node` for
-//! node certificates). Only certificates that passed verification against
+//! meta server's certificate [`NODE_URI`] and [`META_URI`]
+//! (`rollcall:meta`), a client certificate `rollcall:role:ROLE`
+//! ([`ROLE_URI_PREFIX`] + viewer, operator or admin). Its common name is
+//! the client's name (`node` or `meta` for the others). Only certificates that passed verification against
 //! the CA are read, so these marks are as trustworthy as the CA key.
 
 use rustls::pki_types::CertificateDer;
@@ -13,6 +14,10 @@ use rustls::{AlertDescription, CertificateError};
 
 /// The URI SAN that marks a node certificate (meta servers, agents).
 pub const NODE_URI: &str = "rollcall:node";
+
+/// The URI SAN that marks a meta server's certificate: only a peer
+/// presenting one may speak Raft. Agents' node certificates lack it.
+pub const META_URI: &str = "rollcall:meta";
 
 /// The prefix of the URI SAN that carries a client certificate's role:
 /// `rollcall:role:admin`.
@@ -31,6 +36,9 @@ pub struct PeerIdentity {
     /// Whether it is a node certificate (meta servers and agents present
     /// one).
     pub node_cert: bool,
+    /// Whether it is a meta server's certificate (`rollcall certs
+    /// create-meta`): only these may speak Raft.
+    pub meta_cert: bool,
 }
 
 impl PeerIdentity {
@@ -47,11 +55,14 @@ impl PeerIdentity {
             .to_string();
         let mut role = None;
         let mut node_cert = false;
+        let mut meta_cert = false;
         if let Ok(Some(san)) = x.subject_alternative_name() {
             for name in &san.value.general_names {
                 if let x509_parser::extensions::GeneralName::URI(uri) = name {
                     if *uri == NODE_URI {
                         node_cert = true;
+                    } else if *uri == META_URI {
+                        meta_cert = true;
                     } else if let Some(r) = uri.strip_prefix(ROLE_URI_PREFIX) {
                         role = Some(r.to_string());
                     }
@@ -62,6 +73,7 @@ impl PeerIdentity {
             common_name,
             role,
             node_cert,
+            meta_cert,
         })
     }
 }
@@ -116,29 +128,47 @@ pub fn peer_identity<T>(req: &tonic::Request<T>) -> Option<&PeerIdentity> {
 }
 
 /// A tonic interceptor that lets through requests on plain connections
-/// and, on TLS ones, only those whose client presented a verified node
-/// certificate (`rollcall:node`). The meta server wraps its Raft service
-/// with it: over TLS only meta servers may speak Raft.
+/// and, on TLS ones, only those whose client presented a verified meta
+/// server's certificate (`rollcall:meta`). The meta server wraps its Raft
+/// service with it: over TLS only meta servers may speak Raft, not agents
+/// (their node certificates lack the mark) nor admin clients.
 #[allow(clippy::result_large_err)] // tonic's interceptor signature
-pub fn require_node_cert(req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+pub fn require_meta_cert(req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
     match req.extensions().get::<ConnInfo>() {
         Some(ConnInfo { tls: false, .. }) | None => Ok(req),
         Some(ConnInfo {
             peer: Some(PeerIdentity {
-                node_cert: true, ..
+                meta_cert: true, ..
             }),
             ..
         }) => Ok(req),
         Some(ConnInfo { peer: None, .. }) => Err(tonic::Status::unauthenticated(
-            "Raft between meta servers needs a node certificate (node.crt), and none was \
-             presented",
+            "Raft between meta servers needs a meta server's certificate (meta.crt, made by \
+             rollcall certs create-meta), and none was presented",
         )),
-        Some(ConnInfo { peer: Some(p), .. }) => Err(tonic::Status::permission_denied(format!(
-            "Raft between meta servers needs a node certificate; {:?} presented a client \
-             certificate",
-            p.common_name
-        ))),
+        Some(ConnInfo { peer: Some(p), .. }) => {
+            let kind = if p.node_cert {
+                "a node certificate"
+            } else {
+                "a client certificate"
+            };
+            Err(tonic::Status::permission_denied(format!(
+                "Raft between meta servers needs a meta server's certificate (meta.crt, made by \
+                 rollcall certs create-meta); {:?} presented {kind}",
+                p.common_name
+            )))
+        }
     }
+}
+
+/// The identity of the first certificate in the PEM file `path` (this
+/// process's own, to check it is of the kind its role needs); `None` if
+/// the file holds no readable certificate.
+pub fn identity_of_file(path: &std::path::Path) -> Option<PeerIdentity> {
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(path).ok()?;
+    let cert = CertificateDer::pem_slice_iter(&pem).next()?.ok()?;
+    PeerIdentity::from_cert(&cert)
 }
 
 /// rustls's error in words that name the problem. `peer` is who is at

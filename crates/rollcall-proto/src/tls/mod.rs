@@ -15,7 +15,7 @@
 //! a certificate at the handshake (an admin call may carry a bearer token
 //! instead) and records what it learned ([`ConnInfo`], [`PeerIdentity`]);
 //! whoever needs a verified certificate refuses later
-//! ([`require_node_cert`] for Raft).
+//! ([`require_meta_cert`] for Raft).
 //!
 //! [`Tls::reload`] reads the files again: handshakes after it use the new
 //! material, connections already open keep theirs. rustls with the *ring*
@@ -38,8 +38,8 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use crate::transport::{Dialer, Net};
 
 pub use identity::{
-    conn_info, describe, peer_identity, require_node_cert, ConnInfo, PeerIdentity, NODE_URI,
-    ROLE_URI_PREFIX,
+    conn_info, describe, identity_of_file, peer_identity, require_meta_cert, ConnInfo,
+    PeerIdentity, META_URI, NODE_URI, ROLE_URI_PREFIX,
 };
 pub use stream::{ClientStream, ServerStream};
 
@@ -56,13 +56,22 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
-    /// `DIR/ca.crt`, `DIR/node.crt`, `DIR/node.key`: what a meta server
-    /// and an agent use.
+    /// `DIR/ca.crt`, `DIR/node.crt`, `DIR/node.key`: what an agent uses.
     pub fn node(dir: &Path) -> TlsFiles {
         TlsFiles {
             ca: dir.join("ca.crt"),
             cert: Some(dir.join("node.crt")),
             key: Some(dir.join("node.key")),
+        }
+    }
+
+    /// `DIR/ca.crt`, `DIR/meta.crt`, `DIR/meta.key`: what a meta server
+    /// uses (its certificate marks it as one, so it may speak Raft).
+    pub fn meta(dir: &Path) -> TlsFiles {
+        TlsFiles {
+            ca: dir.join("ca.crt"),
+            cert: Some(dir.join("meta.crt")),
+            key: Some(dir.join("meta.key")),
         }
     }
 
@@ -116,7 +125,7 @@ pub enum TlsError {
         message: String,
     },
     /// Serving needs a certificate.
-    #[error("no certificate to serve with (give node.crt and node.key)")]
+    #[error("no certificate to serve with (give meta.crt/meta.key or node.crt/node.key)")]
     NoServerCert,
 }
 

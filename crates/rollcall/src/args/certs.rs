@@ -27,7 +27,7 @@ impl CertRole {
     }
 }
 
-/// `rollcall certs create-ca|create-node|create-client`.
+/// `rollcall certs create-ca|create-meta|create-node|create-client`.
 #[derive(Debug, Subcommand)]
 pub enum CertsCmd {
     /// Create the CA: DIR/ca.crt and DIR/ca.key (keep ca.key off the
@@ -45,8 +45,8 @@ pub enum CertsCmd {
         days: u32,
     },
     /// Create a node certificate, DIR/node.crt and DIR/node.key, signed by
-    /// DIR/ca.crt and DIR/ca.key; meta servers and agents present it, as
-    /// servers and as clients.
+    /// DIR/ca.crt and DIR/ca.key; agents present it, as servers and as
+    /// clients (meta servers present meta.crt: create-meta).
     #[command(name = "create-node")]
     Node {
         /// Directory holding ca.crt and ca.key; the files are written here.
@@ -54,6 +54,27 @@ pub enum CertsCmd {
         dir: PathBuf,
         /// A DNS name or IP address the node is reached at (repeatable;
         /// every address other servers and tools dial must be named).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        /// Replace files that exist.
+        #[arg(long)]
+        overwrite: bool,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 1825)]
+        days: u32,
+    },
+    /// Create a meta server's certificate, DIR/meta.crt and DIR/meta.key,
+    /// signed by DIR/ca.crt and DIR/ca.key: a node certificate that also
+    /// marks its holder as a meta server, the only kind that may speak
+    /// Raft. Give it to meta servers only.
+    #[command(name = "create-meta")]
+    Meta {
+        /// Directory holding ca.crt and ca.key; the files are written here.
+        #[arg(long)]
+        dir: PathBuf,
+        /// A DNS name or IP address the meta server is reached at
+        /// (repeatable; every address peers, agents and tools dial must
+        /// be named).
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
         /// Replace files that exist.

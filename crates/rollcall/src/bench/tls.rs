@@ -4,8 +4,9 @@
 //!
 //! The TLS round's PKI is made in a temporary directory by this same
 //! binary run as child processes (`rollcall certs create-ca`,
-//! `create-node --host 127.0.0.1`, `create-client --name root`); the meta
-//! servers start with `--tls-dir` (so `--auth on`), the simulated hosts
+//! `create-meta` and `create-node --host 127.0.0.1`, `create-client --name
+//! root`); the meta servers start with `--tls-dir` (presenting `meta.crt`,
+//! with `--auth on`), the simulated hosts
 //! dial with TLS presenting the node certificate, and the bench's own
 //! admin calls present `client.root.crt`. A [`Reach`] carries how to
 //! dial, plain or TLS, through the push bench and the meta group.
@@ -112,10 +113,11 @@ fn certs(args: &[&str], dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Makes a CA, a node certificate for 127.0.0.1 and the admin client
+/// Makes a CA, meta and node certificates for 127.0.0.1 and the admin client
 /// certificate `client.root.crt` in `dir`.
 fn make_pki(dir: &Path) -> Result<(), CliError> {
     certs(&["create-ca"], dir)?;
+    certs(&["create-meta", "--host", "127.0.0.1"], dir)?;
     certs(&["create-node", "--host", "127.0.0.1"], dir)?;
     certs(&["create-client", "--name", "root"], dir)
 }

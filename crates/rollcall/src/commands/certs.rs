@@ -8,7 +8,10 @@
 //! - `ca.crt`: CN `rollcall CA XXXXXXXX` (from its key), a CA that may sign certificates only.
 //! - `node.crt`: CN `node`, the `--host` names and addresses as DNS/IP
 //!   SANs, the URI SAN `rollcall:node`, valid for server and client
-//!   authentication (meta servers and agents present it both ways).
+//!   authentication (agents present it both ways).
+//! - `meta.crt`: the same with CN `meta` and the URI SANs `rollcall:node`
+//!   and `rollcall:meta`: a meta server's, the only kind that may speak
+//!   Raft.
 //! - `client.NAME.crt`: CN NAME, the URI SAN `rollcall:role:ROLE`, valid for
 //!   client authentication only.
 
@@ -20,7 +23,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
 };
-use rollcall_proto::tls::{NODE_URI, ROLE_URI_PREFIX};
+use rollcall_proto::tls::{META_URI, NODE_URI, ROLE_URI_PREFIX};
 
 use crate::args::CertsCmd;
 use crate::error::CliError;
@@ -70,27 +73,13 @@ pub fn run(cmd: CertsCmd) -> Result<(), CliError> {
             hosts,
             overwrite,
             days,
-        } => {
-            let out = [dir.join("node.crt"), dir.join("node.key")];
-            refuse_existing(&out, overwrite)?;
-            let mut p = params(days)?;
-            p.distinguished_name.push(DnType::CommonName, "node");
-            for h in &hosts {
-                p.subject_alt_names.push(san_of_host(h)?);
-            }
-            p.subject_alt_names.push(uri(NODE_URI)?);
-            p.extended_key_usages = vec![
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ];
-            signed(&dir, p, &out)?;
-            outln!(
-                "wrote {} (for {}) and {}",
-                out[0].display(),
-                hosts.join(", "),
-                out[1].display()
-            )?;
-        }
+        } => server_cert(&dir, "node", &hosts, overwrite, days)?,
+        CertsCmd::Meta {
+            dir,
+            hosts,
+            overwrite,
+            days,
+        } => server_cert(&dir, "meta", &hosts, overwrite, days)?,
         CertsCmd::Client {
             dir,
             name,
@@ -118,6 +107,44 @@ pub fn run(cmd: CertsCmd) -> Result<(), CliError> {
             )?;
         }
     }
+    Ok(())
+}
+
+/// Writes `DIR/KIND.crt` and `DIR/KIND.key` (`kind` is `node` or
+/// `meta`): valid for `hosts`, for server and client authentication, marked
+/// `rollcall:node` and, for a meta server, `rollcall:meta` too.
+fn server_cert(
+    dir: &Path,
+    kind: &str,
+    hosts: &[String],
+    overwrite: bool,
+    days: u32,
+) -> Result<(), CliError> {
+    let out = [
+        dir.join(format!("{kind}.crt")),
+        dir.join(format!("{kind}.key")),
+    ];
+    refuse_existing(&out, overwrite)?;
+    let mut p = params(days)?;
+    p.distinguished_name.push(DnType::CommonName, kind);
+    for h in hosts {
+        p.subject_alt_names.push(san_of_host(h)?);
+    }
+    p.subject_alt_names.push(uri(NODE_URI)?);
+    if kind == "meta" {
+        p.subject_alt_names.push(uri(META_URI)?);
+    }
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    signed(dir, p, &out)?;
+    outln!(
+        "wrote {} (for {}) and {}",
+        out[0].display(),
+        hosts.join(", "),
+        out[1].display()
+    )?;
     Ok(())
 }
 

@@ -137,7 +137,7 @@ fn default_thrift_listen(listen: SocketAddr, data_dir: &Path) -> SocketAddr {
 /// Runs the server.
 pub async fn run(args: MetaArgs) -> Result<(), CliError> {
     let mut config = config(&args)?;
-    let tls = crate::secure::load(crate::secure::node_files(&args.tls)?)?;
+    let tls = crate::secure::load(crate::secure::meta_files(&args.tls)?)?;
     let mut ips = vec![args.listen.ip()];
     ips.extend(config.thrift_listen.map(|a| a.ip()));
     crate::secure::check_exposure("rollcall meta", &ips, tls.is_some(), args.insecure)?;

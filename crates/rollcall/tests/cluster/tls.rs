@@ -1,7 +1,7 @@
 //! TLS with real processes and a PKI made by `rollcall certs` on
 //! 127.0.0.1: the certs command, refusals in words (plaintext, another CA,
 //! an expired certificate, a wrong name), agents reaching ONLINE over
-//! mutual TLS, Raft only for node certificates, a three-server group
+//! mutual TLS, Raft only for meta servers' certificates, a three-server group
 //! failing over, SIGHUP reloading without dropping heartbeats, and the
 //! rule that a server beyond loopback needs TLS or `--insecure`.
 
@@ -33,16 +33,18 @@ fn certs_ok(args: &[&str]) {
     );
 }
 
-/// A CA, a node certificate for `hosts` and a root client certificate in
-/// `dir`.
+/// A CA, meta server and node certificates for `hosts` and a root client
+/// certificate in `dir`.
 fn pki(dir: &Path, hosts: &[&str]) {
     let d = dir.to_str().unwrap();
     certs_ok(&["create-ca", "--dir", d]);
-    let mut node = vec!["create-node", "--dir", d];
-    for h in hosts {
-        node.extend(["--host", h]);
+    for kind in ["create-meta", "create-node"] {
+        let mut args = vec![kind, "--dir", d];
+        for h in hosts {
+            args.extend(["--host", h]);
+        }
+        certs_ok(&args);
     }
-    certs_ok(&node);
     certs_ok(&["create-client", "--dir", d, "--name", "root"]);
 }
 
@@ -145,7 +147,7 @@ fn certs_refuse_to_overwrite_and_keep_keys_private() {
     let err = refused(certs(&["create-node", "--dir", ds, "--host", "127.0.0.1"]));
     assert!(err.contains("ca.crt") && err.contains("create-ca"), "{err}");
     pki(&d, &["127.0.0.1", "localhost"]);
-    for key in ["ca.key", "node.key", "client.root.key"] {
+    for key in ["ca.key", "meta.key", "node.key", "client.root.key"] {
         let mode = std::fs::metadata(d.join(key)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{key}");
     }
@@ -161,6 +163,7 @@ fn certs_refuse_to_overwrite_and_keep_keys_private() {
     let before = std::fs::read(d.join("ca.crt")).unwrap();
     for args in [
         vec!["create-ca", "--dir", ds],
+        vec!["create-meta", "--dir", ds, "--host", "127.0.0.1"],
         vec!["create-node", "--dir", ds, "--host", "127.0.0.1"],
         vec!["create-client", "--dir", ds, "--name", "root"],
     ] {
@@ -181,6 +184,21 @@ fn certs_refuse_to_overwrite_and_keep_keys_private() {
     assert_eq!(out.status.code(), Some(2));
     certs_ok(&["create-ca", "--dir", ds, "--overwrite"]);
     assert_ne!(std::fs::read(d.join("ca.crt")).unwrap(), before, "replaced");
+    // A meta server refuses to start with an agent's node certificate:
+    // its peers would refuse it Raft.
+    let out = Command::new(bin())
+        .args(["meta", "--data-dir", tmp.path().join("m").to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(["--tls-ca", d.join("ca.crt").to_str().unwrap()])
+        .args(["--tls-cert", d.join("node.crt").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a meta server's certificate") && err.contains("create-meta"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -252,7 +270,7 @@ fn a_tls_meta_server_refuses_what_it_must_and_serves_its_own() {
 }
 
 #[test]
-fn raft_is_served_over_tls_only_to_node_certificates() {
+fn raft_is_served_over_tls_only_to_meta_server_certificates() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("certs");
     pki(&d, &["127.0.0.1"]);
@@ -285,9 +303,16 @@ fn raft_is_served_over_tls_only_to_node_certificates() {
     assert_eq!(s.code(), tonic::Code::Unauthenticated, "{s:?}");
     let s = vote(client(Some("root"))).unwrap_err();
     assert_eq!(s.code(), tonic::Code::PermissionDenied, "{s:?}");
-    // A node certificate reaches Raft (which refuses the empty vote as
-    // unreadable, not as unauthenticated).
+    assert!(s.message().contains("client certificate"), "{s:?}");
+    // An agent's node certificate is refused too: storage hosts stay out
+    // of Raft.
     let s = vote(rollcall_proto::tls::TlsFiles::node(&d)).unwrap_err();
+    assert_eq!(s.code(), tonic::Code::PermissionDenied, "{s:?}");
+    assert!(s.message().contains("node certificate"), "{s:?}");
+    assert!(s.message().contains("create-meta"), "{s:?}");
+    // A meta server's certificate reaches Raft (which refuses the empty
+    // vote as unreadable, not as unauthenticated).
+    let s = vote(rollcall_proto::tls::TlsFiles::meta(&d)).unwrap_err();
     assert!(
         !matches!(
             s.code(),
@@ -362,8 +387,8 @@ fn sighup_reloads_certificates_without_dropping_heartbeats() {
     std::fs::create_dir_all(&served).unwrap();
     for f in [
         "ca.crt",
-        "node.crt",
-        "node.key",
+        "meta.crt",
+        "meta.key",
         "client.root.crt",
         "client.root.key",
     ] {
@@ -379,14 +404,14 @@ fn sighup_reloads_certificates_without_dropping_heartbeats() {
     // A certificate naming only localhost, then SIGHUP.
     let p = pki_dir.to_str().unwrap();
     certs_ok(&[
-        "create-node",
+        "create-meta",
         "--dir",
         p,
         "--host",
         "localhost",
         "--overwrite",
     ]);
-    for f in ["node.crt", "node.key"] {
+    for f in ["meta.crt", "meta.key"] {
         std::fs::copy(pki_dir.join(f), served.join(f)).unwrap();
     }
     let before = host_at(
@@ -426,7 +451,7 @@ fn sighup_reloads_certificates_without_dropping_heartbeats() {
         node.proc.output()
     );
     // A reload of unusable files keeps the certificate in use.
-    std::fs::write(served.join("node.key"), "garbage").unwrap();
+    std::fs::write(served.join("meta.key"), "garbage").unwrap();
     // SAFETY: as above.
     unsafe {
         libc::kill(meta.proc.pid() as libc::pid_t, libc::SIGHUP);
