@@ -209,6 +209,29 @@ mod tests {
     }
 
     #[test]
+    fn a_join_token_revoked_before_the_registration_applies_is_not_admitted() {
+        let mut s = boot();
+        s.apply(2, &create("j", TokenRole::Join)).unwrap();
+        s.apply(3, &Command::RevokeToken { name: "j".into() })
+            .unwrap();
+        let register = Command::RegisterHost {
+            requested_node_id: None,
+            info: super::super::test_support::info(9779),
+            credential: None,
+            admit: Some(crate::command::Admit {
+                join: Some(("j".into(), 0)),
+                max_hosts: None,
+            }),
+        };
+        let before = s.hosts().len();
+        assert!(matches!(
+            s.apply(4, &register),
+            Err(ApplyError::TokenUnusable(m)) if m.contains("revoked")
+        ));
+        assert_eq!(s.hosts().len(), before, "nothing recorded");
+    }
+
+    #[test]
     fn the_first_admin_token_is_created_once() {
         let mut s = boot();
         let first = Command::CreateToken {

@@ -44,7 +44,14 @@ impl ClusterState {
                     }
                 }
                 if let Some((token, at_ms)) = admit.and_then(|a| a.join.as_ref()) {
-                    self.apply_use_token(token, *at_ms)?;
+                    // Revoked between the plan and this apply: the host is
+                    // not admitted (HOST_NOT_ADMITTED), not a token error.
+                    self.apply_use_token(token, *at_ms).map_err(|e| match e {
+                        ApplyError::UnknownToken(name) => ApplyError::TokenUnusable(format!(
+                            "join token {name:?} was revoked"
+                        )),
+                        e => e,
+                    })?;
                 }
                 let id = self.allocate_node_id(requested);
                 self.insert_host(id, info.clone(), Admission::Auto);
