@@ -89,6 +89,8 @@ mod tests {
                 },
             )],
             spaces: None,
+            schema: vec![],
+            schema_dropped: vec![],
         });
         assert_eq!(changes.len(), 1);
         assert_eq!(before.version(), 0, "old readers keep their snapshot");

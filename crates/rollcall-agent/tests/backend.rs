@@ -87,6 +87,7 @@ async fn add_pull(admin: &mut Admin, port: u16, framed: bool) {
             mode: "pull".into(),
             heartbeat_port: u32::from(port),
             heartbeat_framed: framed,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -77,6 +77,7 @@ async fn a_meta_server_probes_a_pull_backend_and_pings_itself_in_memory() {
             mode: "pull".into(),
             heartbeat_port: u32::from(backend.local_addr().port()),
             heartbeat_framed: false,
+            ..Default::default()
         })
         .await
         .unwrap();

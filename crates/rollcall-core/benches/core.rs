@@ -182,6 +182,7 @@ fn placement(c: &mut Criterion) {
         name: "s".into(),
         zones: vec![],
         partitions: placed,
+        allowed: None,
     }];
     let mut group = c.benchmark_group("balance data");
     group.sample_size(10);

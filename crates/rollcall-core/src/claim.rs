@@ -122,6 +122,7 @@ mod tests {
             admission: Admission::Auto,
             mode: HostMode::Push,
             credential,
+            group: None,
         }
     }
 

@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobId, JobKind, Move, Phase};
+use crate::model::GroupPlace;
+use crate::schema::{Property, SchemaKey, SchemaKind};
 use crate::secret::Credential;
 use crate::types::{ClusterId, HostAddr, HostInfo, HostMode, NodeId, Role};
 
@@ -73,6 +75,11 @@ pub enum Command {
         /// How their liveness is learned (push unless probed).
         #[serde(default)]
         mode: HostMode,
+        /// The group and shard to put every host in (Doris's `alter
+        /// cluster ... add backends ... to shard N`): then a host already
+        /// known is kept as it is, only put in the shard.
+        #[serde(default)]
+        group: Option<GroupPlace>,
     },
     /// An operator removes hosts (`rollcall hosts drop`).
     DropHosts {
@@ -96,11 +103,57 @@ pub enum Command {
         zones: Vec<String>,
         /// Replica hosts per partition.
         partitions: Vec<Vec<NodeId>>,
+        /// The group whose backends alone hold it (`None`: any host).
+        #[serde(default)]
+        group: Option<String>,
     },
     /// Drops a space.
     DropSpace {
         /// Space name.
         name: String,
+    },
+    /// Creates a tag or an edge type in a space (`rollcall schema
+    /// create-tag|create-edge`).
+    CreateSchema {
+        /// Tag or edge type.
+        kind: SchemaKind,
+        /// Space and name.
+        key: SchemaKey,
+        /// Its properties.
+        properties: Vec<Property>,
+    },
+    /// Adds and drops properties of a tag or edge type.
+    AlterSchema {
+        /// Tag or edge type.
+        kind: SchemaKind,
+        /// Space and name.
+        key: SchemaKey,
+        /// Properties to add.
+        add: Vec<Property>,
+        /// Names of properties to drop.
+        drop: Vec<String>,
+    },
+    /// Drops a tag or an edge type.
+    DropSchema {
+        /// Tag or edge type.
+        kind: SchemaKind,
+        /// Space and name.
+        key: SchemaKey,
+    },
+    /// Creates a group of backends, `TENANT/CLUSTER` (`rollcall groups
+    /// create`).
+    CreateGroup {
+        /// `TENANT/CLUSTER`.
+        name: String,
+        /// Wall-clock creation time, ms since the Unix epoch.
+        at_ms: i64,
+    },
+    /// Drops a group; with `force` its backends leave it (they stay hosts).
+    DropGroup {
+        /// `TENANT/CLUSTER`.
+        name: String,
+        /// Drop it even though it has backends.
+        force: bool,
     },
     /// Starts a job moving replicas (one runs at a time).
     StartJob {
@@ -195,6 +248,11 @@ impl Command {
             Command::ImportState { .. } => "import_state",
             Command::CreateSpace { .. } => "create_space",
             Command::DropSpace { .. } => "drop_space",
+            Command::CreateSchema { .. } => "create_schema",
+            Command::AlterSchema { .. } => "alter_schema",
+            Command::DropSchema { .. } => "drop_schema",
+            Command::CreateGroup { .. } => "create_group",
+            Command::DropGroup { .. } => "drop_group",
             Command::StartJob { .. } => "start_job",
             Command::AdvanceJob { .. } => "advance_job",
             Command::EndJob { .. } => "end_job",
@@ -275,4 +333,17 @@ pub enum Applied {
     TokenUsed,
     /// An audit note was recorded (no state changed).
     Noted,
+    /// A tag or edge type was created or altered.
+    SchemaChanged {
+        /// Its version now (1 when created).
+        version: u64,
+        /// The metadata version after the change.
+        metadata_version: u64,
+    },
+    /// A tag or edge type was dropped; the metadata version after it.
+    SchemaDropped(u64),
+    /// A group was created.
+    GroupCreated,
+    /// A group was dropped; the backends that left it.
+    GroupDropped(Vec<NodeId>),
 }

@@ -53,11 +53,21 @@ pub enum Code {
     UnknownToken,
     /// A token of that name exists.
     TokenExists,
+    /// A tag or edge type of that name exists in the space.
+    SchemaExists,
+    /// No tag or edge type of that name in the space.
+    UnknownSchema,
+    /// A group of that name exists.
+    GroupExists,
+    /// No group of that name exists.
+    UnknownGroup,
+    /// The group still has backends (use --force).
+    GroupNotEmpty,
 }
 
 impl Code {
     /// Every code, in wire order.
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 28] = [
         Code::Ok,
         Code::WrongCluster,
         Code::HostNotAdmitted,
@@ -81,6 +91,11 @@ impl Code {
         Code::ResourceExhausted,
         Code::UnknownToken,
         Code::TokenExists,
+        Code::SchemaExists,
+        Code::UnknownSchema,
+        Code::GroupExists,
+        Code::UnknownGroup,
+        Code::GroupNotEmpty,
     ];
 
     /// The code named `name` (as [`Code::as_str`] spells it), if any.
@@ -114,6 +129,11 @@ impl Code {
             Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
             Code::UnknownToken => "UNKNOWN_TOKEN",
             Code::TokenExists => "TOKEN_EXISTS",
+            Code::SchemaExists => "SCHEMA_EXISTS",
+            Code::UnknownSchema => "UNKNOWN_SCHEMA",
+            Code::GroupExists => "GROUP_EXISTS",
+            Code::UnknownGroup => "UNKNOWN_GROUP",
+            Code::GroupNotEmpty => "GROUP_NOT_EMPTY",
         }
     }
 }
@@ -191,6 +211,21 @@ pub enum ApplyError {
     /// A token cannot be used now.
     #[error("{0}")]
     TokenUnusable(String),
+    /// A schema change that cannot be made.
+    #[error("{0}; nothing was changed")]
+    Schema(crate::schema::SchemaError),
+    /// A group of that name exists.
+    #[error("group {0:?} already exists; nothing was changed")]
+    GroupExists(String),
+    /// No group of that name exists.
+    #[error("there is no group {0:?}; `rollcall groups list` lists them (create it with `rollcall groups create`)")]
+    UnknownGroup(String),
+    /// A group name or use that is not allowed.
+    #[error("{0}; nothing was changed")]
+    BadGroup(String),
+    /// Dropping a group that still has backends.
+    #[error("group {0:?} still has {1} backends; move or drop them first, or pass --force")]
+    GroupNotEmpty(String, usize),
     /// The cluster holds as many hosts as it may (`--max-hosts`).
     #[error("the cluster holds {0} hosts, the most --max-hosts allows; nothing was recorded")]
     TooManyHosts(u64),

@@ -39,6 +39,7 @@ mod probe_failures;
 mod pull;
 mod rate;
 mod rebalance;
+mod schema;
 mod secret;
 mod state;
 mod time;
@@ -64,7 +65,9 @@ pub use lease::{Lease, LeaseCheck, OfficeChange, RaftView};
 pub use liveness::{HostLiveness, Liveness, Status, Transition};
 pub use meta_rows::{own_meta_row, peer_meta_row, MetaRow, MAX_LAG};
 pub use metadata::{MetadataChange, MetadataDelta, MetadataSnapshot};
-pub use model::{ClusterIdentity, ConfigKey, ConfigValue, HostRecord, Space};
+pub use model::{
+    check_group_name, ClusterIdentity, ConfigKey, ConfigValue, Group, GroupPlace, HostRecord, Space,
+};
 pub use placement::{
     leader_band, place, plan_leader_balance, Candidate, LeaderTransfer, PartitionLeaders,
     PlacementError,
@@ -73,6 +76,10 @@ pub use probe_failures::{ProbeFailures, ProbeVerdict};
 pub use pull::{judge, Accepted, MasterRecord, Probe, ProbeRefusal};
 pub use rate::RateLimiter;
 pub use rebalance::{apply_moves, plan_moves, MovePlan, SpaceReplicas};
+pub use schema::{
+    check_name as check_schema_name, PropType, Property, SchemaError, SchemaItem, SchemaKey,
+    SchemaKind,
+};
 pub use secret::{Credential, Issued, Secret, SecretHash};
 pub use state::ClusterState;
 pub use time::MonoTime;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{ConfigKey, ConfigValue, Space};
+use crate::schema::{SchemaItem, SchemaKey, SchemaKind};
 use crate::types::Role;
 
 /// What agents cache, at one metadata version.
@@ -13,6 +14,7 @@ pub struct MetadataSnapshot {
     version: u64,
     configs: BTreeMap<ConfigKey, ConfigValue>,
     spaces: BTreeMap<String, Space>,
+    schema: BTreeMap<SchemaKey, SchemaItem>,
 }
 
 /// The changes from one version to another (or the whole set).
@@ -26,6 +28,12 @@ pub struct MetadataDelta {
     pub configs: Vec<(ConfigKey, ConfigValue)>,
     /// Every space, when any space changed after the cache's version.
     pub spaces: Option<Vec<Space>>,
+    /// Tags and edge types changed after the cache's version (every one
+    /// when `full`).
+    pub schema: Vec<SchemaItem>,
+    /// Tags and edge types dropped after the cache's version (empty when
+    /// `full`: what is not in `schema` is gone).
+    pub schema_dropped: Vec<SchemaKey>,
 }
 
 /// One change a subscriber is told about.
@@ -55,6 +63,20 @@ pub enum MetadataChange {
         /// Name.
         name: String,
     },
+    /// A tag or edge type was created or altered.
+    SchemaChanged {
+        /// Tag or edge type.
+        kind: SchemaKind,
+        /// Space and name.
+        key: SchemaKey,
+        /// Its version now.
+        version: u64,
+    },
+    /// A tag or edge type was dropped.
+    SchemaDropped {
+        /// Space and name.
+        key: SchemaKey,
+    },
 }
 
 impl MetadataSnapshot {
@@ -64,7 +86,39 @@ impl MetadataSnapshot {
             version,
             configs,
             spaces: BTreeMap::new(),
+            schema: BTreeMap::new(),
         }
+    }
+
+    /// This snapshot with these tags and edge types.
+    pub fn with_schema(mut self, schema: BTreeMap<SchemaKey, SchemaItem>) -> Self {
+        self.schema = schema;
+        self
+    }
+
+    /// The tag `name` of `space`, if the cache has it (NebulaGraph's
+    /// servers answer "No schema found" until it has).
+    pub fn tag(&self, space: &str, name: &str) -> Option<&SchemaItem> {
+        self.schema_item(SchemaKind::Tag, space, name)
+    }
+
+    /// The edge type `name` of `space`, if the cache has it.
+    pub fn edge(&self, space: &str, name: &str) -> Option<&SchemaItem> {
+        self.schema_item(SchemaKind::Edge, space, name)
+    }
+
+    fn schema_item(&self, kind: SchemaKind, space: &str, name: &str) -> Option<&SchemaItem> {
+        self.schema
+            .get(&SchemaKey {
+                space: space.to_string(),
+                name: name.to_string(),
+            })
+            .filter(|i| i.kind == kind)
+    }
+
+    /// Every tag and edge type, by space and name.
+    pub fn schema(&self) -> &BTreeMap<SchemaKey, SchemaItem> {
+        &self.schema
     }
 
     /// This snapshot with these spaces.
@@ -157,14 +211,50 @@ impl MetadataSnapshot {
             }
             None => self.spaces.clone(),
         };
+        let schema = self.schema_after(delta, &mut changes);
         (
             MetadataSnapshot {
                 version: delta.version,
                 configs,
                 spaces,
+                schema,
             },
             changes,
         )
+    }
+
+    /// The schema after `delta`, noting what changed in `changes`.
+    fn schema_after(
+        &self,
+        delta: &MetadataDelta,
+        changes: &mut Vec<MetadataChange>,
+    ) -> BTreeMap<SchemaKey, SchemaItem> {
+        let mut schema = if delta.full {
+            BTreeMap::new()
+        } else {
+            self.schema.clone()
+        };
+        for item in &delta.schema {
+            if self.schema.get(&item.key) != Some(item) {
+                changes.push(MetadataChange::SchemaChanged {
+                    kind: item.kind,
+                    key: item.key.clone(),
+                    version: item.version,
+                });
+            }
+            schema.insert(item.key.clone(), item.clone());
+        }
+        for key in &delta.schema_dropped {
+            if schema.remove(key).is_some() {
+                changes.push(MetadataChange::SchemaDropped { key: key.clone() });
+            }
+        }
+        if delta.full {
+            for key in self.schema.keys().filter(|k| !schema.contains_key(*k)) {
+                changes.push(MetadataChange::SchemaDropped { key: key.clone() });
+            }
+        }
+        schema
     }
 }
 
@@ -193,6 +283,8 @@ mod tests {
             full: true,
             configs: vec![entry("a", None, "1", 1)],
             spaces: None,
+            schema: vec![],
+            schema_dropped: vec![],
         });
         assert_eq!(s1.version(), 1);
         assert_eq!(ch.len(), 1);
@@ -201,6 +293,8 @@ mod tests {
             full: false,
             configs: vec![entry("a", Some(Role::Graph), "2", 2)],
             spaces: None,
+            schema: vec![],
+            schema_dropped: vec![],
         });
         assert_eq!(ch.len(), 1);
         assert_eq!(s2.config("a", Role::Graph), Some("2"));
@@ -215,15 +309,89 @@ mod tests {
             full: true,
             configs: vec![entry("a", None, "1", 5)],
             spaces: None,
+            schema: vec![],
+            schema_dropped: vec![],
         });
         let (s2, ch) = s1.apply(&MetadataDelta {
             version: 4,
             full: false,
             configs: vec![entry("a", None, "old", 4)],
             spaces: None,
+            schema: vec![],
+            schema_dropped: vec![],
         });
         assert!(ch.is_empty());
         assert_eq!(s2, s1);
+    }
+
+    #[test]
+    fn schema_deltas_add_alter_and_drop_cached_items() {
+        use crate::schema::{Property, SchemaItem};
+        let key = |n: &str| SchemaKey {
+            space: "s".into(),
+            name: n.into(),
+        };
+        let item = |n: &str, kind, version, props: &[&str]| SchemaItem {
+            kind,
+            key: key(n),
+            version,
+            properties: props.iter().map(|p| Property::parse(p).unwrap()).collect(),
+            changed_at: version,
+        };
+        let delta = |version, full, schema, schema_dropped| MetadataDelta {
+            version,
+            full,
+            configs: vec![],
+            spaces: None,
+            schema,
+            schema_dropped,
+        };
+        let s0 = MetadataSnapshot::default();
+        assert!(s0.tag("s", "player").is_none(), "no schema found");
+        let (s1, ch) = s0.apply(&delta(
+            1,
+            true,
+            vec![
+                item("player", SchemaKind::Tag, 1, &["name:string"]),
+                item("follow", SchemaKind::Edge, 1, &[]),
+            ],
+            vec![],
+        ));
+        assert_eq!(ch.len(), 2);
+        assert_eq!(s1.tag("s", "player").map(|t| t.version), Some(1));
+        assert!(s1.edge("s", "player").is_none(), "a tag is not an edge");
+        assert!(s1.edge("s", "follow").is_some());
+        let (s2, ch) = s1.apply(&delta(
+            2,
+            false,
+            vec![item(
+                "player",
+                SchemaKind::Tag,
+                2,
+                &["name:string", "age:int"],
+            )],
+            vec![key("follow")],
+        ));
+        assert_eq!(
+            ch,
+            vec![
+                MetadataChange::SchemaChanged {
+                    kind: SchemaKind::Tag,
+                    key: key("player"),
+                    version: 2
+                },
+                MetadataChange::SchemaDropped { key: key("follow") }
+            ]
+        );
+        assert_eq!(s2.tag("s", "player").map(|t| t.properties.len()), Some(2));
+        assert!(s2.edge("s", "follow").is_none());
+        // A whole set without the tag drops it from the cache.
+        let (s3, ch) = s2.apply(&delta(3, true, vec![], vec![]));
+        assert!(s3.schema().is_empty());
+        assert_eq!(
+            ch,
+            vec![MetadataChange::SchemaDropped { key: key("player") }]
+        );
     }
 
     #[test]
@@ -233,12 +401,16 @@ mod tests {
             full: true,
             configs: vec![entry("a", None, "1", 1), entry("b", None, "1", 2)],
             spaces: None,
+            schema: vec![],
+            schema_dropped: vec![],
         });
         let (s2, ch) = s1.apply(&MetadataDelta {
             version: 3,
             full: true,
             configs: vec![entry("a", None, "1", 1)],
             spaces: None,
+            schema: vec![],
+            schema_dropped: vec![],
         });
         assert_eq!(s2.configs().len(), 1);
         assert_eq!(

@@ -35,6 +35,43 @@ pub struct HostRecord {
     /// Its secret's hash, which every heartbeat claiming it must prove.
     #[serde(default)]
     pub credential: Credential,
+    /// The group and shard it is in (Doris's cluster and shard), if any.
+    #[serde(default)]
+    pub group: Option<GroupPlace>,
+}
+
+/// Where a backend sits in a group: Doris's tenant cluster and shard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupPlace {
+    /// The group, `TENANT/CLUSTER`.
+    pub group: String,
+    /// The shard within it.
+    pub shard: u32,
+}
+
+/// A group of backends (Doris's tenant cluster).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// `TENANT/CLUSTER`.
+    pub name: String,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// Checks a group name: `TENANT/CLUSTER`, each part 1 to 64 letters,
+/// digits, `_` or `-`.
+pub fn check_group_name(name: &str) -> Result<(), String> {
+    let part = |p: &str| {
+        (1..=64).contains(&p.len())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    match name.split_once('/') {
+        Some((t, c)) if part(t) && part(c) => Ok(()),
+        _ => Err(format!(
+            "group {name:?} is not TENANT/CLUSTER (each 1 to 64 letters, digits, '_' or '-')"
+        )),
+    }
 }
 
 /// A config key: a name and the role it applies to (`None` = every role).
@@ -68,4 +105,7 @@ pub struct Space {
     pub zones: Vec<String>,
     /// Replica hosts of partition i+1 at index i.
     pub partitions: Vec<Vec<NodeId>>,
+    /// The group whose backends alone hold it (`None`: any host).
+    #[serde(default)]
+    pub group: Option<String>,
 }

@@ -18,6 +18,9 @@ pub struct SpaceReplicas {
     pub zones: Vec<String>,
     /// Partition i+1's replica hosts at index i.
     pub partitions: Vec<Vec<NodeId>>,
+    /// The only hosts it may move to (a space restricted to a group: the
+    /// group's backends); `None`: any candidate.
+    pub allowed: Option<BTreeSet<NodeId>>,
 }
 
 /// A plan, and the replicas it could not find a home for.
@@ -69,7 +72,7 @@ pub fn plan_moves(
     };
     // Can `to` take a replica of `replicas` in place of `from`?
     let fits = |space: &SpaceReplicas, replicas: &[NodeId], from: NodeId, to: NodeId| -> bool {
-        if replicas.contains(&to) {
+        if replicas.contains(&to) || space.allowed.as_ref().is_some_and(|a| !a.contains(&to)) {
             return false;
         }
         if space.zones.is_empty() {
@@ -197,6 +200,7 @@ mod tests {
             name: "s".into(),
             zones: vec![],
             partitions: vec![vec![1, 2, 3], vec![1, 2, 4], vec![2, 3, 4]],
+            allowed: None,
         }];
         let plan = plan_moves(
             &spaces,
@@ -216,6 +220,7 @@ mod tests {
             name: "s".into(),
             zones: vec![],
             partitions: vec![vec![1, 2, 3]],
+            allowed: None,
         }];
         let plan = plan_moves(
             &spaces,
@@ -229,11 +234,51 @@ mod tests {
     }
 
     #[test]
+    fn a_space_restricted_to_a_group_moves_only_within_it() {
+        let spaces = vec![SpaceReplicas {
+            name: "g".into(),
+            zones: vec![],
+            partitions: vec![vec![1, 2], vec![1, 3]],
+            allowed: Some(BTreeSet::from([1, 2, 3, 4])),
+        }];
+        let plan = plan_moves(
+            &spaces,
+            &cands(&[2, 3, 4, 5, 6]),
+            &BTreeMap::new(),
+            &BTreeSet::from([1]),
+            false,
+        );
+        assert_eq!(plan.moves.len(), 2);
+        assert!(
+            plan.moves.iter().all(|m| [2, 3, 4].contains(&m.to)),
+            "within the group: {plan:?}"
+        );
+        // Nothing in the group to move to: stranded, not moved out.
+        let spaces = vec![SpaceReplicas {
+            allowed: Some(BTreeSet::from([1, 2])),
+            ..spaces[0].clone()
+        }];
+        let plan = plan_moves(
+            &spaces,
+            &cands(&[2, 3, 4, 5]),
+            &BTreeMap::new(),
+            &BTreeSet::from([1]),
+            false,
+        );
+        assert!(
+            plan.moves.iter().all(|m| m.to != 5 && m.to != 4),
+            "{plan:?}"
+        );
+        assert!(!plan.stranded.is_empty());
+    }
+
+    #[test]
     fn evens_out_a_new_host() {
         let spaces = vec![SpaceReplicas {
             name: "s".into(),
             zones: vec![],
             partitions: (0..12).map(|_| vec![1, 2, 3]).collect(),
+            allowed: None,
         }];
         let mut after = spaces.clone();
         let plan = plan_moves(

@@ -32,7 +32,7 @@ proptest! {
         let all = candidates(1..=hosts);
         prop_assume!(all.len() >= replicas as usize);
         let placed = place(&all, &BTreeMap::new(), partitions, replicas, &[]).unwrap();
-        let spaces = vec![SpaceReplicas { name: "s".into(), zones: vec![], partitions: placed }];
+        let spaces = vec![SpaceReplicas { name: "s".into(), zones: vec![], partitions: placed, allowed: None }];
         let dead: BTreeSet<u64> = dead.into_iter().filter(|d| *d <= hosts).collect();
         let live = candidates((1..=hosts + new_hosts).filter(|h| !dead.contains(h)));
         let plan = plan_moves(&spaces, &live, &BTreeMap::new(), &dead, true);
@@ -69,9 +69,9 @@ proptest! {
     ) {
         let mut s = cluster(5);
         let placed = place(&candidates(1..=4), &BTreeMap::new(), partitions, 3, &[]).unwrap();
-        apply(&mut s, Command::CreateSpace { name: "s".into(), replicas: 3, zones: vec![], partitions: placed }).unwrap();
+        apply(&mut s, Command::CreateSpace { name: "s".into(), replicas: 3, zones: vec![], partitions: placed, group: None }).unwrap();
         let spaces = vec![SpaceReplicas {
-            name: "s".into(), zones: vec![], partitions: s.spaces()["s"].partitions.clone(),
+            name: "s".into(), zones: vec![], partitions: s.spaces()["s"].partitions.clone(), allowed: None,
         }];
         let plan = plan_moves(&spaces, &candidates(2..=5), &BTreeMap::new(), &BTreeSet::from([1]), true);
         let id = match apply(&mut s, Command::StartJob { kind: JobKind::BalanceData, moves: plan.moves.clone(), stranded: vec![], started_at_ms: 1 }).unwrap() {
@@ -163,6 +163,7 @@ fn one_job_at_a_time_and_ended_jobs_stay_ended() {
             replicas: 3,
             zones: vec![],
             partitions: vec![vec![1, 2, 3]],
+            group: None,
         },
     )
     .unwrap();

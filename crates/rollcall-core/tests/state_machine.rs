@@ -43,12 +43,31 @@ fn arb_command() -> impl Strategy<Value = Command> {
                 credential,
             }
         })),
-        proptest::collection::vec((port.clone(), role), 0..3).prop_map(|hs| Command::AddHosts {
-            hosts: hs
-                .into_iter()
-                .map(|(p, r)| (HostAddr::new("10.0.0.1", p).unwrap(), r))
-                .collect(),
-            mode: Default::default(),
+        (
+            proptest::collection::vec((port.clone(), role), 0..3),
+            proptest::option::of(1u32..3)
+        )
+            .prop_map(|(hs, shard)| Command::AddHosts {
+                hosts: hs
+                    .into_iter()
+                    .map(|(p, r)| (HostAddr::new("10.0.0.1", p).unwrap(), r))
+                    .collect(),
+                mode: Default::default(),
+                group: shard.map(|shard| rollcall_core::GroupPlace {
+                    group: "t/c".into(),
+                    shard,
+                }),
+            }),
+        (any::<bool>()).prop_map(|create| if create {
+            Command::CreateGroup {
+                name: "t/c".into(),
+                at_ms: 1,
+            }
+        } else {
+            Command::DropGroup {
+                name: "t/c".into(),
+                force: true,
+            }
         }),
         proptest::collection::vec(1u64..8, 0..3)
             .prop_map(|node_ids| Command::DropHosts { node_ids }),

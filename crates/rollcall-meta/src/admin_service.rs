@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rollcall_core::{Access, Principal, Token};
+use rollcall_core::{Access, Principal, SchemaKey, Token};
 use rollcall_proto as pb;
 use rollcall_proto::admin_server::Admin;
 use rollcall_proto::convert::{self, role_from_pb};
@@ -89,8 +89,19 @@ impl Admin for AdminService {
         let mode = convert::host_mode_from_pb(&req.mode, req.heartbeat_port, req.heartbeat_framed)
             .map_err(RequestError::InvalidArgument)?;
         let role = role_from_pb(req.role);
-        let node_ids = admin::hosts::add(&self.0, &who, &req.addresses, role, mode).await?;
-        Ok(Response::new(pb::AddHostsResponse { node_ids }))
+        let group = match (req.group.is_empty(), req.shard) {
+            (true, 0) => None,
+            (true, _) => {
+                return Err(RequestError::InvalidArgument("--shard needs --group".into()).into())
+            }
+            (false, shard) => Some(rollcall_core::GroupPlace {
+                group: req.group,
+                shard,
+            }),
+        };
+        let (node_ids, known) =
+            admin::hosts::add(&self.0, &who, &req.addresses, role, mode, group).await?;
+        Ok(Response::new(pb::AddHostsResponse { node_ids, known }))
     }
 
     async fn drop_hosts(
@@ -246,6 +257,7 @@ impl Admin for AdminService {
             partitions: req.partitions,
             replicas: req.replicas,
             zones: req.zones,
+            group: Some(req.group).filter(|g| !g.is_empty()),
         };
         let space = admin::spaces::create(&self.0, &who, new).await?;
         Ok(Response::new(views::space_view(&space)))
@@ -276,6 +288,105 @@ impl Admin for AdminService {
         let name = request.into_inner().name;
         let metadata_version = admin::spaces::remove(&self.0, &who, &name).await?;
         Ok(Response::new(pb::DropSpaceResponse { metadata_version }))
+    }
+
+    async fn create_schema(
+        &self,
+        request: Request<pb::CreateSchemaRequest>,
+    ) -> Result<Response<pb::SchemaChangeResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let req = request.into_inner();
+        let kind = admin::schema::kind(&req.kind)?;
+        let props = convert::properties_from_pb(req.properties)
+            .map_err(|e| RequestError::InvalidArgument(e.to_string()))?;
+        let key = SchemaKey {
+            space: req.space,
+            name: req.name,
+        };
+        let (version, metadata_version) =
+            admin::schema::create(&self.0, &who, kind, key, props).await?;
+        Ok(Response::new(pb::SchemaChangeResponse {
+            version,
+            metadata_version,
+        }))
+    }
+
+    async fn alter_schema(
+        &self,
+        request: Request<pb::AlterSchemaRequest>,
+    ) -> Result<Response<pb::SchemaChangeResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let req = request.into_inner();
+        let kind = admin::schema::kind(&req.kind)?;
+        let add = convert::properties_from_pb(req.add)
+            .map_err(|e| RequestError::InvalidArgument(e.to_string()))?;
+        let key = SchemaKey {
+            space: req.space,
+            name: req.name,
+        };
+        let (version, metadata_version) =
+            admin::schema::alter(&self.0, &who, kind, key, add, req.drop).await?;
+        Ok(Response::new(pb::SchemaChangeResponse {
+            version,
+            metadata_version,
+        }))
+    }
+
+    async fn drop_schema(
+        &self,
+        request: Request<pb::DropSchemaRequest>,
+    ) -> Result<Response<pb::SchemaChangeResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let req = request.into_inner();
+        let kind = admin::schema::kind(&req.kind)?;
+        let key = SchemaKey {
+            space: req.space,
+            name: req.name,
+        };
+        let metadata_version = admin::schema::remove(&self.0, &who, kind, key).await?;
+        Ok(Response::new(pb::SchemaChangeResponse {
+            version: 0,
+            metadata_version,
+        }))
+    }
+
+    async fn list_schema(
+        &self,
+        request: Request<pb::ListSchemaRequest>,
+    ) -> Result<Response<pb::ListSchemaResponse>, Status> {
+        self.who(&request, Access::Viewer)?;
+        let items = admin::schema::list(&self.0, &request.into_inner().space).await?;
+        Ok(Response::new(pb::ListSchemaResponse {
+            items: items.iter().map(convert::schema_item_to_pb).collect(),
+        }))
+    }
+
+    async fn create_group(
+        &self,
+        request: Request<pb::CreateGroupRequest>,
+    ) -> Result<Response<pb::GroupResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        admin::groups::create(&self.0, &who, &request.into_inner().name).await?;
+        Ok(Response::new(pb::GroupResponse::default()))
+    }
+
+    async fn drop_group(
+        &self,
+        request: Request<pb::DropGroupRequest>,
+    ) -> Result<Response<pb::GroupResponse>, Status> {
+        let who = self.who(&request, Access::Admin)?;
+        let req = request.into_inner();
+        let node_ids = admin::groups::remove(&self.0, &who, &req.name, req.force).await?;
+        Ok(Response::new(pb::GroupResponse { node_ids }))
+    }
+
+    async fn list_groups(
+        &self,
+        request: Request<pb::ListGroupsRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
+        self.who(&request, Access::Viewer)?;
+        let groups = admin::groups::list(&self.0).await?;
+        Ok(Response::new(pb::ListGroupsResponse { groups }))
     }
 
     async fn list_parts(

@@ -192,6 +192,14 @@ pub enum RequestError {
     /// A new host was not admitted (its join token cannot be used).
     #[error("{0}")]
     NotAdmitted(String),
+    /// A refusal whose code says it all (schema and group errors).
+    #[error("{message}")]
+    Coded {
+        /// The code.
+        code: Code,
+        /// What went wrong, in words.
+        message: String,
+    },
 }
 
 impl RequestError {
@@ -213,6 +221,7 @@ impl RequestError {
             RequestError::StoreUnavailable(_) => Code::StoreUnavailable,
             RequestError::Internal(_) => Code::Internal,
             RequestError::Auth(e) => e.code(),
+            RequestError::Coded { code, .. } => *code,
             RequestError::TokenExists(_) => Code::TokenExists,
             RequestError::UnknownToken(_) => Code::UnknownToken,
             RequestError::ResourceExhausted(_) => Code::ResourceExhausted,
@@ -269,6 +278,26 @@ impl From<ProposeError> for RequestError {
             ProposeError::Rejected(ApplyError::UnknownToken(_)) => {
                 RequestError::UnknownToken(message)
             }
+            ProposeError::Rejected(ApplyError::Schema(e)) => RequestError::Coded {
+                code: match e {
+                    rollcall_core::SchemaError::Exists { .. } => Code::SchemaExists,
+                    rollcall_core::SchemaError::Unknown { .. } => Code::UnknownSchema,
+                    _ => Code::InvalidArgument,
+                },
+                message,
+            },
+            ProposeError::Rejected(ApplyError::GroupExists(_)) => RequestError::Coded {
+                code: Code::GroupExists,
+                message,
+            },
+            ProposeError::Rejected(ApplyError::UnknownGroup(_)) => RequestError::Coded {
+                code: Code::UnknownGroup,
+                message,
+            },
+            ProposeError::Rejected(ApplyError::GroupNotEmpty(..)) => RequestError::Coded {
+                code: Code::GroupNotEmpty,
+                message,
+            },
             ProposeError::Rejected(_) => RequestError::InvalidArgument(message),
             ProposeError::NotLeader { leader } => RequestError::NotLeader { message, leader },
             ProposeError::Raft(_) => RequestError::Unavailable(message),

@@ -28,12 +28,16 @@ pub fn status(code: Code, message: impl std::fmt::Display) -> Status {
         | Code::UnknownConfig
         | Code::UnknownSpace
         | Code::UnknownJob
-        | Code::UnknownToken => tonic::Code::NotFound,
-        Code::SpaceExists | Code::TokenExists => tonic::Code::AlreadyExists,
+        | Code::UnknownToken
+        | Code::UnknownSchema
+        | Code::UnknownGroup => tonic::Code::NotFound,
+        Code::SpaceExists | Code::TokenExists | Code::SchemaExists | Code::GroupExists => {
+            tonic::Code::AlreadyExists
+        }
         Code::Unauthenticated | Code::NodeAuthFailed => tonic::Code::Unauthenticated,
         Code::PermissionDenied => tonic::Code::PermissionDenied,
         Code::ResourceExhausted => tonic::Code::ResourceExhausted,
-        Code::PlacementFailed | Code::HostHasReplicas | Code::JobRunning => {
+        Code::PlacementFailed | Code::HostHasReplicas | Code::JobRunning | Code::GroupNotEmpty => {
             tonic::Code::FailedPrecondition
         }
         Code::HostOnline | Code::NotLeader => tonic::Code::FailedPrecondition,

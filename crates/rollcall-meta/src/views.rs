@@ -94,6 +94,12 @@ pub fn hosts(p: &Parts, office: &Office, role: Option<Role>) -> Vec<pb::HostView
                     .collect(),
                 admission: rec.admission.as_str().to_string(),
                 credential: rec.credential.as_str().to_string(),
+                group: rec
+                    .group
+                    .as_ref()
+                    .map(|g| g.group.clone())
+                    .unwrap_or_default(),
+                shard: rec.group.as_ref().map_or(0, |g| g.shard),
                 mode: rec.mode.as_str().to_string(),
                 heartbeat_port: u32::from(rec.mode.heartbeat_port().unwrap_or(0)),
                 heartbeat_framed: rec.mode.framed(),
@@ -275,6 +281,7 @@ pub fn space_view(s: &Space) -> pb::SpaceView {
         partitions: s.partitions.len() as u32,
         replicas: s.replicas,
         zones: s.zones.clone(),
+        group: s.group.clone().unwrap_or_default(),
     }
 }
 

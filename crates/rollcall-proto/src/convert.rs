@@ -4,7 +4,8 @@
 
 use rollcall_core::{
     Beat, Code, ConfigKey, ConfigValue, Event, HeartbeatInput, HostCommand, HostMode,
-    MetadataDelta, PartLeader, Proof, Role, Secret, Space, Status,
+    MetadataDelta, PartLeader, Proof, PropType, Property, Role, SchemaError, SchemaItem, SchemaKey,
+    SchemaKind, Secret, Space, Status,
 };
 
 use crate::v1 as pb;
@@ -55,6 +56,11 @@ pub fn code_to_pb(c: Code) -> pb::Code {
         Code::ResourceExhausted => pb::Code::ResourceExhausted,
         Code::UnknownToken => pb::Code::UnknownToken,
         Code::TokenExists => pb::Code::TokenExists,
+        Code::SchemaExists => pb::Code::SchemaExists,
+        Code::UnknownSchema => pb::Code::UnknownSchema,
+        Code::GroupExists => pb::Code::GroupExists,
+        Code::UnknownGroup => pb::Code::UnknownGroup,
+        Code::GroupNotEmpty => pb::Code::GroupNotEmpty,
     }
 }
 
@@ -215,6 +221,7 @@ pub fn space_to_pb(s: &Space) -> pb::SpaceInfo {
                 node_ids: r.clone(),
             })
             .collect(),
+        group: s.group.clone().unwrap_or_default(),
     }
 }
 
@@ -226,7 +233,54 @@ pub fn space_from_pb(s: pb::SpaceInfo) -> Space {
         replicas: s.replicas,
         zones: s.zones,
         partitions: s.partitions.into_iter().map(|p| p.node_ids).collect(),
+        group: Some(s.group).filter(|g| !g.is_empty()),
     }
+}
+
+/// A tag or edge type on the wire.
+pub fn schema_item_to_pb(i: &SchemaItem) -> pb::SchemaItemInfo {
+    pb::SchemaItemInfo {
+        space: i.key.space.clone(),
+        kind: i.kind.as_str().to_string(),
+        name: i.key.name.clone(),
+        version: i.version,
+        properties: i
+            .properties
+            .iter()
+            .map(|p| pb::PropertyDef {
+                name: p.name.clone(),
+                r#type: p.ty.as_str().to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// Properties from the wire; the first that cannot be read is the error.
+pub fn properties_from_pb(props: Vec<pb::PropertyDef>) -> Result<Vec<Property>, SchemaError> {
+    props
+        .into_iter()
+        .map(|p| {
+            Ok(Property {
+                ty: PropType::parse(&p.r#type)?,
+                name: p.name,
+            })
+        })
+        .collect()
+}
+
+/// A tag or edge type from the wire, stamped `changed_at`; `None` if its
+/// kind or a property type is unknown to this build (a newer server).
+pub fn schema_item_from_pb(i: pb::SchemaItemInfo, changed_at: u64) -> Option<SchemaItem> {
+    Some(SchemaItem {
+        kind: SchemaKind::parse(&i.kind)?,
+        key: SchemaKey {
+            space: i.space,
+            name: i.name,
+        },
+        version: i.version,
+        properties: properties_from_pb(i.properties).ok()?,
+        changed_at,
+    })
 }
 
 /// A config entry on the wire.
@@ -268,6 +322,15 @@ pub fn delta_to_pb(d: MetadataDelta, epoch: u64) -> pb::GetMetadataResponse {
             .iter()
             .map(space_to_pb)
             .collect(),
+        schema: d.schema.iter().map(schema_item_to_pb).collect(),
+        schema_dropped: d
+            .schema_dropped
+            .into_iter()
+            .map(|k| pb::SchemaKeyInfo {
+                space: k.space,
+                name: k.name,
+            })
+            .collect(),
     }
 }
 
@@ -280,6 +343,19 @@ pub fn delta_from_pb(r: pb::GetMetadataResponse) -> MetadataDelta {
             .spaces_changed
             .then(|| r.spaces.into_iter().map(space_from_pb).collect()),
         configs: r.configs.into_iter().map(config_from_pb).collect(),
+        schema: r
+            .schema
+            .into_iter()
+            .filter_map(|i| schema_item_from_pb(i, r.metadata_version))
+            .collect(),
+        schema_dropped: r
+            .schema_dropped
+            .into_iter()
+            .map(|k| SchemaKey {
+                space: k.space,
+                name: k.name,
+            })
+            .collect(),
     }
 }
 
@@ -350,8 +426,28 @@ mod tests {
                 replicas: 1,
                 zones: vec![],
                 partitions: vec![vec![9]],
+                group: Some("t/c".into()),
             }]),
+            schema: vec![SchemaItem {
+                kind: SchemaKind::Edge,
+                key: SchemaKey {
+                    space: "s".into(),
+                    name: "follow".into(),
+                },
+                version: 3,
+                properties: vec![Property::parse("since:timestamp").unwrap()],
+                changed_at: 8,
+            }],
+            schema_dropped: vec![SchemaKey {
+                space: "s".into(),
+                name: "gone".into(),
+            }],
         };
         assert_eq!(delta_from_pb(delta_to_pb(d.clone(), 2)), d);
+        // A property type this build does not know drops the item, not
+        // the answer.
+        let mut r = delta_to_pb(d.clone(), 2);
+        r.schema[0].properties[0].r#type = "vector".into();
+        assert!(delta_from_pb(r).schema.is_empty());
     }
 }

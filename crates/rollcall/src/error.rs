@@ -58,9 +58,14 @@ impl Exit {
             | Code::UnknownConfig
             | Code::UnknownSpace
             | Code::UnknownJob
-            | Code::UnknownToken => Exit::NotFound,
+            | Code::UnknownToken
+            | Code::UnknownSchema
+            | Code::UnknownGroup => Exit::NotFound,
             Code::SpaceExists
             | Code::TokenExists
+            | Code::SchemaExists
+            | Code::GroupExists
+            | Code::GroupNotEmpty
             | Code::HostOnline
             | Code::HostHasReplicas
             | Code::JobRunning

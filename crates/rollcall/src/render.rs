@@ -73,6 +73,8 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
     // An Error column only when some host has one (failed probes, or a
     // both-mode host whose push direction went silent).
     let with_errors = hosts.iter().any(|h| !h.last_error.is_empty());
+    // A Group column only when some host is in a group (Doris's backends).
+    let with_groups = hosts.iter().any(|h| !h.group.is_empty());
     let mut header = vec![
         "Host",
         "Port",
@@ -88,6 +90,9 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
         "Partition distribution",
         "Metadata version",
     ];
+    if with_groups {
+        header.push("Group/shard");
+    }
     if with_errors {
         header.push("Error");
     }
@@ -130,6 +135,13 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
             distribution(&h.partition_distribution),
             h.metadata_version.to_string(),
         ];
+        if with_groups {
+            row.push(if h.group.is_empty() {
+                String::new()
+            } else {
+                format!("{}/{}", h.group, h.shard)
+            });
+        }
         if with_errors {
             row.push(h.last_error.clone());
         }
@@ -148,6 +160,9 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
         row.push(join(&total_leader_dist));
         row.push(join(&total_part_dist));
         row.push(String::new());
+        if with_groups {
+            row.push(String::new());
+        }
         if with_errors {
             row.push(String::new());
         }
@@ -191,6 +206,9 @@ pub fn host_json(h: &pb::HostView) -> Value {
             json!(h.heartbeat_port)
         };
         v["heartbeat_framed"] = json!(h.heartbeat_framed);
+        let grouped = !h.group.is_empty();
+        v["group"] = if grouped { json!(h.group) } else { Value::Null };
+        v["shard"] = if grouped { json!(h.shard) } else { Value::Null };
         v["last_error"] = if h.last_error.is_empty() {
             Value::Null
         } else {
@@ -393,6 +411,7 @@ pub fn spaces(spaces: &[pb::SpaceView], json: bool) -> String {
                     "partitions": s.partitions,
                     "replicas": s.replicas,
                     "zones": s.zones,
+                    "group": if s.group.is_empty() { Value::Null } else { json!(s.group) },
                 })
             })
             .collect();
@@ -405,6 +424,7 @@ pub fn spaces(spaces: &[pb::SpaceView], json: bool) -> String {
         "Partitions",
         "Replicas",
         "Zones",
+        "Group",
     ]);
     for s in spaces {
         t.add_row(vec![
@@ -413,6 +433,7 @@ pub fn spaces(spaces: &[pb::SpaceView], json: bool) -> String {
             s.partitions.to_string(),
             s.replicas.to_string(),
             s.zones.join(","),
+            s.group.clone(),
         ]);
     }
     t.to_string()

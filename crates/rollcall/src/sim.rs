@@ -267,6 +267,21 @@ impl SimNode {
                                 space = %name,
                                 "metadata changed: space dropped"
                             ),
+                            MetadataChange::SchemaChanged { kind, key, version } => {
+                                tracing::info!(
+                                    version = u.snapshot.version(),
+                                    space = %key.space,
+                                    name = %key.name,
+                                    schema_version = version,
+                                    "metadata changed: {kind} created or altered"
+                                )
+                            }
+                            MetadataChange::SchemaDropped { key } => tracing::info!(
+                                version = u.snapshot.version(),
+                                space = %key.space,
+                                name = %key.name,
+                                "metadata changed: tag or edge type dropped"
+                            ),
                         }
                     }
                 }

@@ -107,6 +107,7 @@ async fn add_backends() -> Result<(), String> {
                     mode: "pull".into(),
                     heartbeat_port: u32::from(PROBE_PORT),
                     heartbeat_framed: false,
+                    ..Default::default()
                 }),
             )
             .await;

@@ -152,6 +152,7 @@ fn a_host_cannot_take_over_the_address_of_a_host_with_a_credential() {
         &Command::AddHosts {
             hosts: vec![(HostAddr::new("127.0.0.1", 9002).unwrap(), Role::Storage)],
             mode: Default::default(),
+            group: None,
         },
     )
     .unwrap();
@@ -445,6 +446,7 @@ fn explicit_admission_needs_the_host_added() {
         &Command::AddHosts {
             hosts: vec![(HostAddr::new("127.0.0.1", 9000).unwrap(), Role::Storage)],
             mode: Default::default(),
+            group: None,
         },
     )
     .unwrap();

@@ -5,7 +5,7 @@
 
 use crate::command::{Admit, Applied};
 use crate::error::ApplyError;
-use crate::model::HostRecord;
+use crate::model::{GroupPlace, HostRecord};
 use crate::secret::Credential;
 use crate::types::{Admission, HostAddr, HostInfo, HostMode, NodeId, Role};
 
@@ -47,9 +47,9 @@ impl ClusterState {
                     // Revoked between the plan and this apply: the host is
                     // not admitted (HOST_NOT_ADMITTED), not a token error.
                     self.apply_use_token(token, *at_ms).map_err(|e| match e {
-                        ApplyError::UnknownToken(name) => ApplyError::TokenUnusable(format!(
-                            "join token {name:?} was revoked"
-                        )),
+                        ApplyError::UnknownToken(name) => {
+                            ApplyError::TokenUnusable(format!("join token {name:?} was revoked"))
+                        }
                         e => e,
                     })?;
                 }
@@ -101,25 +101,43 @@ impl ClusterState {
 
     /// `Command::AddHosts`: admits hosts by address (a host already at an
     /// address keeps its id) and sets their admission and mode.
+    /// With a group, a host already known is kept as it is (Doris skips
+    /// a known backend) and only put in the shard; the group must exist.
     pub(super) fn apply_add_hosts(
         &mut self,
         hosts: &[(HostAddr, Role)],
         mode: HostMode,
+        group: Option<&GroupPlace>,
     ) -> Result<Applied, ApplyError> {
+        if let Some(g) = group {
+            self.check_group(&g.group)?;
+        }
         let mut ids = Vec::with_capacity(hosts.len());
         for (addr, role) in hosts {
-            let id = match self.by_addr.get(addr) {
-                Some(id) => *id,
+            let (id, known) = match self.by_addr.get(addr) {
+                Some(id) => (*id, true),
                 None => {
                     let id = self.allocate_node_id(None);
                     let info = HostInfo::placeholder(addr.clone(), *role);
                     self.insert_host(id, info, Admission::Added);
-                    id
+                    (id, false)
                 }
             };
-            if let Some(h) = self.hosts.get_mut(&id) {
-                h.admission = Admission::Added;
-                h.mode = mode;
+            match group {
+                Some(g) => {
+                    if !known {
+                        if let Some(h) = self.hosts.get_mut(&id) {
+                            h.mode = mode;
+                        }
+                    }
+                    self.place_in_group(id, g);
+                }
+                None => {
+                    if let Some(h) = self.hosts.get_mut(&id) {
+                        h.admission = Admission::Added;
+                        h.mode = mode;
+                    }
+                }
             }
             ids.push(id);
         }
@@ -189,6 +207,7 @@ impl ClusterState {
                 admission,
                 mode: HostMode::Push,
                 credential: Credential::None,
+                group: None,
             },
         );
     }
@@ -356,6 +375,7 @@ mod tests {
             &Command::AddHosts {
                 hosts: vec![(a.clone(), Role::Graph)],
                 mode: Default::default(),
+                group: None,
             },
         );
         assert_eq!(r, Ok(Applied::Added(vec![1])));

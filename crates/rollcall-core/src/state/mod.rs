@@ -5,7 +5,9 @@
 //! This file holds [`ClusterState`], its queries and derived indexes, and
 //! [`ClusterState::apply`], which dispatches each [`Command`] to its
 //! family's file: `identity` (bootstrap, import, legacy epoch), `hosts`,
-//! `config`, `spaces`, `jobs` and `access` (tokens, the audit trail). Each adds the `apply_*` methods of its
+//! `config`, `spaces`, `schema` (tags and edge types), `groups` (Doris's
+//! clusters and shards of backends), `jobs` and `access` (tokens, the
+//! audit trail). Each adds the `apply_*` methods of its
 //! family to `ClusterState`; the records the state holds live in
 //! [`crate::model`].
 
@@ -17,14 +19,16 @@ use crate::command::{Applied, Command};
 use crate::error::ApplyError;
 use crate::jobs::{Job, JobId, JobStatus};
 use crate::metadata::{MetadataDelta, MetadataSnapshot};
-use crate::model::{ClusterIdentity, ConfigKey, ConfigValue, HostRecord, Space};
+use crate::model::{ClusterIdentity, ConfigKey, ConfigValue, Group, HostRecord, Space};
 use crate::types::{ClusterId, HostAddr, NodeId};
 
 mod access;
 mod config;
+mod groups;
 mod hosts;
 mod identity;
 mod jobs;
+mod schema;
 mod spaces;
 
 /// Everything durable about a cluster.
@@ -50,6 +54,12 @@ pub struct ClusterState {
     /// Tokens and the audit trail.
     #[serde(default)]
     access: access::AccessState,
+    /// Tags and edge types.
+    #[serde(default)]
+    schema: schema::SchemaState,
+    /// Groups of backends by name.
+    #[serde(default)]
+    groups: BTreeMap<String, Group>,
     metadata_version: u64,
     next_node_id: NodeId,
     applied_index: u64,
@@ -78,6 +88,8 @@ impl ClusterState {
             jobs: BTreeMap::new(),
             next_job_id: 1,
             access: access::AccessState::default(),
+            schema: schema::SchemaState::default(),
+            groups: BTreeMap::new(),
             metadata_version: 0,
             next_node_id: 1,
             applied_index: 0,
@@ -180,12 +192,13 @@ impl ClusterState {
     pub fn metadata_snapshot(&self) -> MetadataSnapshot {
         MetadataSnapshot::new(self.metadata_version, self.configs.clone())
             .with_spaces(self.spaces.clone())
+            .with_schema(self.schema.items.clone())
     }
 
     /// What changed after `since`; the whole set when `since` is 0 or
     /// newer than this state (the agent's cache cannot be trusted then).
     pub fn metadata_delta(&self, since: u64) -> MetadataDelta {
-        let full = since == 0 || since > self.metadata_version;
+        let full = since == 0 || since > self.metadata_version || self.schema_needs_full(since);
         let configs = self
             .configs
             .iter()
@@ -194,11 +207,14 @@ impl ClusterState {
             .collect();
         let spaces =
             (full || self.spaces_version > since).then(|| self.spaces.values().cloned().collect());
+        let (schema, schema_dropped) = self.schema_delta(since, full);
         MetadataDelta {
             version: self.metadata_version,
             full,
             configs,
             spaces,
+            schema,
+            schema_dropped,
         }
     }
 
@@ -239,15 +255,32 @@ impl ClusterState {
                 node_id,
                 credential,
             } => self.apply_set_credential(*node_id, *credential),
-            Command::AddHosts { hosts, mode } => self.apply_add_hosts(hosts, *mode),
+            Command::AddHosts { hosts, mode, group } => {
+                self.apply_add_hosts(hosts, *mode, group.as_ref())
+            }
             Command::DropHosts { node_ids } => self.apply_drop_hosts(node_ids),
             Command::CreateSpace {
                 name,
                 replicas,
                 zones,
                 partitions,
-            } => self.apply_create_space(name, *replicas, zones, partitions),
+                group,
+            } => self.apply_create_space(name, *replicas, zones, partitions, group.as_deref()),
             Command::DropSpace { name } => self.apply_drop_space(name),
+            Command::CreateSchema {
+                kind,
+                key,
+                properties,
+            } => self.apply_create_schema(*kind, key, properties),
+            Command::AlterSchema {
+                kind,
+                key,
+                add,
+                drop,
+            } => self.apply_alter_schema(*kind, key, add, drop),
+            Command::DropSchema { kind, key } => self.apply_drop_schema(*kind, key),
+            Command::CreateGroup { name, at_ms } => self.apply_create_group(name, *at_ms),
+            Command::DropGroup { name, force } => self.apply_drop_group(name, *force),
             Command::StartJob {
                 kind,
                 moves,

@@ -1,4 +1,6 @@
-//! Commands that create and drop spaces. Each bumps the metadata version
+//! Commands that create and drop spaces (a space restricted to a group
+//! is placed only on that group's backends; dropping a space drops its
+//! schema). Each bumps the metadata version
 //! and records it as the spaces' version, so agents learn of the change.
 
 use crate::command::Applied;
@@ -18,9 +20,23 @@ impl ClusterState {
         replicas: u32,
         zones: &[String],
         partitions: &[Vec<NodeId>],
+        group: Option<&str>,
     ) -> Result<Applied, ApplyError> {
         if self.spaces.contains_key(name) {
             return Err(ApplyError::SpaceExists(name.to_string()));
+        }
+        if let Some(g) = group {
+            self.check_group(g)?;
+            if let Some(h) = partitions.iter().flatten().find(|h| {
+                self.hosts
+                    .get(h)
+                    .is_some_and(|r| r.group.as_ref().is_none_or(|p| p.group != g))
+            }) {
+                return Err(ApplyError::BadPlacement(
+                    name.to_string(),
+                    format!("node {h} is not in group {g:?}"),
+                ));
+            }
         }
         if partitions.is_empty() || partitions.iter().any(|r| r.len() != replicas as usize) {
             return Err(ApplyError::BadPlacement(
@@ -47,6 +63,7 @@ impl ClusterState {
                 replicas,
                 zones: zones.to_vec(),
                 partitions: partitions.to_vec(),
+                group: group.map(str::to_string),
             },
         );
         Ok(Applied::SpaceCreated {
@@ -62,6 +79,7 @@ impl ClusterState {
         }
         self.metadata_version += 1;
         self.spaces_version = self.metadata_version;
+        self.drop_schema_of_space(name);
         Ok(Applied::SpaceDropped(self.metadata_version))
     }
 }
@@ -92,6 +110,7 @@ mod tests {
             replicas: 2,
             zones: vec![],
             partitions,
+            group: None,
         };
         assert!(matches!(
             s.apply(5, &create(vec![vec![1]])),

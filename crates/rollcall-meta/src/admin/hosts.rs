@@ -3,7 +3,7 @@
 //! a host's node credential (a lost `node.secret`).
 
 use rollcall_core::{
-    Applied, Command, Credential, EventKind, HostMode, NodeId, Principal, Role, Status,
+    Applied, Command, Credential, EventKind, GroupPlace, HostMode, NodeId, Principal, Role, Status,
 };
 
 use crate::access::propose_as;
@@ -13,14 +13,18 @@ use crate::events::Subject;
 use crate::parts::Parts;
 use crate::views::partition_distribution;
 
-/// Admits hosts by address; returns their node ids.
+/// Admits hosts by address; returns their node ids and which addresses
+/// were already known. With `group`, every host is put in that group and
+/// shard, a known one kept as it is otherwise (Doris's `alter cluster ...
+/// add backends ... to shard N`), all in one command.
 pub async fn add(
     p: &Parts,
     who: &Principal,
     addresses: &[String],
     role: Option<Role>,
     mode: HostMode,
-) -> Result<Vec<NodeId>, RequestError> {
+    group: Option<GroupPlace>,
+) -> Result<(Vec<NodeId>, Vec<String>), RequestError> {
     p.lead.require()?;
     let role = match role {
         None => Role::Storage,
@@ -34,6 +38,18 @@ pub async fn add(
     let addrs = parse_addrs(addresses)?;
     let new: Vec<bool> = {
         let s = p.store.read();
+        if let Some(g) = &group {
+            if !s.groups().contains_key(&g.group) {
+                return Err(RequestError::Coded {
+                    code: rollcall_core::Code::UnknownGroup,
+                    message: format!(
+                        "there is no group {:?}; create it with `rollcall groups create {}`; \
+                         nothing was recorded",
+                        g.group, g.group
+                    ),
+                });
+            }
+        }
         addrs.iter().map(|a| s.host_by_addr(a).is_none()).collect()
     };
     if let Some(max) = p.config.max_hosts {
@@ -47,8 +63,23 @@ pub async fn add(
         }
     }
     let hosts: Vec<_> = addrs.iter().cloned().map(|a| (a, role)).collect();
-    let what = format!("hosts add {} --mode {}", addresses.join(" "), mode.as_str());
-    match propose_as(p, who, what, Some(Command::AddHosts { hosts, mode })).await? {
+    let what = format!(
+        "hosts add {} --mode {}{}",
+        addresses.join(" "),
+        mode.as_str(),
+        group
+            .as_ref()
+            .map(|g| format!(" --group {} --shard {}", g.group, g.shard))
+            .unwrap_or_default()
+    );
+    let known: Vec<String> = addrs
+        .iter()
+        .zip(&new)
+        .filter(|(_, n)| !**n)
+        .map(|(a, _)| a.to_string())
+        .collect();
+    let cmd = Command::AddHosts { hosts, mode, group };
+    match propose_as(p, who, what, Some(cmd)).await? {
         Applied::Added(ids) => {
             for ((id, is_new), addr) in ids.iter().zip(new).zip(&addrs) {
                 if is_new {
@@ -59,7 +90,7 @@ pub async fn add(
                     );
                 }
             }
-            Ok(ids)
+            Ok((ids, known))
         }
         other => Err(RequestError::unexpected(other)),
     }

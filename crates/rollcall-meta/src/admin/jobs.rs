@@ -106,6 +106,8 @@ fn plan(p: &Parts, office: &Office, drain: Option<NodeId>) -> Result<MovePlan, R
             name: sp.name.clone(),
             zones: sp.zones.clone(),
             partitions: sp.partitions.clone(),
+            // A space restricted to a group moves only within it.
+            allowed: sp.group.as_deref().map(|g| s.group_members(g).collect()),
         })
         .collect();
     Ok(plan_moves(

@@ -1,14 +1,16 @@
-//! Operator requests, one module per family: hosts, config, spaces, jobs,
-//! meta-group membership. Each function checks leadership itself (a write
+//! Operator requests, one module per family: hosts, groups, config,
+//! spaces, schema, jobs, meta-group membership. Each function checks leadership itself (a write
 //! needs the office; a read that must see every acknowledged write goes
 //! through the read barrier), works on core types, and fails with a typed
 //! [`RequestError`]; `grpc` converts at the edge.
 
 pub mod access;
 pub mod config;
+pub mod groups;
 pub mod hosts;
 pub mod jobs;
 pub mod membership;
+pub mod schema;
 pub mod spaces;
 
 use rollcall_core::{ClusterState, HostAddr, HostRecord, Liveness, MonoTime, Role, Status};

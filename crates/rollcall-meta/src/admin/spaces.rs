@@ -47,6 +47,8 @@ pub struct NewSpace {
     pub replicas: u32,
     /// Zones to spread over (empty: any).
     pub zones: Vec<String>,
+    /// Place only on this group's ONLINE backends.
+    pub group: Option<String>,
 }
 
 /// Creates a space on the ONLINE storage hosts; returns it.
@@ -71,8 +73,21 @@ pub async fn create(p: &Parts, who: &Principal, req: NewSpace) -> Result<Space, 
                 req.name
             )));
         }
+        if let Some(g) = &req.group {
+            if !s.groups().contains_key(g) {
+                return Err(RequestError::Coded {
+                    code: rollcall_core::Code::UnknownGroup,
+                    message: format!("there is no group {g:?}; `rollcall groups list` lists them"),
+                });
+            }
+        }
+        let in_group = |h: &rollcall_core::HostRecord| match &req.group {
+            None => true,
+            Some(g) => h.group.as_ref().is_some_and(|pl| &pl.group == g),
+        };
         let candidates: Vec<Candidate> = office.with_liveness(|l| {
             online_storage(&s, l, p.clock.now())
+                .filter(|h| in_group(h))
                 .map(|h| Candidate {
                     node_id: h.node_id,
                     zone: h.info.zone.clone(),
@@ -81,10 +96,15 @@ pub async fn create(p: &Parts, who: &Principal, req: NewSpace) -> Result<Space, 
         });
         (candidates, s.replica_load())
     };
-    let partitions = place(&candidates, &load, req.partitions, req.replicas, &req.zones)
-        .map_err(|e| RequestError::PlacementFailed(e.to_string()))?;
+    let partitions =
+        place(&candidates, &load, req.partitions, req.replicas, &req.zones).map_err(|e| {
+            RequestError::PlacementFailed(match &req.group {
+                Some(g) => format!("{e} (among the ONLINE backends of group {g})"),
+                None => e.to_string(),
+            })
+        })?;
     let what = format!(
-        "spaces create {} --partitions {} --replicas {}{}",
+        "spaces create {} --partitions {} --replicas {}{}{}",
         req.name,
         req.partitions,
         req.replicas,
@@ -92,13 +112,18 @@ pub async fn create(p: &Parts, who: &Principal, req: NewSpace) -> Result<Space, 
             String::new()
         } else {
             format!(" --zones {}", req.zones.join(","))
-        }
+        },
+        req.group
+            .as_ref()
+            .map(|g| format!(" --group {g}"))
+            .unwrap_or_default()
     );
     let cmd = Command::CreateSpace {
         name: req.name.clone(),
         replicas: req.replicas,
         zones: req.zones,
         partitions,
+        group: req.group,
     };
     match propose_as(p, who, what, Some(cmd)).await? {
         Applied::SpaceCreated { .. } => p

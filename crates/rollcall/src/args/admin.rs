@@ -1,5 +1,6 @@
 //! Arguments of the commands that talk to a meta service: hosts, config,
-//! spaces, parts, balance, jobs, meta-cluster, cluster, events.
+//! spaces, schema, groups, parts, balance, jobs, meta-cluster, cluster,
+//! events.
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -15,6 +16,9 @@ pub struct HostsArgs {
     /// Only hosts of this role.
     #[arg(long, value_enum)]
     pub role: Option<RoleArg>,
+    /// Only the backends of this group (TENANT/CLUSTER).
+    #[arg(long, value_name = "TENANT/CLUSTER")]
+    pub group: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -57,6 +61,14 @@ pub enum HostsCmd {
         /// --heartbeat-framed`); default buffered, as Doris.
         #[arg(long, requires = "heartbeat_port")]
         heartbeat_framed: bool,
+        /// Put every host in this group (TENANT/CLUSTER, made by `groups
+        /// create`), as Doris's `alter cluster ... add backends`: a host
+        /// already known is kept as it is and only put in the shard.
+        #[arg(long, value_name = "TENANT/CLUSTER", requires = "shard")]
+        group: Option<String>,
+        /// The shard of --group to put the hosts in.
+        #[arg(long, requires = "group")]
+        shard: Option<u32>,
         /// Where the meta service is (`--meta`).
         #[command(flatten)]
         meta: MetaAddrs,
@@ -167,6 +179,10 @@ pub enum SpacesCmd {
         /// Only these zones, each replica in a different one.
         #[arg(long, value_delimiter = ',')]
         zones: Vec<String>,
+        /// Only the ONLINE backends of this group (TENANT/CLUSTER); balance
+        /// moves its replicas only within the group.
+        #[arg(long, value_name = "TENANT/CLUSTER")]
+        group: Option<String>,
         /// Where the meta service is (`--meta`).
         #[command(flatten)]
         meta: MetaAddrs,
@@ -352,4 +368,123 @@ pub struct AuditArgs {
     /// Where the meta service is (`--meta`).
     #[command(flatten)]
     pub meta: MetaAddrs,
+}
+
+/// A property as `NAME:TYPE` (type string, int, double, bool or
+/// timestamp).
+fn parse_property(s: &str) -> Result<rollcall_core::Property, String> {
+    rollcall_core::Property::parse(s).map_err(|e| e.to_string())
+}
+
+/// `rollcall schema ...`: tags and edge types (NebulaGraph's schema).
+#[derive(Debug, Subcommand)]
+pub enum SchemaCmd {
+    /// Create a tag: `schema create-tag SPACE NAME PROP:TYPE...`.
+    #[command(name = "create-tag")]
+    CreateTag(SchemaCreate),
+    /// Create an edge type: `schema create-edge SPACE NAME PROP:TYPE...`.
+    #[command(name = "create-edge")]
+    CreateEdge(SchemaCreate),
+    /// Add and drop properties of a tag.
+    #[command(name = "alter-tag")]
+    AlterTag(SchemaAlter),
+    /// Add and drop properties of an edge type.
+    #[command(name = "alter-edge")]
+    AlterEdge(SchemaAlter),
+    /// Drop a tag.
+    #[command(name = "drop-tag")]
+    DropTag(SchemaName),
+    /// Drop an edge type.
+    #[command(name = "drop-edge")]
+    DropEdge(SchemaName),
+    /// List a space's tags and edge types.
+    List {
+        /// The space.
+        space: String,
+        /// Print JSON: kind, name, version, properties [{name, type}].
+        #[arg(long)]
+        json: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+}
+
+/// `schema create-tag|create-edge`.
+#[derive(Debug, Args)]
+pub struct SchemaCreate {
+    /// The space.
+    pub space: String,
+    /// The tag's or edge type's name.
+    pub name: String,
+    /// Properties, NAME:TYPE (string, int, double, bool, timestamp).
+    #[arg(value_parser = parse_property, value_name = "PROP:TYPE")]
+    pub properties: Vec<rollcall_core::Property>,
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+}
+
+/// `schema alter-tag|alter-edge`.
+#[derive(Debug, Args)]
+pub struct SchemaAlter {
+    /// The space.
+    pub space: String,
+    /// The tag's or edge type's name.
+    pub name: String,
+    /// A property to add, NAME:TYPE (repeatable).
+    #[arg(long = "add", value_parser = parse_property, value_name = "PROP:TYPE")]
+    pub add: Vec<rollcall_core::Property>,
+    /// A property to drop (repeatable).
+    #[arg(long = "drop", value_name = "PROP")]
+    pub drop: Vec<String>,
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+}
+
+/// `schema drop-tag|drop-edge`.
+#[derive(Debug, Args)]
+pub struct SchemaName {
+    /// The space.
+    pub space: String,
+    /// The tag's or edge type's name.
+    pub name: String,
+    /// Where the meta service is (`--meta`).
+    #[command(flatten)]
+    pub meta: MetaAddrs,
+}
+
+/// `rollcall groups ...`: groups of backends (Doris's tenant clusters).
+#[derive(Debug, Subcommand)]
+pub enum GroupsCmd {
+    /// Create a group, TENANT/CLUSTER.
+    Create {
+        /// TENANT/CLUSTER.
+        name: String,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// List groups: backends per shard, how many ONLINE.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+    /// Drop a group (refused while it has backends, unless --force; the
+    /// backends stay hosts, in no group).
+    Drop {
+        /// TENANT/CLUSTER.
+        name: String,
+        /// Drop it even though it has backends.
+        #[arg(long)]
+        force: bool,
+        /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
 }

@@ -15,8 +15,9 @@ mod tools;
 use clap::{Parser, Subcommand};
 
 pub use admin::{
-    AuditArgs, BalanceCmd, ClusterArgs, ConfigCmd, EventsArgs, HostsArgs, HostsCmd, JobsArgs,
-    JobsCmd, MetaClusterCmd, ModeArg, PartsArgs, SpacesCmd, TokensCmd,
+    AuditArgs, BalanceCmd, ClusterArgs, ConfigCmd, EventsArgs, GroupsCmd, HostsArgs, HostsCmd,
+    JobsArgs, JobsCmd, MetaClusterCmd, ModeArg, PartsArgs, SchemaAlter, SchemaCmd, SchemaCreate,
+    SchemaName, SpacesCmd, TokensCmd,
 };
 pub use certs::CertsCmd;
 pub use common::{LogLevel, MetaTarget, TlsArgs};
@@ -65,6 +66,12 @@ pub enum Command {
     /// Create, list or drop spaces.
     #[command(subcommand)]
     Spaces(SpacesCmd),
+    /// Tags and edge types of a space: create, alter, drop, list.
+    #[command(subcommand)]
+    Schema(SchemaCmd),
+    /// Groups of backends (TENANT/CLUSTER, with shards): create, list, drop.
+    #[command(subcommand)]
+    Groups(GroupsCmd),
     /// List a space's partitions: replicas, their status, and the leader.
     Parts(PartsArgs),
     /// Balance partition leaders or replicas over ONLINE hosts.

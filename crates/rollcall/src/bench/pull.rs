@@ -127,6 +127,7 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
                     mode: "pull".into(),
                     heartbeat_port: u32::from(port),
                     heartbeat_framed: false,
+                    ..Default::default()
                 })
                 .await;
             adding.inc(1);

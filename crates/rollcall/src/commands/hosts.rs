@@ -11,6 +11,17 @@ use crate::error::CliError;
 use crate::out::outln;
 use crate::render;
 
+/// An address as the meta service writes it back (`host:port`), for
+/// matching what the user typed against `AddHostsResponse.known`.
+#[derive(PartialEq, Eq)]
+struct HostAddrKey(Option<rollcall_core::HostAddr>);
+
+impl HostAddrKey {
+    fn of(a: &str) -> HostAddrKey {
+        HostAddrKey(rollcall_core::HostAddr::parse(a).ok())
+    }
+}
+
 /// `rollcall hosts ...`.
 pub async fn run(args: HostsArgs) -> Result<(), CliError> {
     match args.action {
@@ -22,6 +33,10 @@ pub async fn run(args: HostsArgs) -> Result<(), CliError> {
             })
             .await?
             .hosts;
+            let hosts: Vec<pb::HostView> = match &args.group {
+                Some(g) => hosts.into_iter().filter(|h| &h.group == g).collect(),
+                None => hosts,
+            };
             if args.json {
                 outln!("{}", render::hosts_json(&hosts))?;
             } else {
@@ -34,6 +49,8 @@ pub async fn run(args: HostsArgs) -> Result<(), CliError> {
             mode,
             heartbeat_port,
             heartbeat_framed,
+            group,
+            shard,
             meta,
         }) => {
             let meta = &meta.or_default();
@@ -53,14 +70,25 @@ pub async fn run(args: HostsArgs) -> Result<(), CliError> {
                 mode: mode.to_string(),
                 heartbeat_port: u32::from(heartbeat_port.unwrap_or(0)),
                 heartbeat_framed,
+                group: group.clone().unwrap_or_default(),
+                shard: shard.unwrap_or(0),
             };
             let r = at_leader(meta, |mut c| {
                 let req = req.clone();
                 async move { c.add_hosts(req).await }
             })
             .await?;
+            let place = match (&group, shard) {
+                (Some(g), Some(s)) => format!(", in group {g} shard {s}"),
+                _ => String::new(),
+            };
             for (a, id) in addrs.iter().zip(r.node_ids) {
-                outln!("added {a} as node {id}")?;
+                let known = HostAddrKey::of(a);
+                if r.known.iter().any(|k| HostAddrKey::of(k) == known) {
+                    outln!("{a} is already node {id}: kept as it was{place}")?;
+                } else {
+                    outln!("added {a} as node {id}{place}")?;
+                }
             }
         }
         Some(HostsCmd::Drain { addr, wait, meta }) => {

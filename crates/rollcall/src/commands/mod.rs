@@ -10,12 +10,14 @@ mod cluster;
 mod config;
 mod demo;
 mod events;
+mod groups;
 mod hosts;
 mod jobs;
 mod meta;
 mod meta_cluster;
 mod node;
 mod parts;
+mod schema;
 mod shared;
 mod spaces;
 mod tokens;
@@ -31,6 +33,8 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Hosts(args) => hosts::run(args).await,
         Command::Config(cmd) => config::run(cmd).await,
         Command::Spaces(cmd) => spaces::run(cmd).await,
+        Command::Schema(cmd) => schema::run(cmd).await,
+        Command::Groups(cmd) => groups::run(cmd).await,
         Command::Parts(args) => parts::run(args).await,
         Command::Balance(cmd) => balance::run(cmd).await,
         Command::Jobs(args) => jobs::run(args).await,

@@ -16,6 +16,7 @@ pub async fn run(cmd: SpacesCmd) -> Result<(), CliError> {
             partitions,
             replicas,
             zones,
+            group,
             meta,
         } => {
             let meta = &meta.or_default();
@@ -24,6 +25,7 @@ pub async fn run(cmd: SpacesCmd) -> Result<(), CliError> {
                 partitions,
                 replicas,
                 zones,
+                group: group.unwrap_or_default(),
             };
             let s = at_leader(meta, |mut c| {
                 let req = req.clone();
@@ -31,11 +33,16 @@ pub async fn run(cmd: SpacesCmd) -> Result<(), CliError> {
             })
             .await?;
             outln!(
-                "created space {} (id {}): {} partitions x {} replicas",
+                "created space {} (id {}): {} partitions x {} replicas{}",
                 s.name,
                 s.id,
                 s.partitions,
-                s.replicas
+                s.replicas,
+                if s.group.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on the backends of group {}", s.group)
+                }
             )?;
         }
         SpacesCmd::List { json, meta } => {
