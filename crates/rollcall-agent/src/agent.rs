@@ -7,7 +7,7 @@
 //! within the same period.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,6 +68,11 @@ struct Inner {
     node_id: AtomicU64,
     /// The node secret every heartbeat proves (empty until issued).
     secret: Mutex<String>,
+    /// Heartbeats are held (the embedding process says its server is not
+    /// healthy): the meta service then sees the host go OFFLINE.
+    held: AtomicBool,
+    /// Wakes the loop when heartbeats are released.
+    released: tokio::sync::Notify,
 }
 
 /// A running agent. Dropping it stops the heartbeats.
@@ -79,6 +84,7 @@ pub struct Agent {
 impl Agent {
     /// Reads the identity files and starts heartbeating.
     pub async fn start(config: AgentConfig) -> Result<Agent, AgentError> {
+        let config_held = config.start_held;
         let identity = Identity::open(&config.data_dir)?;
         let cluster_id = identity.cluster_id()?;
         let node_id = identity.node_id()?;
@@ -108,6 +114,8 @@ impl Agent {
             cluster_id: AtomicU64::new(cluster_id as u64),
             node_id: AtomicU64::new(node_id),
             secret: Mutex::new(secret),
+            held: AtomicBool::new(config_held),
+            released: tokio::sync::Notify::new(),
         });
         let task = tokio::spawn(run(inner.clone(), conn));
         Ok(Agent { inner, task })
@@ -167,6 +175,42 @@ impl Agent {
         lock(&self.inner.status).clone()
     }
 
+    /// Holds heartbeats (`true`) or lets them go out again (`false`). A
+    /// process that watches a server it does not run (a sidecar) holds
+    /// them while the server fails its health check, so the meta service
+    /// sees the server, not the watcher, go OFFLINE; released, the next
+    /// heartbeat goes out at once.
+    pub fn hold(&self, held: bool) {
+        self.hold_handle().hold(held);
+    }
+
+    /// Whether heartbeats are held.
+    pub fn held(&self) -> bool {
+        self.inner.held.load(Ordering::SeqCst)
+    }
+
+    /// A handle that holds and releases heartbeats from another task.
+    pub fn hold_handle(&self) -> HoldHandle {
+        HoldHandle(self.inner.clone())
+    }
+}
+
+/// Holds or releases an agent's heartbeats ([`Agent::hold`]) from a task
+/// that does not own the agent (a health-check loop).
+#[derive(Clone)]
+pub struct HoldHandle(Arc<Inner>);
+
+impl HoldHandle {
+    /// As [`Agent::hold`].
+    pub fn hold(&self, held: bool) {
+        let was = self.0.held.swap(held, Ordering::SeqCst);
+        if was && !held {
+            self.0.released.notify_one();
+        }
+    }
+}
+
+impl Agent {
     /// Stops heartbeating.
     pub fn shutdown(self) {
         self.task.abort();
@@ -208,6 +252,18 @@ async fn run(inner: Arc<Inner>, mut conn: MetaConn) {
         let jitter = Duration::from_micros(rng.random_range(0..jitter_max));
         tokio::time::sleep_until(due + jitter).await;
         k = k.saturating_add(1);
+        if inner.held.load(Ordering::SeqCst) {
+            // Held: send nothing until released, then beat at once.
+            while inner.held.load(Ordering::SeqCst) {
+                let released = inner.released.notified();
+                if !inner.held.load(Ordering::SeqCst) {
+                    break;
+                }
+                released.await;
+            }
+            base = Instant::now();
+            k = 1;
+        }
         let period_end = base + interval * k;
 
         let Some((addr, resp)) = attempt_period(&inner, &mut conn, interval, period_end).await

@@ -44,6 +44,9 @@ pub struct AgentConfig {
     /// A join token, for a meta service with `--admission token`: sent
     /// until the host has a node id.
     pub join_token: Option<String>,
+    /// Start with heartbeats held ([`crate::Agent::hold`]): a sidecar
+    /// releases them once the server it watches passes its first check.
+    pub start_held: bool,
 }
 
 impl AgentConfig {
@@ -72,6 +75,7 @@ impl AgentConfig {
             dialer: Dialer::tcp(),
             jitter_seed: None,
             join_token: None,
+            start_held: false,
         }
     }
 }

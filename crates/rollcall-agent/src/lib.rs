@@ -34,7 +34,7 @@ mod identity;
 pub mod machine;
 mod schedule;
 
-pub use agent::{Agent, AgentStatus};
+pub use agent::{Agent, AgentStatus, HoldHandle};
 pub use backend::{BackendConfig, BackendServer, BackendStats, MASTER_FILE};
 pub use cache::{MetadataCache, MetadataUpdate};
 pub use config::AgentConfig;

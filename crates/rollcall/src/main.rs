@@ -18,6 +18,7 @@ mod logging;
 mod out;
 mod render;
 mod secure;
+mod sidecar;
 mod sim;
 
 use std::process::ExitCode;

@@ -172,6 +172,22 @@ pub struct NodeArgs {
     /// Serve without TLS on a non-loopback address (refused otherwise).
     #[arg(long)]
     pub insecure: bool,
+    /// Be a sidecar for the server at --listen (which this process does
+    /// not bind): heartbeat for it only while this check passes.
+    /// `tcp://HOST:PORT` (a connection opens), `http://HOST:PORT/PATH` (a
+    /// GET answers 2xx) or `exec:COMMAND` (`sh -c COMMAND` exits 0).
+    #[arg(long, value_name = "CHECK")]
+    pub check: Option<String>,
+    /// Time between checks.
+    #[arg(long, value_parser = parse_duration, default_value = "1s", requires = "check")]
+    pub check_interval: std::time::Duration,
+    /// How long one check may take before it counts as failed.
+    #[arg(long, value_parser = parse_duration, default_value = "500ms", requires = "check")]
+    pub check_timeout: std::time::Duration,
+    /// Write the cached metadata (version, configs, spaces with placement,
+    /// schema) as JSON to this file on every change, atomically.
+    #[arg(long, value_name = "PATH")]
+    pub metadata_file: Option<PathBuf>,
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {

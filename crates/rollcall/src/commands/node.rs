@@ -1,7 +1,8 @@
-//! `rollcall node`: a simulated storage or graph server. Exits non-zero
-//! with the agent's error (for a wrong cluster, naming the file to remove).
+//! `rollcall node`: a simulated storage or graph server, or with `--check`
+//! a sidecar for a real one (`crate::sidecar`). Exits non-zero with the
+//! agent's error (for a wrong cluster, naming the file to remove).
 
-use rollcall_agent::{BackendConfig, BackendServer};
+use rollcall_agent::{AgentConfig, BackendConfig, BackendServer};
 use rollcall_core::Role;
 use rollcall_proto::thrift::{BackendInfo, Limits};
 use rollcall_proto::transport::Net;
@@ -10,6 +11,8 @@ use crate::args::NodeArgs;
 use crate::commands::shared::{shutdown_signal, write_addr_file};
 use crate::error::CliError;
 use crate::out::note;
+use crate::sidecar::check::Check;
+use crate::sidecar::Watch;
 use crate::sim::{SimNode, SimOptions};
 
 /// Name of the file holding the bound heartbeat (Thrift) address.
@@ -38,6 +41,9 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         }
         None => Net::tcp(),
     };
+    if let Some(check) = &args.check {
+        return sidecar(&args, check, &net).await;
+    }
     if let (Some(port), false) = (args.heartbeat_port, args.meta.given()) {
         return pull_only(args.clone(), port, &net).await;
     }
@@ -72,6 +78,10 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         ),
         None => None,
     };
+    let _metadata_file = args
+        .metadata_file
+        .clone()
+        .map(|f| crate::sidecar::keep_metadata_file(&node.agent, f));
     note(format_args!(
         "rollcall node listening on {}; refusing to serve until the meta service at {} accepts its first heartbeat",
         node.addr,
@@ -91,6 +101,65 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         e = node.agent.stopped() => Err(e.into()),
         r = shutdown_signal() => r,
     }
+}
+
+/// `rollcall node --check`: a sidecar reporting the server at `--listen`
+/// while its check passes (see `crate::sidecar`).
+async fn sidecar(args: &NodeArgs, check: &str, net: &Net) -> Result<(), CliError> {
+    let check = Check::parse(check).map_err(CliError::Usage)?;
+    if args.heartbeat_port.is_some() {
+        return Err(CliError::Usage(
+            "--check reports a server that runs elsewhere; --heartbeat-port would serve one here"
+                .into(),
+        ));
+    }
+    if args.check_timeout >= args.check_interval {
+        return Err(CliError::Usage(format!(
+            "--check-timeout ({:?}) must be shorter than --check-interval ({:?})",
+            args.check_timeout, args.check_interval
+        )));
+    }
+    let meta = args.meta.clone().or_default().addrs;
+    let mut config = AgentConfig::new(
+        meta.clone(),
+        Role::from(args.role),
+        crate::sidecar::advertise(args.listen)?,
+        args.data_dir.clone(),
+    );
+    config.zone = args.zone.clone();
+    config.labels = args.labels.iter().cloned().collect();
+    config.version = args.server_version.clone();
+    config.join_token = args
+        .join_token
+        .clone()
+        .or_else(|| std::env::var("ROLLCALL_JOIN_TOKEN").ok())
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.trim().to_string());
+    config.dialer = net.dialer().clone();
+    let watch = Watch {
+        check: check.clone(),
+        interval: args.check_interval,
+        timeout: args.check_timeout,
+    };
+    let (agent, checks) = crate::sidecar::start(config, watch).await?;
+    let _metadata_file = args
+        .metadata_file
+        .clone()
+        .map(|f| crate::sidecar::keep_metadata_file(&agent, f));
+    note(format_args!(
+        "rollcall node: sidecar for the {} server at {}, checking {check} every {:?}; \
+         heartbeats to {} only while it passes",
+        Role::from(args.role).as_str(),
+        args.listen,
+        args.check_interval,
+        meta.join(",")
+    ));
+    let r = tokio::select! {
+        e = agent.stopped() => Err(e.into()),
+        r = shutdown_signal() => r,
+    };
+    checks.abort();
+    r
 }
 
 /// Starts the `HeartbeatService` endpoint; its answers carry `be_port`

@@ -123,6 +123,11 @@ impl Proc {
         })
     }
 
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Everything the process printed so far.
     pub fn output(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()

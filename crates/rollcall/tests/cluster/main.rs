@@ -24,6 +24,7 @@ mod membership;
 mod metadata;
 mod readme;
 mod schema;
+mod sidecar;
 mod spaces;
 mod thrift_port;
 mod tls;

@@ -1,0 +1,237 @@
+//! `rollcall node --check`: a sidecar beside a server that is not Rust
+//! (Python's `http.server` plays the database). The server goes OFFLINE
+//! when its process dies while the sidecar lives, ONLINE when it is back;
+//! an `exec:` check that fails does the same; the metadata file follows a
+//! `config set`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// Threshold of the meta server below: 200 ms heartbeats × 15.
+const THRESHOLD: Duration = Duration::from_secs(3);
+/// The sidecar's check interval.
+const CHECK_INTERVAL: Duration = Duration::from_millis(200);
+
+/// `python3 -m http.server PORT` in `dir`, killed when dropped.
+struct Python(Child);
+
+impl Python {
+    fn start(port: u16, dir: &Path) -> Python {
+        let python = std::env::var("ROLLCALL_THRIFT_PYTHON").unwrap_or_else(|_| "python3".into());
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 (the test's stand-in database) must be installed");
+        Python(child)
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// `rollcall node --check CHECK` reporting the storage server at
+/// `127.0.0.1:PORT`, with its metadata file in its data directory.
+fn sidecar(meta: &str, dir: &Path, port: u16, check: &str) -> Proc {
+    std::fs::create_dir_all(dir).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let metadata = dir.join("metadata.json");
+    Proc::spawn(
+        "sidecar",
+        &[
+            "node",
+            "--meta",
+            meta,
+            "--role",
+            "storage",
+            "--listen",
+            &listen,
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--check",
+            check,
+            "--check-interval",
+            "200ms",
+            "--check-timeout",
+            "150ms",
+            "--metadata-file",
+            metadata.to_str().unwrap(),
+        ],
+        dir.with_extension("log"),
+    )
+}
+
+/// Polls until the host at `port` is `status`; returns how long it took.
+fn time_to(meta: &str, port: u16, status: &str) -> Duration {
+    let t = Instant::now();
+    wait_status(meta, u64::from(port), status);
+    t.elapsed()
+}
+
+#[test]
+fn the_server_not_the_sidecar_goes_offline_and_online_and_metadata_follows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = start_meta(
+        &tmp.path().join("meta"),
+        "127.0.0.1:0",
+        &["--expired-factor", "15"],
+    );
+    let m = meta.addr.as_str();
+    let port = free_port();
+    let www = tmp.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let mut db = Python::start(port, &www);
+    let dir = tmp.path().join("side");
+    let mut side = sidecar(m, &dir, port, &format!("http://127.0.0.1:{port}/"));
+    let row = wait_status(m, u64::from(port), "ONLINE");
+    let node_id = row["node_id"].as_u64().unwrap();
+    // Identity files live in its data directory, as for any agent.
+    for f in ["cluster.id", "node.id", "node.secret"] {
+        poll(&format!("{f} in the sidecar's data dir"), DEADLINE, || {
+            dir.join(f).exists().then_some(())
+        });
+    }
+
+    // The database dies; the sidecar lives on and stops heartbeating.
+    db.kill9();
+    let took = time_to(m, port, "OFFLINE");
+    // A liveness deadline (threshold + one check interval) with room for a
+    // loaded machine; the figure itself is a measurement, not a target.
+    assert!(
+        took < THRESHOLD + CHECK_INTERVAL + Duration::from_secs(10),
+        "{took:?}"
+    );
+    assert!(
+        side.output().contains("fails its check"),
+        "{}",
+        side.output()
+    );
+    // OFFLINE means no heartbeat for a whole threshold while the sidecar
+    // ran: it held them.
+    assert!(side.alive(), "the sidecar lives on");
+
+    // Back: ONLINE again, the same node.
+    let _db = Python::start(port, &www);
+    let row = wait_status(m, u64::from(port), "ONLINE");
+    assert_eq!(row["node_id"].as_u64(), Some(node_id));
+
+    // The metadata file follows a config set.
+    cli_ok(
+        m,
+        &["config", "set", "cache_mb", "512", "--role", "storage"],
+    );
+    let v = cluster(m)["metadata_version"].as_u64().unwrap();
+    let file = poll("the metadata file at the new version", DEADLINE, || {
+        let f: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("metadata.json")).ok()?).ok()?;
+        (f["version"] == v).then_some(f)
+    });
+    assert_eq!(
+        file["configs"][0],
+        serde_json::json!({"key": "cache_mb", "role": "storage", "value": "512", "version": v})
+    );
+    assert!(
+        file["spaces"].is_array() && file["schema"].is_array(),
+        "{file}"
+    );
+    assert!(
+        side.output().contains("passes http://127.0.0.1"),
+        "{}",
+        side.output()
+    );
+}
+
+#[test]
+fn a_failing_exec_check_holds_heartbeats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = start_meta(
+        &tmp.path().join("meta"),
+        "127.0.0.1:0",
+        &["--expired-factor", "15"],
+    );
+    let m = meta.addr.as_str();
+    let flag = tmp.path().join("healthy");
+    std::fs::write(&flag, "").unwrap();
+    let port = free_port();
+    let check = format!("exec:test -e {}", flag.display());
+    let _side = sidecar(m, &tmp.path().join("side"), port, &check);
+    wait_status(m, u64::from(port), "ONLINE");
+    std::fs::remove_file(&flag).unwrap();
+    wait_status(m, u64::from(port), "OFFLINE");
+    std::fs::write(&flag, "").unwrap();
+    wait_status(m, u64::from(port), "ONLINE");
+    let ev = events(m);
+    let kinds: Vec<&str> = ev
+        .iter()
+        .filter(|e| e["port"] == u64::from(port))
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.ends_with(&["offline", "online"]), "{kinds:?}");
+}
+
+#[test]
+fn bad_sidecar_arguments_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (check, extra, words) in [
+        ("ftp://x:1", &[][..], "is not tcp://HOST:PORT"),
+        (
+            "tcp://127.0.0.1:1",
+            &["--check-timeout", "2s"][..],
+            "must be shorter",
+        ),
+    ] {
+        let mut args = vec![
+            "node",
+            "--role",
+            "storage",
+            "--listen",
+            "127.0.0.1:1",
+            "--data-dir",
+            tmp.path().to_str().unwrap(),
+            "--check",
+            check,
+        ];
+        args.extend(extra);
+        let out = Command::new(bin()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(words),
+            "{out:?}"
+        );
+    }
+    // --listen port 0 makes no sense for a server that runs elsewhere.
+    let out = Command::new(bin())
+        .args(["node", "--role", "storage", "--listen", "127.0.0.1:0"])
+        .args([
+            "--data-dir",
+            tmp.path().to_str().unwrap(),
+            "--check",
+            "tcp://127.0.0.1:1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("real port"));
+}
