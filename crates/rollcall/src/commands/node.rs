@@ -81,7 +81,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     let _metadata_file = args
         .metadata_file
         .clone()
-        .map(|f| crate::sidecar::keep_metadata_file(&node.agent, f));
+        .map(|f| crate::sidecar::keep_metadata_file(node.agent.clone(), f));
     note(format_args!(
         "rollcall node listening on {}; refusing to serve until the meta service at {} accepts its first heartbeat",
         node.addr,
@@ -145,7 +145,7 @@ async fn sidecar(args: &NodeArgs, check: &str, net: &Net) -> Result<(), CliError
     let _metadata_file = args
         .metadata_file
         .clone()
-        .map(|f| crate::sidecar::keep_metadata_file(&agent, f));
+        .map(|f| crate::sidecar::keep_metadata_file(agent.clone(), f));
     note(format_args!(
         "rollcall node: sidecar for the {} server at {}, checking {check} every {:?}; \
          heartbeats to {} only while it passes",

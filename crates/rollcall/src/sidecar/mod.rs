@@ -12,6 +12,7 @@ pub mod check;
 pub mod metadata_file;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rollcall_agent::{Agent, AgentConfig};
@@ -33,26 +34,24 @@ pub struct Watch {
     pub timeout: Duration,
 }
 
-/// Rewrites `path` with the agent's metadata now and on every change, in
-/// a task (errors are logged; the next change tries again).
-pub fn keep_metadata_file(agent: &Agent, path: PathBuf) -> JoinHandle<()> {
+/// Rewrites `path` with the agent's metadata once the meta service has
+/// accepted it, and again on every change, in a task (errors are logged;
+/// the next change tries again).
+pub fn keep_metadata_file(agent: Arc<Agent>, path: PathBuf) -> JoinHandle<()> {
     let mut updates = agent.subscribe();
-    let first = agent.metadata();
     tokio::spawn(async move {
-        let save = |s: &rollcall_core::MetadataSnapshot| {
-            if s.version() == 0 {
-                return;
+        let save = |s: &rollcall_core::MetadataSnapshot| match metadata_file::write(&path, s) {
+            Ok(()) => {
+                tracing::debug!(version = s.version(), file = %path.display(), "metadata file written")
             }
-            match metadata_file::write(&path, s) {
-                Ok(()) => {
-                    tracing::debug!(version = s.version(), file = %path.display(), "metadata file written")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, file = %path.display(), "cannot write the metadata file")
-                }
+            Err(e) => {
+                tracing::warn!(error = %e, file = %path.display(), "cannot write the metadata file")
             }
         };
-        save(&first);
+        if agent.ready().await.is_err() {
+            return;
+        }
+        save(&agent.metadata());
         loop {
             match updates.recv().await {
                 Ok(u) => save(&u.snapshot),
@@ -68,10 +67,10 @@ pub fn keep_metadata_file(agent: &Agent, path: PathBuf) -> JoinHandle<()> {
 pub async fn start(
     mut config: AgentConfig,
     watch: Watch,
-) -> Result<(Agent, JoinHandle<()>), CliError> {
+) -> Result<(Arc<Agent>, JoinHandle<()>), CliError> {
     config.start_held = true;
     let server: HostAddr = config.advertise.clone();
-    let agent = Agent::start(config).await?;
+    let agent = Arc::new(Agent::start(config).await?);
     let handle = agent.hold_handle();
     let task = tokio::spawn(async move {
         let mut passing: Option<bool> = None;

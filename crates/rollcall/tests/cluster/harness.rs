@@ -46,6 +46,27 @@ pub fn fixed_ports() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// An example's binary, which `cargo test` builds beside the tests
+/// (`target/<profile>/examples/NAME`); fails, saying how to build it, when
+/// missing.
+pub fn example_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/cluster-<hash> → target/<profile>/examples/
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .join("examples")
+        .join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test --workspace` builds the examples (or run \
+         `cargo build --example {name}` first)",
+        bin.display()
+    );
+    bin
+}
+
 /// A child process killed (SIGKILL) when dropped.
 pub struct Proc {
     pub name: String,
@@ -83,6 +104,16 @@ impl Proc {
             .stderr(err)
             .spawn()
             .expect("spawn rollcall");
+        Proc {
+            name: name.to_string(),
+            child,
+            log,
+        }
+    }
+
+    /// Takes charge of a child spawned elsewhere (another program, such as
+    /// an example), its output already going to `log`.
+    pub fn adopt(name: &str, child: Child, log: PathBuf) -> Proc {
         Proc {
             name: name.to_string(),
             child,

@@ -15,6 +15,7 @@ mod durability;
 mod exit_codes;
 mod failover;
 mod flags;
+mod graphstore;
 mod groups;
 mod identity;
 mod join;

@@ -3,9 +3,12 @@
 //! README and these tests cannot drift; a block with `rollcall` lines must
 //! carry that line or `<!-- not run by tests: WHY -->`.
 //!
-//! The only rewrite of a line: the leading `rollcall` becomes the binary
-//! under test, and `/tmp/...` data directories move into the test's
-//! temporary directory. Lines ending in `&` start servers in the
+//! The only rewrites of a line: the leading `rollcall` becomes the binary
+//! under test, `cargo run --release --example graphstore --` the example
+//! `cargo test` built, and `/tmp/...` paths move into the test's temporary
+//! directory. Besides `rollcall`, a line may run `python3 -m http.server`
+//! (a stand-in database, in the background) and `curl` (whose arguments
+//! may be in single quotes). Lines ending in `&` start servers in the
 //! background (all killed when the test ends, pass or fail). Before each
 //! other line the test waits, polling with a deadline, until every server
 //! started so far is ready, as a person pasting the lines would: its
@@ -27,13 +30,29 @@ use crate::harness::*;
 const README: &str = include_str!("../../../../README.md");
 
 /// The blocks these tests run, by the name in their marker line.
-const TESTED: [&str; 5] = [
+const TESTED: [&str; 8] = [
     "one-meta",
     "meta-group",
     "pull-backend",
     "pull-hosts",
     "secure-cluster",
+    "schema-groups",
+    "graphstore",
+    "sidecar",
 ];
+
+/// What a README line runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Program {
+    /// `rollcall ARGS`.
+    Rollcall,
+    /// `cargo run --release --example graphstore -- ARGS`.
+    Graphstore,
+    /// `python3 ARGS`.
+    Python,
+    /// `curl ARGS`.
+    Curl,
+}
 
 /// The meta address commands use without `--meta`.
 const DEFAULT_META: &str = "127.0.0.1:9559";
@@ -87,12 +106,46 @@ fn block(name: &str) -> Vec<String> {
 
 /// One runnable README line.
 struct Line {
+    /// What it runs.
+    program: Program,
     /// As written in the README (without its comment).
     text: String,
-    /// The arguments after `rollcall`, data directories rewritten.
+    /// The arguments after the program, data directories rewritten.
     args: Vec<String>,
     /// Ends in `&`: a server started in the background.
     background: bool,
+}
+
+/// Splits `code` into words: whitespace separates, single quotes keep
+/// their content as one word (no other shell syntax is run).
+fn words(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in code.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    assert!(!quoted, "unbalanced quote in README line: {code}");
+    if any {
+        out.push(word);
+    }
+    out
 }
 
 /// Parses a README line; `None` for a comment or an empty line. A line
@@ -110,19 +163,33 @@ fn parse(line: &str, tmp: &Path) -> Option<Line> {
         Some(c) => (c.trim_end(), true),
         None => (code, false),
     };
+    // Quotes only in curl lines (JSON bodies); nothing else of the shell.
+    let outside: String = code.split('\'').step_by(2).collect();
+    let allowed_quote = code.starts_with("curl ");
     assert!(
-        !code.contains(|c: char| "|;<>$'\"`*?[]{}()\\&".contains(c)),
+        (allowed_quote || !code.contains('\''))
+            && !outside.contains(|c: char| "|;<>$\"`*?[]{}()\\&".contains(c)),
         "README line uses shell syntax this test does not run: {line}"
     );
-    let mut words = code.split_whitespace();
-    assert_eq!(words.next(), Some("rollcall"), "README line: {line}");
-    let args = words
+    let all = words(code);
+    let (program, rest) = match all.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["rollcall", ..] => (Program::Rollcall, &all[1..]),
+        ["cargo", "run", "--release", "--example", "graphstore", "--", ..] => {
+            (Program::Graphstore, &all[6..])
+        }
+        ["python3", ..] => (Program::Python, &all[1..]),
+        ["curl", ..] => (Program::Curl, &all[1..]),
+        _ => panic!("README line runs something this test does not: {line}"),
+    };
+    let args = rest
+        .iter()
         .map(|w| match w.strip_prefix("/tmp/") {
             Some(rest) => tmp.join(rest).to_string_lossy().into_owned(),
             None => w.to_string(),
         })
         .collect();
     Some(Line {
+        program,
         text: code.to_string(),
         args,
         background,
@@ -147,9 +214,23 @@ impl Drop for Running {
 
 /// A server a README line started.
 struct Server {
+    program: Program,
     proc: Proc,
     args: Vec<String>,
     ready: bool,
+}
+
+/// The command that runs `program` (the binary under test, the example,
+/// Python, curl).
+fn command(program: Program) -> Command {
+    match program {
+        Program::Rollcall => Command::new(bin()),
+        Program::Graphstore => Command::new(example_bin("graphstore")),
+        Program::Python => Command::new(
+            std::env::var("ROLLCALL_THRIFT_PYTHON").unwrap_or_else(|_| "python3".into()),
+        ),
+        Program::Curl => Command::new("curl"),
+    }
 }
 
 /// README lines run in order, in one temporary directory.
@@ -191,7 +272,10 @@ impl Session {
             }
             self.wait_ready();
             let out = self.foreground(&line);
-            let written: Vec<&str> = line.text.split_whitespace().skip(1).collect();
+            let written: Vec<&str> = match line.program {
+                Program::Rollcall => line.text.split_whitespace().skip(1).collect(),
+                _ => line.text.split_whitespace().collect(),
+            };
             check(self, &written, &out);
         }
         self.wait_ready();
@@ -201,9 +285,26 @@ impl Session {
         self.lines_run += 1;
         let name = format!("{}-{}", line.args[0], self.lines_run);
         let log = self.tmp.path().join(format!("{name}.log"));
-        let args: Vec<&str> = line.args.iter().map(String::as_str).collect();
-        let proc = Proc::spawn(&name, &args, log);
+        let proc = match line.program {
+            Program::Rollcall => {
+                let args: Vec<&str> = line.args.iter().map(String::as_str).collect();
+                Proc::spawn(&name, &args, log)
+            }
+            other => {
+                let out = fs::File::create(&log).expect("log file");
+                let child = command(other)
+                    .args(&line.args)
+                    .current_dir(self.tmp.path())
+                    .stdin(Stdio::null())
+                    .stdout(out.try_clone().expect("log file"))
+                    .stderr(out)
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("starting `{}`: {e}", line.text));
+                Proc::adopt(&name, child, log)
+            }
+        };
         self.servers.push(Server {
+            program: line.program,
             proc,
             args: line.args,
             ready: false,
@@ -213,6 +314,34 @@ impl Session {
     /// Waits until every server started so far is ready.
     fn wait_ready(&mut self) {
         for s in self.servers.iter_mut().filter(|s| !s.ready) {
+            match s.program {
+                Program::Python => {
+                    // `python3 -m http.server PORT`: serving once it
+                    // accepts connections.
+                    let port = s.args.get(2).expect("http.server PORT").clone();
+                    poll(&format!("python3 serving :{port}"), DEADLINE, || {
+                        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).ok()
+                    });
+                    s.ready = true;
+                    continue;
+                }
+                Program::Graphstore => {
+                    let dir = PathBuf::from(flag(&s.args, "--data-dir").expect("--data-dir"));
+                    let addr = wait_addr(&mut s.proc, &dir.join("graphstore.addr"));
+                    poll("the graphstore to serve", DEADLINE, || {
+                        let out = Command::new("curl")
+                            .args(["-s", &format!("{addr}/status")])
+                            .output()
+                            .ok()?;
+                        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+                        (v["ready"] == true).then_some(())
+                    });
+                    s.ready = true;
+                    continue;
+                }
+                Program::Curl => panic!("README runs curl in the background"),
+                Program::Rollcall => {}
+            }
             let dir = PathBuf::from(flag(&s.args, "--data-dir").expect("--data-dir"));
             // A server with TLS is asked over TLS, with the same files.
             let tls: Vec<&str> = match flag(&s.args, "--tls-dir") {
@@ -232,7 +361,12 @@ impl Session {
                     }
                 }
                 "node" => {
-                    let addr = wait_addr(&mut s.proc, &dir.join("node.addr"));
+                    // A sidecar (--check) reports the server at --listen
+                    // and binds nothing.
+                    let addr = match flag(&s.args, "--check") {
+                        Some(_) => flag(&s.args, "--listen").expect("--listen").to_string(),
+                        None => wait_addr(&mut s.proc, &dir.join("node.addr")),
+                    };
                     let pull_only = flag(&s.args, "--meta").is_none()
                         && flag(&s.args, "--heartbeat-port").is_some();
                     if flag(&s.args, "--heartbeat-port").is_some() {
@@ -262,7 +396,7 @@ impl Session {
         self.lines_run += 1;
         let out = self.tmp.path().join(format!("line-{}.out", self.lines_run));
         let err = self.tmp.path().join(format!("line-{}.err", self.lines_run));
-        let child = Command::new(bin())
+        let child = command(line.program)
             .args(&line.args)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out).expect("stdout file"))
@@ -313,7 +447,12 @@ fn port_in(file: &Path) -> u64 {
 fn every_readme_example_is_run_or_says_why_not() {
     let blocks = sh_blocks();
     for b in &blocks {
-        if !b.lines.iter().any(|l| l.starts_with("rollcall ")) {
+        let runs = |l: &String| {
+            ["rollcall ", "cargo run --release --example", "curl "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        };
+        if !b.lines.iter().any(runs) {
             continue;
         }
         let known = tested_name(&b.marker).is_some_and(|n| TESTED.contains(&n));
@@ -492,4 +631,123 @@ fn the_secure_cluster_example_runs_as_written() {
     let secret = fs::read_to_string(s.dir("s1").join("node.secret")).unwrap();
     assert!(secret.starts_with("rcn_"), "{secret}");
     assert!((1..=3).any(|i| s.dir(&format!("m{i}")).join("admin.token").exists()));
+}
+
+#[test]
+fn the_schema_and_groups_example_runs_as_written() {
+    let _ports = fixed_ports();
+    let mut s = Session::new();
+    s.run("schema-groups", |_, args, out| match args {
+        ["spaces", "create", "nba", ..] => assert!(out.starts_with("created space nba"), "{out}"),
+        ["schema", "create-tag", ..] => assert!(out.contains("created tag player"), "{out}"),
+        ["schema", "create-edge", ..] => {
+            assert!(out.contains("created edge type follow"), "{out}")
+        }
+        ["schema", "alter-tag", ..] => assert!(out.contains("(version 2)"), "{out}"),
+        ["schema", "list", "nba"] => {
+            assert!(out.contains("name:string score:double"), "{out}");
+            assert!(out.contains("degree:double"), "{out}");
+        }
+        ["groups", "create", ..] => assert!(out.contains("created group acme/olap"), "{out}"),
+        ["hosts", "add", ..] => assert!(
+            out.contains("127.0.0.1:9779 is already node") && out.contains("shard 1"),
+            "{out}"
+        ),
+        ["hosts", "--group", ..] => {
+            assert!(
+                out.contains(" 9779 ") && out.contains("acme/olap/1"),
+                "{out}"
+            );
+            assert!(!out.contains(" 9780 "), "{out}");
+        }
+        ["spaces", "create", "sales", ..] => {
+            assert!(out.contains("on the backends of group acme/olap"), "{out}");
+            // Only the group's backend holds it.
+            let rows = hosts(DEFAULT_META).expect("hosts");
+            assert_eq!(
+                host_at(&rows, 9779).unwrap()["partition_distribution"]["sales"],
+                4
+            );
+            assert!(host_at(&rows, 9780).unwrap()["partition_distribution"]["sales"].is_null());
+        }
+        other => panic!("no check for README line `rollcall {}`", other.join(" ")),
+    });
+}
+
+#[test]
+fn the_graphstore_example_runs_as_written() {
+    let _ports = fixed_ports();
+    let mut s = Session::new();
+    let mut tag_created = false;
+    s.run("graphstore", |_, args, out| match args {
+        ["spaces", "create", ..] => assert!(out.starts_with("created space nba"), "{out}"),
+        ["schema", "create-tag", ..] => {
+            assert!(out.contains("created tag player"), "{out}");
+            tag_created = true;
+        }
+        ["curl", "-s", "-XPOST", ..] if !tag_created => {
+            assert!(out.contains("No schema found"), "{out}")
+        }
+        ["curl", "-s", "-XPOST", rest @ ..] => {
+            // "retry": as a person would, until a heartbeat brought the tag.
+            let mut out = out.to_string();
+            let body = rest.join(" ");
+            let body = body
+                .split_once('\'')
+                .and_then(|(_, b)| b.rsplit_once('\''))
+                .map(|(b, _)| b.to_string())
+                .expect("a quoted body");
+            let url = rest[0];
+            poll("the insert to be accepted", DEADLINE, || {
+                if out.contains("\"stored\"") {
+                    return Some(());
+                }
+                assert!(out.contains("No schema found"), "{out}");
+                let again = Command::new("curl")
+                    .args(["-s", "-XPOST", url, "-d", &body])
+                    .output()
+                    .ok()?;
+                out = String::from_utf8_lossy(&again.stdout).into_owned();
+                None
+            });
+        }
+        ["curl", "-s", url] => {
+            assert!(url.ends_with("/vertices/nba/v1"), "{url}");
+            let v: Value = serde_json::from_str(out).expect("json");
+            assert_eq!(v["vertex"]["props"]["name"], "Tim", "{out}");
+        }
+        other => panic!("no check for README line `{}`", other.join(" ")),
+    });
+}
+
+#[test]
+fn the_sidecar_example_runs_as_written() {
+    let _ports = fixed_ports();
+    let mut s = Session::new();
+    s.run("sidecar", |s, args, out| match args {
+        ["hosts"] => {
+            assert!(
+                out.lines()
+                    .any(|l| l.contains(" 8080 ") && l.contains(" ONLINE ")),
+                "{out}"
+            );
+            // The metadata file is written once the agent has metadata.
+            poll("the metadata file", DEADLINE, || {
+                let f: Value =
+                    serde_json::from_slice(&fs::read(s.dir("side").join("metadata.json")).ok()?)
+                        .ok()?;
+                f["version"].as_u64()
+            });
+        }
+        other => panic!("no check for README line `rollcall {}`", other.join(" ")),
+    });
+    // Kill the Python server: the sidecar lives on, the server goes
+    // OFFLINE.
+    let python = s
+        .servers
+        .iter_mut()
+        .find(|x| x.program == Program::Python)
+        .expect("the python server");
+    python.proc.kill9();
+    wait_status(DEFAULT_META, 8080, "OFFLINE");
 }
