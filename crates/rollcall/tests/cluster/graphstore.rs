@@ -220,3 +220,31 @@ fn no_schema_found_until_the_tag_reaches_the_server_then_inserts_succeed() {
         s.proc.kill9();
     }
 }
+
+#[test]
+fn the_store_refuses_to_serve_until_the_meta_service_accepts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A meta address nothing answers on.
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let s = start_store(&nobody, &tmp.path().join("gs"));
+    let (code, status) = http(&s.addr, "GET", "/status", None);
+    assert_eq!(code, 200);
+    assert_eq!(status["ready"], false, "{status}");
+    let vertex = json!({"space": "nba", "tag": "player", "id": "v1", "props": {}});
+    let (code, body) = http(&s.addr, "POST", "/vertices", Some(&vertex));
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("not serving"),
+        "{body}"
+    );
+    let (code, _) = http(&s.addr, "GET", "/vertices/nba/v1", None);
+    assert_eq!(code, 503);
+    // A meta server appears at that address: the store starts serving.
+    let meta = start_meta(&tmp.path().join("meta"), &nobody, &[]);
+    poll("the store to serve", DEADLINE, || {
+        (http(&s.addr, "GET", "/status", None).1["ready"] == true).then_some(())
+    });
+    let (code, body) = http(&s.addr, "POST", "/vertices", Some(&vertex));
+    assert_eq!(code, 400, "serving now, and no schema yet: {body}");
+    drop(meta);
+}
