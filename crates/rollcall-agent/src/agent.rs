@@ -484,7 +484,11 @@ async fn fetch_metadata(inner: &Inner, conn: &mut MetaConn, addr: &str) {
     if resp.code != pb::Code::Ok as i32 {
         return note_failure(inner, addr, &resp.message);
     }
-    let delta = rollcall_proto::convert::delta_from_pb(resp);
+    let delta = match rollcall_proto::convert::delta_from_pb(resp) {
+        Ok(d) => d,
+        // The cache keeps its version: the next heartbeat asks again.
+        Err(e) => return note_failure(inner, addr, &e),
+    };
     let changes = inner.cache.apply(&delta);
     tracing::debug!(
         from = since,

@@ -63,11 +63,14 @@ pub enum Code {
     UnknownGroup,
     /// The group still has backends (use --force).
     GroupNotEmpty,
+    /// A host or space belongs to another group, or a space is restricted
+    /// to the group being dropped.
+    GroupConflict,
 }
 
 impl Code {
     /// Every code, in wire order.
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 29] = [
         Code::Ok,
         Code::WrongCluster,
         Code::HostNotAdmitted,
@@ -96,6 +99,7 @@ impl Code {
         Code::GroupExists,
         Code::UnknownGroup,
         Code::GroupNotEmpty,
+        Code::GroupConflict,
     ];
 
     /// The code named `name` (as [`Code::as_str`] spells it), if any.
@@ -134,6 +138,7 @@ impl Code {
             Code::GroupExists => "GROUP_EXISTS",
             Code::UnknownGroup => "UNKNOWN_GROUP",
             Code::GroupNotEmpty => "GROUP_NOT_EMPTY",
+            Code::GroupConflict => "GROUP_CONFLICT",
         }
     }
 }
@@ -223,6 +228,9 @@ pub enum ApplyError {
     /// A group name or use that is not allowed.
     #[error("{0}; nothing was changed")]
     BadGroup(String),
+    /// A host in another group, or a space restricted to the group.
+    #[error("{0}; nothing was changed")]
+    GroupConflict(String),
     /// Dropping a group that still has backends.
     #[error("group {0:?} still has {1} backends; move or drop them first, or pass --force")]
     GroupNotEmpty(String, usize),

@@ -77,8 +77,8 @@ pub use pull::{judge, Accepted, MasterRecord, Probe, ProbeRefusal};
 pub use rate::RateLimiter;
 pub use rebalance::{apply_moves, plan_moves, MovePlan, SpaceReplicas};
 pub use schema::{
-    check_name as check_schema_name, PropType, Property, SchemaError, SchemaItem, SchemaKey,
-    SchemaKind,
+    altered as altered_properties, check_name as check_schema_name, check_properties, PropType,
+    Property, SchemaError, SchemaItem, SchemaKey, SchemaKind, MAX_ITEMS_PER_SPACE, MAX_PROPERTIES,
 };
 pub use secret::{Credential, Issued, Secret, SecretHash};
 pub use state::ClusterState;

@@ -235,7 +235,13 @@ impl MetadataSnapshot {
             self.schema.clone()
         };
         for item in &delta.schema {
-            if self.schema.get(&item.key) != Some(item) {
+            // `changed_at` is the answer's stamp, not part of the item.
+            let same = self.schema.get(&item.key).is_some_and(|old| {
+                old.kind == item.kind
+                    && old.version == item.version
+                    && old.properties == item.properties
+            });
+            if !same {
                 changes.push(MetadataChange::SchemaChanged {
                     kind: item.kind,
                     key: item.key.clone(),
@@ -385,6 +391,12 @@ mod tests {
         );
         assert_eq!(s2.tag("s", "player").map(|t| t.properties.len()), Some(2));
         assert!(s2.edge("s", "follow").is_none());
+        // A whole set with the same tag (stamped with the answer's
+        // version) changes nothing.
+        let mut same = item("player", SchemaKind::Tag, 2, &["name:string", "age:int"]);
+        same.changed_at = 99;
+        let (_, ch) = s2.apply(&delta(3, true, vec![same], vec![]));
+        assert!(ch.is_empty(), "{ch:?}");
         // A whole set without the tag drops it from the cache.
         let (s3, ch) = s2.apply(&delta(3, true, vec![], vec![]));
         assert!(s3.schema().is_empty());

@@ -9,6 +9,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Most properties one tag or edge type may have.
+pub const MAX_PROPERTIES: usize = 64;
+
+/// Most tags and edge types one space may have (with [`MAX_PROPERTIES`],
+/// a whole space's schema stays well inside one metadata answer).
+pub const MAX_ITEMS_PER_SPACE: usize = 512;
+
 /// The type of a property.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -219,6 +226,22 @@ pub enum SchemaError {
     /// An alteration that changes nothing.
     #[error("nothing to alter: give --add PROP:TYPE or --drop PROP")]
     EmptyAlter,
+    /// More properties than a tag or edge type may have.
+    #[error("at most {max} properties per tag or edge type ({count} asked for)")]
+    TooManyProperties {
+        /// The bound.
+        max: usize,
+        /// What was asked for.
+        count: usize,
+    },
+    /// More tags and edge types than a space may have.
+    #[error("space {space:?} already has {max} tags and edge types, the most it may have")]
+    TooManyItems {
+        /// The space.
+        space: String,
+        /// The bound.
+        max: usize,
+    },
 }
 
 /// Checks a tag, edge type or property name: an identifier of 1 to 64
@@ -237,8 +260,15 @@ pub fn check_name(what: &'static str, name: &str) -> Result<(), SchemaError> {
     }
 }
 
-/// Checks a new item's properties: valid, distinct names.
+/// Checks a new item's properties: valid, distinct names, at most
+/// [`MAX_PROPERTIES`].
 pub fn check_properties(props: &[Property]) -> Result<(), SchemaError> {
+    if props.len() > MAX_PROPERTIES {
+        return Err(SchemaError::TooManyProperties {
+            max: MAX_PROPERTIES,
+            count: props.len(),
+        });
+    }
     let mut seen = std::collections::HashSet::new();
     for p in props {
         check_name("property", &p.name)?;
@@ -260,6 +290,10 @@ pub fn altered(
         return Err(SchemaError::EmptyAlter);
     }
     check_properties(add)?;
+    let mut dropped = std::collections::HashSet::new();
+    if let Some(twice) = drop.iter().find(|d| !dropped.insert(d.as_str())) {
+        return Err(SchemaError::DuplicateProperty(twice.clone()));
+    }
     let mut props = item.properties.clone();
     for d in drop {
         let before = props.len();
@@ -281,6 +315,12 @@ pub fn altered(
             });
         }
         props.push(a.clone());
+    }
+    if props.len() > MAX_PROPERTIES {
+        return Err(SchemaError::TooManyProperties {
+            max: MAX_PROPERTIES,
+            count: props.len(),
+        });
     }
     Ok(props)
 }
@@ -370,5 +410,27 @@ mod tests {
         assert_eq!(i.property("age").map(|p| p.ty), Some(PropType::Int));
         assert_eq!(props[1].ty, PropType::String);
         assert_eq!(altered(&i, &[], &[]), Err(SchemaError::EmptyAlter));
+        assert_eq!(
+            altered(&i, &[], &["age".into(), "age".into()]),
+            Err(SchemaError::DuplicateProperty("age".into()))
+        );
+    }
+
+    #[test]
+    fn a_tag_has_at_most_max_properties_however_it_grows() {
+        let many: Vec<Property> = (0..=MAX_PROPERTIES)
+            .map(|i| Property::parse(&format!("p{i}:int")).unwrap())
+            .collect();
+        assert!(matches!(
+            check_properties(&many),
+            Err(SchemaError::TooManyProperties { .. })
+        ));
+        let mut full = item(&[]);
+        full.properties = many[..MAX_PROPERTIES].to_vec();
+        assert!(check_properties(&full.properties).is_ok());
+        assert!(matches!(
+            altered(&full, &[Property::parse("one_more:int").unwrap()], &[]),
+            Err(SchemaError::TooManyProperties { .. })
+        ));
     }
 }

@@ -298,6 +298,10 @@ impl From<ProposeError> for RequestError {
                 code: Code::GroupNotEmpty,
                 message,
             },
+            ProposeError::Rejected(ApplyError::GroupConflict(_)) => RequestError::Coded {
+                code: Code::GroupConflict,
+                message,
+            },
             ProposeError::Rejected(_) => RequestError::InvalidArgument(message),
             ProposeError::NotLeader { leader } => RequestError::NotLeader { message, leader },
             ProposeError::Raft(_) => RequestError::Unavailable(message),

@@ -37,9 +37,11 @@ pub fn status(code: Code, message: impl std::fmt::Display) -> Status {
         Code::Unauthenticated | Code::NodeAuthFailed => tonic::Code::Unauthenticated,
         Code::PermissionDenied => tonic::Code::PermissionDenied,
         Code::ResourceExhausted => tonic::Code::ResourceExhausted,
-        Code::PlacementFailed | Code::HostHasReplicas | Code::JobRunning | Code::GroupNotEmpty => {
-            tonic::Code::FailedPrecondition
-        }
+        Code::PlacementFailed
+        | Code::HostHasReplicas
+        | Code::JobRunning
+        | Code::GroupNotEmpty
+        | Code::GroupConflict => tonic::Code::FailedPrecondition,
         Code::HostOnline | Code::NotLeader => tonic::Code::FailedPrecondition,
         Code::WrongCluster | Code::HostNotAdmitted => tonic::Code::PermissionDenied,
         Code::StoreUnavailable | Code::Unavailable => tonic::Code::Unavailable,

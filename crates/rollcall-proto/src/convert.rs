@@ -61,6 +61,7 @@ pub fn code_to_pb(c: Code) -> pb::Code {
         Code::GroupExists => pb::Code::GroupExists,
         Code::UnknownGroup => pb::Code::UnknownGroup,
         Code::GroupNotEmpty => pb::Code::GroupNotEmpty,
+        Code::GroupConflict => pb::Code::GroupConflict,
     }
 }
 
@@ -334,20 +335,33 @@ pub fn delta_to_pb(d: MetadataDelta, epoch: u64) -> pb::GetMetadataResponse {
     }
 }
 
-/// A `GetMetadata` answer as a delta for the agent's cache.
-pub fn delta_from_pb(r: pb::GetMetadataResponse) -> MetadataDelta {
-    MetadataDelta {
+/// A `GetMetadata` answer as a delta for the agent's cache; an error
+/// (naming what) when it holds a tag or edge type this build cannot read
+/// (a newer server's kind or property type): the cache must then not move
+/// to the answer's version, or that item would never be sent again.
+pub fn delta_from_pb(r: pb::GetMetadataResponse) -> Result<MetadataDelta, String> {
+    let mut schema = Vec::with_capacity(r.schema.len());
+    for i in r.schema {
+        let what = format!("{} {:?} of space {:?}", i.kind, i.name, i.space);
+        match schema_item_from_pb(i, r.metadata_version) {
+            Some(item) => schema.push(item),
+            None => {
+                return Err(format!(
+                    "metadata version {} has a {what} this agent cannot read (a kind or \
+                     property type from a newer meta server)",
+                    r.metadata_version
+                ))
+            }
+        }
+    }
+    Ok(MetadataDelta {
         version: r.metadata_version,
         full: r.full,
         spaces: r
             .spaces_changed
             .then(|| r.spaces.into_iter().map(space_from_pb).collect()),
         configs: r.configs.into_iter().map(config_from_pb).collect(),
-        schema: r
-            .schema
-            .into_iter()
-            .filter_map(|i| schema_item_from_pb(i, r.metadata_version))
-            .collect(),
+        schema,
         schema_dropped: r
             .schema_dropped
             .into_iter()
@@ -356,7 +370,7 @@ pub fn delta_from_pb(r: pb::GetMetadataResponse) -> MetadataDelta {
                 name: k.name,
             })
             .collect(),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -443,11 +457,12 @@ mod tests {
                 name: "gone".into(),
             }],
         };
-        assert_eq!(delta_from_pb(delta_to_pb(d.clone(), 2)), d);
-        // A property type this build does not know drops the item, not
-        // the answer.
+        assert_eq!(delta_from_pb(delta_to_pb(d.clone(), 2)), Ok(d.clone()));
+        // A property type this build does not know: the whole answer is
+        // refused (the cache stays where it is), naming the item.
         let mut r = delta_to_pb(d.clone(), 2);
         r.schema[0].properties[0].r#type = "vector".into();
-        assert!(delta_from_pb(r).schema.is_empty());
+        let e = delta_from_pb(r).unwrap_err();
+        assert!(e.contains("edge \"follow\""), "{e}");
     }
 }

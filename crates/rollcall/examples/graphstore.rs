@@ -282,11 +282,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         vertices: Mutex::new(HashMap::new()),
     });
     {
+        // Recomputed on every metadata change; from the whole snapshot
+        // after a lag (the update channel keeps the last 64).
         let agent = agent.clone();
         let mut updates = agent.subscribe();
         tokio::spawn(async move {
-            while let Ok(u) = updates.recv().await {
-                leaders.update(&u.snapshot, agent.node_id());
+            use tokio::sync::broadcast::error::RecvError;
+            if agent.ready().await.is_err() {
+                return;
+            }
+            leaders.update(&agent.metadata(), agent.node_id());
+            loop {
+                match updates.recv().await {
+                    Ok(u) => leaders.update(&u.snapshot, agent.node_id()),
+                    Err(RecvError::Lagged(_)) => leaders.update(&agent.metadata(), agent.node_id()),
+                    Err(RecvError::Closed) => return,
+                }
             }
         });
     }

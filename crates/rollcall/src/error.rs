@@ -66,6 +66,7 @@ impl Exit {
             | Code::SchemaExists
             | Code::GroupExists
             | Code::GroupNotEmpty
+            | Code::GroupConflict
             | Code::HostOnline
             | Code::HostHasReplicas
             | Code::JobRunning

@@ -69,7 +69,7 @@ impl ClusterState {
             .values()
             .find(|s| s.group.as_deref() == Some(name))
         {
-            return Err(ApplyError::BadGroup(format!(
+            return Err(ApplyError::GroupConflict(format!(
                 "space {:?} is restricted to group {name:?}; drop the space first",
                 s.name
             )));
@@ -81,6 +81,39 @@ impl ClusterState {
         }
         self.groups.remove(name);
         Ok(Applied::GroupDropped(members))
+    }
+
+    /// Refuses to put known hosts in `place` when one is in another group
+    /// (its replicas of that group's spaces would be stranded outside
+    /// it), and shard 0 (shards are numbered from 1).
+    pub(super) fn check_group_place(
+        &self,
+        place: &GroupPlace,
+        known: impl Iterator<Item = NodeId>,
+    ) -> Result<(), ApplyError> {
+        self.check_group(&place.group)?;
+        if place.shard == 0 {
+            return Err(ApplyError::BadGroup(
+                "shards are numbered from 1".to_string(),
+            ));
+        }
+        for id in known {
+            if let Some(other) = self
+                .hosts
+                .get(&id)
+                .and_then(|h| h.group.as_ref())
+                .filter(|g| g.group != place.group)
+            {
+                let addr = self.hosts.get(&id).map(|h| h.info.addr.to_string());
+                return Err(ApplyError::GroupConflict(format!(
+                    "{} is in group {:?}; a backend is in one group (drop it from the cluster \
+                     first, or drop that group with --force)",
+                    addr.unwrap_or_default(),
+                    other.group
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Puts host `id` in `place` (the group part of `AddHosts`).
@@ -168,6 +201,20 @@ mod tests {
                 shard: 1
             })
         );
+        // Shard 0 and another group are refused, changing nothing.
+        s.apply(8, &create("t/other")).unwrap();
+        let before = s.clone();
+        assert!(matches!(
+            s.apply(9, &add(&[9060], "t/c", 0)),
+            Err(ApplyError::BadGroup(_))
+        ));
+        assert!(matches!(
+            s.apply(10, &add(&[9050], "t/other", 1)),
+            Err(ApplyError::GroupConflict(m)) if m.contains("127.0.0.1:9050")
+        ));
+        let mut after = s.clone();
+        after.applied_index = before.applied_index;
+        assert_eq!(after, before);
         // A known push host is kept as it is (mode, admission), only put in
         // the shard.
         s.apply(

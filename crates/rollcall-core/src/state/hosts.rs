@@ -110,7 +110,11 @@ impl ClusterState {
         group: Option<&GroupPlace>,
     ) -> Result<Applied, ApplyError> {
         if let Some(g) = group {
-            self.check_group(&g.group)?;
+            let known: Vec<NodeId> = hosts
+                .iter()
+                .filter_map(|(a, _)| self.by_addr.get(a).copied())
+                .collect();
+            self.check_group_place(g, known.into_iter())?;
         }
         let mut ids = Vec::with_capacity(hosts.len());
         for (addr, role) in hosts {

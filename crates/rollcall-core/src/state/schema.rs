@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::command::Applied;
 use crate::error::ApplyError;
 use crate::schema::{
-    altered, check_name, check_properties, Property, SchemaError, SchemaItem, SchemaKey, SchemaKind,
+    altered, check_name, check_properties, Property, SchemaError, SchemaItem, SchemaKey,
+    SchemaKind, MAX_ITEMS_PER_SPACE,
 };
 
 use super::ClusterState;
@@ -75,6 +76,15 @@ impl ClusterState {
         }
     }
 
+    /// The item at `key`, which must be of `kind` (its space must exist).
+    pub fn schema_item(
+        &self,
+        kind: SchemaKind,
+        key: &SchemaKey,
+    ) -> Result<&SchemaItem, ApplyError> {
+        self.item_of(kind, key)
+    }
+
     /// The item at `key`, which must be of `kind`.
     fn item_of(&self, kind: SchemaKind, key: &SchemaKey) -> Result<&SchemaItem, ApplyError> {
         self.check_space(key)?;
@@ -106,6 +116,12 @@ impl ClusterState {
                 kind: existing.kind,
                 space: key.space.clone(),
                 name: key.name.clone(),
+            }));
+        }
+        if self.schema_of(&key.space).count() >= MAX_ITEMS_PER_SPACE {
+            return Err(ApplyError::Schema(SchemaError::TooManyItems {
+                space: key.space.clone(),
+                max: MAX_ITEMS_PER_SPACE,
             }));
         }
         self.metadata_version += 1;

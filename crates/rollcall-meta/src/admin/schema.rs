@@ -3,15 +3,19 @@
 //! version so agents fetch the change), and listing a space's.
 
 use rollcall_core::{
-    Applied, Command, Principal, Property, SchemaError, SchemaItem, SchemaKey, SchemaKind,
+    altered_properties, check_properties, Applied, ApplyError, Command, Principal, Property,
+    SchemaError, SchemaItem, SchemaKey, SchemaKind,
 };
 
 use crate::access::propose_as;
-use crate::error::RequestError;
+use crate::error::{ProposeError, RequestError};
 use crate::parts::Parts;
 
-/// Most properties one tag or edge type may have.
-pub const MAX_PROPERTIES: usize = 256;
+/// A refusal the state machine would give, given before proposing (so a
+/// mistake is not written to the log only to be refused when applied).
+fn refused(e: ApplyError) -> RequestError {
+    RequestError::from(ProposeError::Rejected(e))
+}
 
 /// `tag` or `edge` from the wire.
 pub fn kind(name: &str) -> Result<SchemaKind, RequestError> {
@@ -41,10 +45,9 @@ pub async fn create(
 ) -> Result<(u64, u64), RequestError> {
     p.lead.require()?;
     rollcall_core::check_schema_name(kind.as_str(), &key.name).map_err(invalid)?;
-    if properties.len() > MAX_PROPERTIES {
-        return Err(RequestError::InvalidArgument(format!(
-            "at most {MAX_PROPERTIES} properties"
-        )));
+    check_properties(&properties).map_err(invalid)?;
+    if !p.store.read().spaces().contains_key(&key.space) {
+        return Err(refused(ApplyError::UnknownSpace(key.space)));
     }
     let what = format!(
         "schema create-{} {} {}{}",
@@ -71,10 +74,10 @@ pub async fn alter(
     drop: Vec<String>,
 ) -> Result<(u64, u64), RequestError> {
     p.lead.require()?;
-    if add.len() + drop.len() > MAX_PROPERTIES {
-        return Err(RequestError::InvalidArgument(format!(
-            "at most {MAX_PROPERTIES} changes in one alteration"
-        )));
+    {
+        let s = p.store.read();
+        let item = s.schema_item(kind, &key).map_err(refused)?;
+        altered_properties(item, &add, &drop).map_err(invalid)?;
     }
     let what = format!(
         "schema alter-{} {} {}{}{}",

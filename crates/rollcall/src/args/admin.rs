@@ -66,8 +66,8 @@ pub enum HostsCmd {
         /// already known is kept as it is and only put in the shard.
         #[arg(long, value_name = "TENANT/CLUSTER", requires = "shard")]
         group: Option<String>,
-        /// The shard of --group to put the hosts in.
-        #[arg(long, requires = "group")]
+        /// The shard of --group to put the hosts in (from 1).
+        #[arg(long, requires = "group", value_parser = clap::value_parser!(u32).range(1..))]
         shard: Option<u32>,
         /// Where the meta service is (`--meta`).
         #[command(flatten)]

@@ -34,7 +34,23 @@ pub async fn run(args: HostsArgs) -> Result<(), CliError> {
             .await?
             .hosts;
             let hosts: Vec<pb::HostView> = match &args.group {
-                Some(g) => hosts.into_iter().filter(|h| &h.group == g).collect(),
+                Some(g) => {
+                    // An unknown group is an error, not an empty table.
+                    let groups = at_leader(meta, |mut c| async move {
+                        c.list_groups(pb::ListGroupsRequest {}).await
+                    })
+                    .await?
+                    .groups;
+                    if !groups.iter().any(|x| &x.name == g) {
+                        return Err(CliError::Refused {
+                            code: Some(rollcall_core::Code::UnknownGroup),
+                            message: format!(
+                                "UNKNOWN_GROUP: there is no group {g:?}; `rollcall groups list` lists them"
+                            ),
+                        });
+                    }
+                    hosts.into_iter().filter(|h| &h.group == g).collect()
+                }
                 None => hosts,
             };
             if args.json {

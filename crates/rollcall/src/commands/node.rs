@@ -28,12 +28,15 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         ));
     }
     let tls = crate::secure::load(crate::secure::node_files(&args.meta.tls)?)?;
-    crate::secure::check_exposure(
-        "rollcall node",
-        &[args.listen.ip()],
-        tls.is_some(),
-        args.insecure,
-    )?;
+    // A sidecar serves nothing (--listen is the watched server's).
+    if args.check.is_none() {
+        crate::secure::check_exposure(
+            "rollcall node",
+            &[args.listen.ip()],
+            tls.is_some(),
+            args.insecure,
+        )?;
+    }
     let net = match &tls {
         Some(t) => {
             crate::secure::reload_on_sighup(t.clone())?;

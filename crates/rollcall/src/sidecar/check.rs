@@ -2,6 +2,12 @@
 //! Kubernetes probes): `tcp://HOST:PORT` passes when a connection opens,
 //! `http://HOST:PORT/PATH` when a GET answers 2xx, `exec:COMMAND` when
 //! the command (run by `sh -c`) exits 0; each within a timeout.
+//!
+//! A `tcp://` check sees a dead server, not a hung one: the kernel
+//! completes connections to a listening socket whose process no longer
+//! accepts (SIGSTOP, a deadlock). Use `http://` or `exec:` to catch hangs.
+//! An `exec:` command runs in its own process group, killed whole when it
+//! times out.
 
 use std::fmt;
 use std::time::Duration;
@@ -62,36 +68,48 @@ impl Check {
 
     /// Runs the check once; `Err` says why it failed.
     pub async fn run(&self, timeout: Duration) -> Result<(), String> {
-        match tokio::time::timeout(timeout, self.attempt()).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("no answer within {timeout:?}")),
-        }
-    }
-
-    async fn attempt(&self) -> Result<(), String> {
+        let late = || format!("no answer within {timeout:?}");
         match self {
-            Check::Tcp(addr) => TcpStream::connect(addr)
+            Check::Tcp(addr) => tokio::time::timeout(timeout, TcpStream::connect(addr))
                 .await
+                .map_err(|_| late())?
                 .map(|_| ())
                 .map_err(|e| format!("connecting to {addr}: {e}")),
-            Check::Http { addr, path } => http_get(addr, path).await,
-            Check::Exec(cmd) => {
-                let status = tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(cmd)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .kill_on_drop(true)
-                    .status()
-                    .await
-                    .map_err(|e| format!("running sh -c {cmd:?}: {e}"))?;
-                if status.success() {
-                    Ok(())
-                } else {
-                    Err(format!("sh -c {cmd:?} exited with {status}"))
+            Check::Http { addr, path } => tokio::time::timeout(timeout, http_get(addr, path))
+                .await
+                .map_err(|_| late())?,
+            Check::Exec(cmd) => exec(cmd, timeout).await,
+        }
+    }
+}
+
+/// Runs `sh -c cmd` in a process group of its own; on a timeout the whole
+/// group is killed (a pipeline's children too).
+async fn exec(cmd: &str, timeout: Duration) -> Result<(), String> {
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("running sh -c {cmd:?}: {e}"))?;
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(Ok(status)) => Err(format!("sh -c {cmd:?} exited with {status}")),
+        Ok(Err(e)) => Err(format!("waiting for sh -c {cmd:?}: {e}")),
+        Err(_) => {
+            if let Some(pid) = child.id() {
+                // SAFETY: kill(2) on the process group this check started
+                // (its id is the child's pid, from process_group(0)).
+                unsafe {
+                    libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
                 }
             }
+            let _ = child.wait().await;
+            Err(format!("no answer within {timeout:?}"))
         }
     }
 }
@@ -230,11 +248,30 @@ mod tests {
         assert_eq!(Check::Exec("true".into()).run(t).await, Ok(()));
         let e = Check::Exec("exit 3".into()).run(t).await.unwrap_err();
         assert!(e.contains("exit status: 3"), "{e}");
-        let e = Check::Exec("sleep 5".into())
-            .run(Duration::from_millis(100))
+        // A pipeline that outlives its timeout is killed whole: no process
+        // of its group is left (polled with a deadline).
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pgid");
+        let cmd = format!("echo $$ > {}; sleep 30 | sleep 30", pidfile.display());
+        let e = Check::Exec(cmd)
+            .run(Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(e.contains("no answer within"), "{e}");
+        let pgid: libc::pid_t = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        // SAFETY: kill(2) with signal 0 only checks whether the group exists.
+        while unsafe { libc::kill(-pgid, 0) } == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "group {pgid} still alive"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         // Nothing listening.
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let gone = free.local_addr().unwrap().to_string();

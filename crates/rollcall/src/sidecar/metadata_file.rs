@@ -69,7 +69,8 @@ pub fn to_json(s: &MetadataSnapshot) -> Value {
 }
 
 /// Writes `snapshot` to `path` through a temporary file in the same
-/// directory, renamed into place.
+/// directory, renamed into place, the directory synced after (blocking:
+/// call it off the async runtime's threads).
 pub fn write(path: &Path, snapshot: &MetadataSnapshot) -> std::io::Result<()> {
     let dir = path
         .parent()
@@ -85,7 +86,8 @@ pub fn write(path: &Path, snapshot: &MetadataSnapshot) -> std::io::Result<()> {
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(&text)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

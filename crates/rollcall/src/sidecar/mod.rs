@@ -103,6 +103,13 @@ pub async fn start(
 
 /// The watched server's address for the agent: `--listen` as given.
 pub fn advertise(listen: std::net::SocketAddr) -> Result<HostAddr, CliError> {
+    if listen.ip().is_unspecified() {
+        return Err(CliError::Usage(format!(
+            "with --check, --listen is the address the watched server is reached at; {} is \
+             not one (give its real address)",
+            listen.ip()
+        )));
+    }
     if listen.port() == 0 {
         return Err(CliError::Usage(
             "with --check, --listen is the watched server's address: give its real port".into(),

@@ -137,6 +137,36 @@ fn backends_join_a_shard_once_and_a_group_space_uses_only_its_online_backends() 
         "{table}"
     );
 
+    // A backend is in one group; shards count from 1; an unknown group
+    // filter is an error.
+    cli_ok(m, &["groups", "create", "acme/other"]);
+    let out = cli(
+        m,
+        &["hosts", "add", &a0, "--group", "acme/other", "--shard", "1"],
+    );
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("GROUP_CONFLICT") && err.contains("acme/olap"),
+        "{err}"
+    );
+    let out = cli(
+        m,
+        &[
+            "hosts",
+            "add",
+            "127.0.0.1:19052",
+            "--group",
+            "acme/olap",
+            "--shard",
+            "0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = cli(m, &["hosts", "--group", "acme/nope"]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UNKNOWN_GROUP"));
+    cli_ok(m, &["groups", "drop", "acme/other"]);
     let groups: Vec<Value> =
         serde_json::from_str(&cli_ok(m, &["groups", "list", "--json"])).unwrap();
     assert_eq!(groups.len(), 1);
@@ -203,6 +233,10 @@ fn backends_join_a_shard_once_and_a_group_space_uses_only_its_online_backends() 
     let out = cli(m, &["groups", "drop", "acme/olap"]);
     assert_eq!(out.status.code(), Some(6), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("GROUP_NOT_EMPTY"));
+    // Forced, but a space is restricted to the group: a conflict.
+    let out = cli(m, &["groups", "drop", "acme/olap", "--force"]);
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GROUP_CONFLICT"));
     cli_ok(m, &["spaces", "drop", "sales"]);
     let out = cli_ok(m, &["groups", "drop", "acme/olap", "--force"]);
     assert!(out.contains("5 backends left it"), "{out}");

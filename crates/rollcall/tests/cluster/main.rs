@@ -24,6 +24,7 @@ mod logging;
 mod membership;
 mod metadata;
 mod readme;
+mod readme_seed;
 mod schema;
 mod sidecar;
 mod spaces;
