@@ -7,6 +7,11 @@
 //! written to `--metadata-file` on every change ([`metadata_file`]).
 //! Identity files (`cluster.id`, `node.id`, `node.secret`) live in
 //! `--data-dir` as for any agent.
+//!
+//! Limits: while heartbeats are held no metadata is fetched either, so
+//! the file catches up when the server passes again; the host's start
+//! time and version are the sidecar's (a restart of the watched server
+//! is not a `restarted` event); a sidecar reports no partition leaders.
 
 pub mod check;
 pub mod metadata_file;
@@ -38,28 +43,38 @@ pub struct Watch {
 /// accepted it, and again on every change, in a task (errors are logged;
 /// the next change tries again).
 pub fn keep_metadata_file(agent: Arc<Agent>, path: PathBuf) -> JoinHandle<()> {
+    use tokio::sync::broadcast::error::RecvError;
     let mut updates = agent.subscribe();
     tokio::spawn(async move {
-        let save = |s: &rollcall_core::MetadataSnapshot| match metadata_file::write(&path, s) {
-            Ok(()) => {
-                tracing::debug!(version = s.version(), file = %path.display(), "metadata file written")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, file = %path.display(), "cannot write the metadata file")
-            }
-        };
         if agent.ready().await.is_err() {
             return;
         }
-        save(&agent.metadata());
+        save(&path, agent.metadata()).await;
         loop {
             match updates.recv().await {
-                Ok(u) => save(&u.snapshot),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                Ok(u) => save(&path, u.snapshot).await,
+                // Behind: write what the cache holds now.
+                Err(RecvError::Lagged(_)) => save(&path, agent.metadata()).await,
+                Err(RecvError::Closed) => return,
             }
         }
     })
+}
+
+/// Writes one snapshot to `path` on the blocking pool (file writes and
+/// fsyncs must not hold up the runtime's threads); logs the outcome.
+async fn save(path: &std::path::Path, snapshot: Arc<rollcall_core::MetadataSnapshot>) {
+    let version = snapshot.version();
+    let target = path.to_path_buf();
+    let written = tokio::task::spawn_blocking(move || metadata_file::write(&target, &snapshot))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    match written {
+        Ok(()) => tracing::debug!(version, file = %path.display(), "metadata file written"),
+        Err(e) => {
+            tracing::warn!(error = %e, file = %path.display(), "cannot write the metadata file")
+        }
+    }
 }
 
 /// Starts the agent for the server at `config.advertise`, heartbeats
