@@ -227,22 +227,14 @@ impl ClusterState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{boot, info};
+    use super::super::test_support::{boot, info, register};
     use super::*;
     use crate::command::Command;
 
     #[test]
     fn register_assigns_ids_and_resolves_identity() {
         let mut s = boot();
-        let r = s.apply(
-            2,
-            &Command::RegisterHost {
-                requested_node_id: None,
-                info: info(1000),
-                credential: None,
-                admit: None,
-            },
-        );
+        let r = s.apply(2, &register(1000));
         assert_eq!(
             r,
             Ok(Applied::Registered {
@@ -252,15 +244,7 @@ mod tests {
             })
         );
         // The same address without a node id is the same host.
-        let r = s.apply(
-            3,
-            &Command::RegisterHost {
-                requested_node_id: None,
-                info: info(1000),
-                credential: None,
-                admit: None,
-            },
-        );
+        let r = s.apply(3, &register(1000));
         assert_eq!(
             r,
             Ok(Applied::Registered {
@@ -289,15 +273,7 @@ mod tests {
         );
         assert_eq!(s.hosts().len(), 2);
         // Next allocation does not collide with 9.
-        let r = s.apply(
-            5,
-            &Command::RegisterHost {
-                requested_node_id: None,
-                info: info(1002),
-                credential: None,
-                admit: None,
-            },
-        );
+        let r = s.apply(5, &register(1002));
         assert_eq!(
             r,
             Ok(Applied::Registered {
@@ -311,16 +287,7 @@ mod tests {
     #[test]
     fn moving_to_a_new_port_keeps_one_host() {
         let mut s = boot();
-        s.apply(
-            2,
-            &Command::RegisterHost {
-                requested_node_id: None,
-                info: info(1000),
-                credential: None,
-                admit: None,
-            },
-        )
-        .unwrap();
+        s.apply(2, &register(1000)).unwrap();
         s.apply(
             3,
             &Command::UpdateHost {
@@ -347,16 +314,7 @@ mod tests {
     fn taking_over_an_address_replaces_the_old_holder() {
         let mut s = boot();
         for (i, p) in [1000u16, 2000].iter().enumerate() {
-            s.apply(
-                2 + i as u64,
-                &Command::RegisterHost {
-                    requested_node_id: None,
-                    info: info(*p),
-                    credential: None,
-                    admit: None,
-                },
-            )
-            .unwrap();
+            s.apply(2 + i as u64, &register(*p)).unwrap();
         }
         let r = s.apply(
             4,

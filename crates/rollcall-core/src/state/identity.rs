@@ -61,7 +61,7 @@ impl ClusterState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{boot, info};
+    use super::super::test_support::{boot, register};
     use super::*;
     use crate::command::Command;
     use crate::types::HostAddr;
@@ -88,16 +88,7 @@ mod tests {
     #[test]
     fn import_adopts_a_whole_state_only_before_bootstrap() {
         let mut old = boot();
-        old.apply(
-            2,
-            &Command::RegisterHost {
-                requested_node_id: None,
-                info: info(1000),
-                credential: None,
-                admit: None,
-            },
-        )
-        .unwrap();
+        old.apply(2, &register(1000)).unwrap();
         let import = Command::ImportState {
             state: Box::new(old.clone()),
         };

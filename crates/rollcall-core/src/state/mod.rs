@@ -355,6 +355,16 @@ mod test_support {
         s
     }
 
+    /// A first heartbeat from the storage host at 127.0.0.1:`port`.
+    pub(super) fn register(port: u16) -> Command {
+        Command::RegisterHost {
+            requested_node_id: None,
+            info: info(port),
+            credential: None,
+            admit: None,
+        }
+    }
+
     pub(super) fn info(port: u16) -> HostInfo {
         HostInfo::placeholder(
             HostAddr::new("127.0.0.1", port as u32).unwrap(),
@@ -365,7 +375,7 @@ mod test_support {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{boot, info};
+    use super::test_support::{boot, register};
     use super::*;
 
     #[test]
@@ -381,16 +391,7 @@ mod tests {
     #[test]
     fn snapshot_round_trip_rebuilds_the_address_index() {
         let mut s = boot();
-        s.apply(
-            2,
-            &Command::RegisterHost {
-                requested_node_id: None,
-                info: info(1000),
-                credential: None,
-                admit: None,
-            },
-        )
-        .unwrap();
+        s.apply(2, &register(1000)).unwrap();
         let json = serde_json::to_string(&s).unwrap();
         let mut back: ClusterState = serde_json::from_str(&json).unwrap();
         back.rebuild_indexes();

@@ -226,7 +226,7 @@ impl ClusterState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{boot, info};
+    use super::super::test_support::{boot, register};
     use super::*;
     use crate::command::Command;
 
@@ -243,16 +243,7 @@ mod tests {
 
     fn with_space() -> ClusterState {
         let mut s = boot();
-        s.apply(
-            2,
-            &Command::RegisterHost {
-                requested_node_id: None,
-                info: info(1000),
-                credential: None,
-                admit: None,
-            },
-        )
-        .unwrap();
+        s.apply(2, &register(1000)).unwrap();
         s.apply(
             3,
             &Command::CreateSpace {

@@ -86,7 +86,7 @@ impl ClusterState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{boot, info};
+    use super::super::test_support::{boot, register};
     use super::*;
     use crate::command::Command;
 
@@ -94,16 +94,7 @@ mod tests {
     fn spaces_are_created_once_checked_and_dropped() {
         let mut s = boot();
         for (i, p) in [1000u16, 1001, 1002].iter().enumerate() {
-            s.apply(
-                2 + i as u64,
-                &Command::RegisterHost {
-                    requested_node_id: None,
-                    info: info(*p),
-                    credential: None,
-                    admit: None,
-                },
-            )
-            .unwrap();
+            s.apply(2 + i as u64, &register(*p)).unwrap();
         }
         let create = |partitions: Vec<Vec<NodeId>>| Command::CreateSpace {
             name: "s1".into(),

@@ -29,7 +29,7 @@ fn backends_join_a_shard_once_and_a_group_space_uses_only_its_online_backends() 
     let addr = |n: &Node| format!("127.0.0.1:{}", n.port());
 
     // An unknown group: an error, nothing added.
-    let out = cli(
+    cli_refused(
         m,
         &[
             "hosts",
@@ -44,17 +44,20 @@ fn backends_join_a_shard_once_and_a_group_space_uses_only_its_online_backends() 
             "--shard",
             "1",
         ],
+        5,
+        "UNKNOWN_GROUP",
     );
-    assert_eq!(out.status.code(), Some(5), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("UNKNOWN_GROUP"));
     assert_eq!(hosts_json(m, &[]).len(), 4, "nothing was added");
 
     let out = cli_ok(m, &["groups", "create", "acme/olap"]);
     assert!(out.contains("created group acme/olap"), "{out}");
-    let out = cli(m, &["groups", "create", "acme/olap"]);
-    assert_eq!(out.status.code(), Some(6), "GROUP_EXISTS: {out:?}");
-    let out = cli(m, &["groups", "create", "no-slash"]);
-    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    cli_refused(m, &["groups", "create", "acme/olap"], 6, "GROUP_EXISTS");
+    cli_refused(
+        m,
+        &["groups", "create", "no-slash"],
+        4,
+        "is not TENANT/CLUSTER",
+    );
 
     // Two new pull backends and two running push hosts, in one statement
     // each, to shards 1 and 2.
@@ -140,17 +143,14 @@ fn backends_join_a_shard_once_and_a_group_space_uses_only_its_online_backends() 
     // A backend is in one group; shards count from 1; an unknown group
     // filter is an error.
     cli_ok(m, &["groups", "create", "acme/other"]);
-    let out = cli(
+    let err = cli_refused(
         m,
         &["hosts", "add", &a0, "--group", "acme/other", "--shard", "1"],
+        6,
+        "GROUP_CONFLICT",
     );
-    assert_eq!(out.status.code(), Some(6), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("GROUP_CONFLICT") && err.contains("acme/olap"),
-        "{err}"
-    );
-    let out = cli(
+    assert!(err.contains("acme/olap"), "{err}");
+    cli_refused(
         m,
         &[
             "hosts",
@@ -161,11 +161,10 @@ fn backends_join_a_shard_once_and_a_group_space_uses_only_its_online_backends() 
             "--shard",
             "0",
         ],
+        2,
+        "--shard",
     );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let out = cli(m, &["hosts", "--group", "acme/nope"]);
-    assert_eq!(out.status.code(), Some(5), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("UNKNOWN_GROUP"));
+    cli_refused(m, &["hosts", "--group", "acme/nope"], 5, "UNKNOWN_GROUP");
     cli_ok(m, &["groups", "drop", "acme/other"]);
     let groups: Vec<Value> =
         serde_json::from_str(&cli_ok(m, &["groups", "list", "--json"])).unwrap();
@@ -212,7 +211,7 @@ fn backends_join_a_shard_once_and_a_group_space_uses_only_its_online_backends() 
         serde_json::from_str(&cli_ok(m, &["spaces", "list", "--json"])).unwrap();
     assert_eq!(spaces[0]["group"], "acme/olap");
     // Three replicas need three ONLINE backends of the group.
-    let out = cli(
+    cli_refused(
         m,
         &[
             "spaces",
@@ -225,18 +224,19 @@ fn backends_join_a_shard_once_and_a_group_space_uses_only_its_online_backends() 
             "--group",
             "acme/olap",
         ],
+        6,
+        "group acme/olap",
     );
-    assert_eq!(out.status.code(), Some(6), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("group acme/olap"));
 
     // Dropping: refused with backends, then forced (after the space).
-    let out = cli(m, &["groups", "drop", "acme/olap"]);
-    assert_eq!(out.status.code(), Some(6), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("GROUP_NOT_EMPTY"));
+    cli_refused(m, &["groups", "drop", "acme/olap"], 6, "GROUP_NOT_EMPTY");
     // Forced, but a space is restricted to the group: a conflict.
-    let out = cli(m, &["groups", "drop", "acme/olap", "--force"]);
-    assert_eq!(out.status.code(), Some(6), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("GROUP_CONFLICT"));
+    cli_refused(
+        m,
+        &["groups", "drop", "acme/olap", "--force"],
+        6,
+        "GROUP_CONFLICT",
+    );
     cli_ok(m, &["spaces", "drop", "sales"]);
     let out = cli_ok(m, &["groups", "drop", "acme/olap", "--force"]);
     assert!(out.contains("5 backends left it"), "{out}");

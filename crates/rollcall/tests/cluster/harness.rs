@@ -326,6 +326,27 @@ pub fn cli_ok(meta: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs a CLI command that must fail with exit `code`, its first stderr
+/// line naming `words`, and (except clap's own usage errors, which add a
+/// hint to `--help`) nothing more than that line; returns stderr.
+pub fn cli_refused(meta: &str, args: &[&str], code: i32, words: &str) -> String {
+    let out = cli(meta, args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    let first = err.lines().next().unwrap_or_default();
+    assert!(first.contains(words), "{args:?}: {err}");
+    if code != 2 {
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+    err
+}
+
+/// The Python interpreter tests use as a stand-in server (the one the
+/// Thrift conformance tests use, when set).
+pub fn python() -> String {
+    std::env::var("ROLLCALL_THRIFT_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
 /// `rollcall hosts --json`, or `None` if the meta server did not answer.
 pub fn hosts(meta: &str) -> Option<Vec<Value>> {
     let out = cli(meta, &["hosts", "--json"]);

@@ -226,9 +226,7 @@ fn command(program: Program) -> Command {
     match program {
         Program::Rollcall => Command::new(bin()),
         Program::Graphstore => Command::new(example_bin("graphstore")),
-        Program::Python => Command::new(
-            std::env::var("ROLLCALL_THRIFT_PYTHON").unwrap_or_else(|_| "python3".into()),
-        ),
+        Program::Python => Command::new(python()),
         Program::Curl => Command::new("curl"),
     }
 }

@@ -10,19 +10,6 @@ fn metadata_version(meta: &str) -> u64 {
     cluster(meta)["metadata_version"].as_u64().unwrap()
 }
 
-/// `cli` that must fail with `code`, its stderr naming `words`.
-fn refused(meta: &str, args: &[&str], code: i32, words: &str) {
-    let out = cli(meta, args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
-    // One line (clap's own usage errors add a hint to --help after it).
-    let first = err.lines().next().unwrap_or_default();
-    assert!(first.contains(words), "{args:?}: {err}");
-    if code != 2 {
-        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    }
-}
-
 /// Waits until the node reports metadata version `v` in its heartbeats.
 fn node_at(meta: &str, node: &Node, v: u64) {
     poll("the node to reach the metadata version", DEADLINE, || {
@@ -126,67 +113,67 @@ fn schema_changes_bump_the_version_reach_the_agent_and_refuse_mistakes() {
 
     // Mistakes: one line each, nothing changed.
     let before = metadata_version(m);
-    refused(
+    cli_refused(
         m,
         &["schema", "create-tag", "nope", "t"],
         5,
         "UNKNOWN_SPACE",
     );
-    refused(
+    cli_refused(
         m,
         &["schema", "create-tag", "nba", "player"],
         6,
         "SCHEMA_EXISTS",
     );
-    refused(
+    cli_refused(
         m,
         &["schema", "create-edge", "nba", "player"],
         6,
         "tag \"player\" already exists",
     );
-    refused(
+    cli_refused(
         m,
         &["schema", "create-tag", "nba", "t", "a:integer"],
         2,
         "unknown property type",
     );
-    refused(
+    cli_refused(
         m,
         &["schema", "create-tag", "nba", "t", "a:int", "a:string"],
         4,
         "given twice",
     );
-    refused(
+    cli_refused(
         m,
         &["schema", "alter-tag", "nba", "player", "--drop", "age"],
         4,
         "has no property \"age\"",
     );
-    refused(
+    cli_refused(
         m,
         &["schema", "alter-tag", "nba", "player", "--add", "name:int"],
         4,
         "already has",
     );
-    refused(
+    cli_refused(
         m,
         &["schema", "alter-edge", "nba", "player", "--add", "x:int"],
         5,
         "UNKNOWN_SCHEMA",
     );
-    refused(
+    cli_refused(
         m,
         &["schema", "alter-tag", "nba", "player"],
         2,
         "nothing to alter",
     );
-    refused(
+    cli_refused(
         m,
         &["schema", "drop-edge", "nba", "nope"],
         5,
         "UNKNOWN_SCHEMA",
     );
-    refused(m, &["schema", "list", "nope"], 5, "UNKNOWN_SPACE");
+    cli_refused(m, &["schema", "list", "nope"], 5, "UNKNOWN_SPACE");
     assert_eq!(metadata_version(m), before, "no mistake changed anything");
 
     // Drop: a change the agent sees.

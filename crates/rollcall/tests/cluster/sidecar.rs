@@ -22,7 +22,7 @@ struct Python(Child);
 
 impl Python {
     fn start(port: u16, dir: &Path) -> Python {
-        let python = std::env::var("ROLLCALL_THRIFT_PYTHON").unwrap_or_else(|_| "python3".into());
+        let python = python();
         let child = Command::new(python)
             .args([
                 "-m",
