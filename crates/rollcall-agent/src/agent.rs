@@ -25,6 +25,7 @@ use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::identity::Identity;
 use crate::machine::{backoff, on_attempt, Action, Attempt, Machine};
+use crate::metrics::{Counters, Gauges};
 use crate::schedule::next_due;
 
 /// Where the agent is in its life.
@@ -56,6 +57,8 @@ pub struct AgentStatus {
     pub last_error: Option<String>,
     /// Responses ignored because their epoch was below one already seen.
     pub stale_responses: u64,
+    /// When a heartbeat was last accepted (`None`: never).
+    pub last_accepted: Option<std::time::Instant>,
 }
 
 struct Inner {
@@ -73,6 +76,29 @@ struct Inner {
     held: AtomicBool,
     /// Wakes the loop when heartbeats are released.
     released: tokio::sync::Notify,
+    /// Counters for `/metrics`.
+    counters: Counters,
+}
+
+impl Gauges for Inner {
+    fn since_accepted(&self) -> Option<f64> {
+        lock(&self.status)
+            .last_accepted
+            .map(|t| t.elapsed().as_secs_f64())
+    }
+
+    fn metadata_version(&self) -> u64 {
+        self.cache.load().version()
+    }
+
+    fn leader_known(&self) -> bool {
+        let s = lock(&self.status);
+        s.accepted > 0 && s.consecutive_failures == 0
+    }
+
+    fn node_id(&self) -> u64 {
+        self.node_id.load(Ordering::SeqCst)
+    }
 }
 
 /// A running agent. Dropping it stops the heartbeats.
@@ -116,6 +142,7 @@ impl Agent {
             secret: Mutex::new(secret),
             held: AtomicBool::new(config_held),
             released: tokio::sync::Notify::new(),
+            counters: Counters::default(),
         });
         let task = tokio::spawn(run(inner.clone(), conn));
         Ok(Agent { inner, task })
@@ -192,6 +219,15 @@ impl Agent {
     /// A handle that holds and releases heartbeats from another task.
     pub fn hold_handle(&self) -> HoldHandle {
         HoldHandle(self.inner.clone())
+    }
+
+    /// Registers this agent's metrics on the embedding server's
+    /// `registry` (names start `rollcall_agent_`): heartbeats sent,
+    /// failures by reason, seconds since the last accepted heartbeat, the
+    /// metadata version held and whether a leader is known. The registry
+    /// keeps the agent's state alive while it holds them.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        crate::metrics::register(&self.inner.counters, self.inner.clone(), registry);
     }
 }
 
@@ -304,7 +340,16 @@ async fn attempt_period(
     let mut hops = 0usize;
     loop {
         let addr = conn.current().to_string();
+        inner.counters.sent.inc();
         let result = conn.heartbeat(&req, rpc_timeout).await;
+        match &result {
+            Err(_) => inner.counters.failed("unreachable"),
+            Ok(r) => match rollcall_proto::convert::code_from_pb(r.code) {
+                Some(rollcall_core::Code::Ok) => {}
+                Some(code) => inner.counters.failed(code.as_str()),
+                None => inner.counters.failed("unknown_code"),
+            },
+        }
         match on_attempt(result.as_ref().map_err(String::as_str), &addr, hops) {
             Attempt::Answered => return result.ok().map(|r| (addr, r)),
             Attempt::Follow(leader) => {
@@ -396,6 +441,7 @@ async fn perform(
                 s.meta = addr.to_string();
                 s.epoch = epoch;
                 s.accepted += 1;
+                s.last_accepted = Some(std::time::Instant::now());
                 s.consecutive_failures = 0;
                 s.last_error = None;
             }

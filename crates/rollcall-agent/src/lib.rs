@@ -32,6 +32,7 @@ mod error;
 mod handler;
 mod identity;
 pub mod machine;
+mod metrics;
 mod schedule;
 
 pub use agent::{Agent, AgentStatus, HoldHandle};

@@ -138,6 +138,21 @@ impl Admin for AdminService {
         )))
     }
 
+    type WatchEventsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::ListEventsResponse, Status>> + Send>,
+    >;
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        self.who(&request, Access::Viewer)?;
+        self.0.lead.require()?;
+        let after = request.into_inner().after_seq;
+        let stream = crate::watch::events(self.0.clone(), after);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn set_config(
         &self,
         request: Request<pb::SetConfigRequest>,

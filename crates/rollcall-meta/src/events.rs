@@ -7,6 +7,11 @@ use std::sync::Mutex;
 
 use rollcall_core::{Event, EventKind, EventLog, HostAddr, NodeId, Role};
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+
 use crate::clock::wall_ms;
 use crate::sync::lock;
 
@@ -54,6 +59,10 @@ impl Subject {
 /// The event ring.
 pub struct Events {
     log: Mutex<EventLog>,
+    /// Events recorded, by kind (`/metrics`).
+    by_kind: Family<[(&'static str, &'static str); 1], Counter>,
+    /// The seq of the last event (0: none yet); watchers wait on it.
+    last: watch::Sender<u64>,
 }
 
 impl Events {
@@ -61,13 +70,16 @@ impl Events {
     pub fn new(capacity: usize) -> Self {
         Events {
             log: Mutex::new(EventLog::new(capacity)),
+            by_kind: Family::default(),
+            last: watch::Sender::new(0),
         }
     }
 
     /// Records an event (and logs it).
     pub fn push(&self, kind: EventKind, who: Subject, detail: String) {
         tracing::info!(kind = %kind, host = %who.host, port = who.port, node_id = who.node_id, detail = %detail, "event");
-        lock(&self.log).push(Event {
+        self.by_kind.get_or_create(&[("kind", kind.as_str())]).inc();
+        let seq = lock(&self.log).push(Event {
             seq: 0,
             time_ms: wall_ms(),
             kind,
@@ -77,11 +89,26 @@ impl Events {
             role: who.role,
             detail,
         });
+        self.last.send_replace(seq);
     }
 
     /// Up to `limit` events after `after_seq`, and the oldest sequence
     /// number still kept.
     pub fn since(&self, after_seq: u64, limit: usize) -> (Vec<Event>, u64) {
         lock(&self.log).since(after_seq, limit)
+    }
+
+    /// Wakes when an event is recorded: holds the last event's seq.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.last.subscribe()
+    }
+
+    /// Registers the events-by-kind counter on `r`.
+    pub fn register_metrics(&self, r: &mut Registry) {
+        r.register(
+            "rollcall_events",
+            "Events recorded by this server, by kind",
+            self.by_kind.clone(),
+        );
     }
 }

@@ -90,7 +90,7 @@ impl Meta for MetaService {
             .map(|a| a.ip());
         let mut beat = convert::beat_from_pb(request.into_inner());
         beat.input.source = source;
-        let out = heartbeat::accept(&self.0, beat).await;
+        let out = heartbeat::accept(&self.0, beat, crate::metrics::Via::Grpc).await;
         Ok(Response::new(views::heartbeat_response(&self.0, out)))
     }
 

@@ -18,6 +18,7 @@ use rollcall_core::{
 use crate::clock::{fmt_ms, wall_ms};
 use crate::error::LeaderError;
 use crate::events::Subject;
+use crate::metrics::Via;
 use crate::office::Office;
 use crate::parts::Parts;
 use crate::secrets;
@@ -72,8 +73,17 @@ pub fn offline_detail(config: &crate::config::MetaConfig) -> String {
     }
 }
 
-/// Handles one heartbeat.
-pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
+/// Handles one heartbeat that came `via` a transport, and counts it.
+pub async fn accept(p: &Parts, beat: Beat, via: Via) -> Outcome {
+    let started = std::time::Instant::now();
+    let mut registered = false;
+    let out = decide(p, beat, &mut registered).await;
+    p.heartbeat_metrics.record(via, started, &out, registered);
+    out
+}
+
+/// Handles one heartbeat; sets `registered` when it made a new host.
+async fn decide(p: &Parts, beat: Beat, registered: &mut bool) -> Outcome {
     // Only the leader judges liveness; followers point to it.
     let Some(office) = p.lead.office() else {
         let (message, leader) = match p.lead.not_leader("send heartbeats to the leader at") {
@@ -160,7 +170,8 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
             restarted,
             issued,
         } => {
-            if matches!(command, Command::RegisterHost { .. }) {
+            let new_host = matches!(command, Command::RegisterHost { .. });
+            if new_host {
                 // A new host: paced per source (the peer's IP, else the
                 // address it claims).
                 let from = source.map_or_else(|| input.host.clone(), |ip| ip.to_string());
@@ -177,6 +188,7 @@ pub async fn accept(p: &Parts, beat: Beat) -> Outcome {
             // out of every connection's steady-state task.
             match Box::pin(register(p, &office, command, &who)).await {
                 Ok(node_id) => {
+                    *registered = new_host;
                     // Handed over only once committed: a secret whose hash
                     // is not durable would not open the record.
                     node_secret = issued.unwrap_or_default();

@@ -105,6 +105,16 @@ async fn sniff(mut sock: BoxIo) -> Option<Sniffed> {
 /// answer saying what was wrong, then the connection is closed.
 async fn serve_stream(sock: BoxIo, p: Parts, mut stop: watch::Receiver<bool>, v2: bool) {
     let max = p.config.max_message_bytes;
+    // Counted open until this returns.
+    let open = p.heartbeat_metrics.open_streams.clone();
+    open.inc();
+    struct Closed(prometheus_client::metrics::gauge::Gauge);
+    impl Drop for Closed {
+        fn drop(&mut self) {
+            self.0.dec();
+        }
+    }
+    let _closed = Closed(open);
     let source = rollcall_proto::tls::conn_info(&*sock)
         .peer_addr
         .map(|a| a.ip());
@@ -207,5 +217,5 @@ async fn heartbeat(
 ) -> pb::HeartbeatResponse {
     let mut beat = convert::beat_from_pb(req);
     beat.input.source = source;
-    views::heartbeat_response(p, accept(p, beat).await)
+    views::heartbeat_response(p, accept(p, beat, crate::metrics::Via::Stream).await)
 }

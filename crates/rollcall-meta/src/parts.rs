@@ -38,6 +38,13 @@ pub struct Parts {
     pub thrift_port: Arc<AtomicU32>,
     /// Connections accepted since start (gRPC and heartbeat streams).
     pub connections: Arc<std::sync::atomic::AtomicU64>,
+    /// This server's HTTP endpoint as bound (unset: not served).
+    pub http_addr: Arc<std::sync::OnceLock<String>>,
+    /// The other meta servers' HTTP endpoints, as they told this server
+    /// when it pinged them (Raft id → address).
+    pub peer_http: Arc<std::sync::Mutex<std::collections::BTreeMap<u64, String>>>,
+    /// Heartbeat counters (`/metrics`).
+    pub heartbeat_metrics: Arc<crate::metrics::HeartbeatMetrics>,
     /// Wall-clock start of this process (ms).
     pub started_wall_ms: i64,
 }

@@ -6,6 +6,11 @@ use std::sync::Mutex;
 use rollcall_core::Histogram;
 use rollcall_proto as pb;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram as PromHistogram;
+use prometheus_client::registry::Registry;
+
 use crate::sync::lock;
 
 /// Counters of the probes this server sent while leading.
@@ -62,13 +67,32 @@ impl ProbeStats {
 }
 
 /// The live counters.
-#[derive(Default)]
-pub struct ProbeCounters(Mutex<ProbeStats>);
+pub struct ProbeCounters {
+    stats: Mutex<ProbeStats>,
+    /// The same, for `/metrics`.
+    probes: Family<[(&'static str, &'static str); 1], Counter>,
+    rtt: PromHistogram,
+    rounds: PromHistogram,
+}
+
+impl Default for ProbeCounters {
+    fn default() -> Self {
+        ProbeCounters {
+            stats: Mutex::default(),
+            probes: Family::default(),
+            rtt: PromHistogram::new(crate::metrics::network_buckets()),
+            rounds: PromHistogram::new(crate::metrics::network_buckets()),
+        }
+    }
+}
 
 impl ProbeCounters {
     /// One probe ended after `latency_us`, answered or not.
     pub fn probe(&self, latency_us: u64, ok: bool) {
-        let mut st = lock(&self.0);
+        let result = if ok { "ok" } else { "failed" };
+        self.probes.get_or_create(&[("result", result)]).inc();
+        self.rtt.observe(latency_us as f64 / 1e6);
+        let mut st = lock(&self.stats);
         st.latency_us.record(latency_us);
         if ok {
             st.ok += 1;
@@ -79,13 +103,33 @@ impl ProbeCounters {
 
     /// One round ended after `ms`.
     pub fn round(&self, ms: u64) {
-        let mut st = lock(&self.0);
+        self.rounds.observe(ms as f64 / 1e3);
+        let mut st = lock(&self.stats);
         st.rounds += 1;
         st.round_ms.record(ms);
     }
 
     /// The counters so far.
     pub fn snapshot(&self) -> ProbeStats {
-        lock(&self.0).clone()
+        lock(&self.stats).clone()
+    }
+
+    /// Registers the probe counters on `r`.
+    pub fn register_metrics(&self, r: &mut Registry) {
+        r.register(
+            "rollcall_pull_probes",
+            "Pull-mode probes sent while leading, by result (ok, failed)",
+            self.probes.clone(),
+        );
+        r.register(
+            "rollcall_pull_probe_duration_seconds",
+            "Round trip of one pull-mode probe, answered or not",
+            self.rtt.clone(),
+        );
+        r.register(
+            "rollcall_pull_probe_round_duration_seconds",
+            "Time of one probing round, from its start until its last probe ended",
+            self.rounds.clone(),
+        );
     }
 }

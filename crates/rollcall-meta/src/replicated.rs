@@ -9,6 +9,11 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use rollcall_core::{Applied, ApplyError, ClusterState, Command};
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
 use crate::clock::wall_ms;
 use crate::error::ProposeError;
 use crate::raft::{Raft, RaftStore, Reply};
@@ -24,6 +29,10 @@ pub struct Replicated {
     writes: Arc<AtomicU64>,
     /// A pre-Raft state waiting to be imported by the first leader.
     legacy: Mutex<Option<(RaftStore, ClusterState)>>,
+    /// Proposals by result (`/metrics`).
+    proposals: Family<[(&'static str, &'static str); 1], Counter>,
+    /// Time from proposing to hearing back.
+    proposal_seconds: Histogram,
 }
 
 impl Replicated {
@@ -35,6 +44,8 @@ impl Replicated {
             raft,
             writes,
             legacy: Mutex::new(None),
+            proposals: Family::default(),
+            proposal_seconds: Histogram::new(crate::metrics::network_buckets()),
         }
     }
 
@@ -63,6 +74,35 @@ impl Replicated {
     /// replica's state machine applies it) and returns what applying it
     /// did here.
     pub async fn propose(&self, cmd: Command) -> Result<Applied, ProposeError> {
+        let started = std::time::Instant::now();
+        let r = self.propose_timed(cmd).await;
+        let result = match &r {
+            Ok(_) => "committed",
+            Err(ProposeError::Rejected(_)) => "rejected",
+            Err(ProposeError::NotLeader { .. }) => "not_leader",
+            Err(_) => "failed",
+        };
+        self.proposals.get_or_create(&[("result", result)]).inc();
+        self.proposal_seconds
+            .observe(started.elapsed().as_secs_f64());
+        r
+    }
+
+    /// Registers the proposal counters on `r`.
+    pub fn register_metrics(&self, r: &mut Registry) {
+        r.register(
+            "rollcall_proposals",
+            "Raft proposals by result (committed; rejected by the state; not_leader; failed)",
+            self.proposals.clone(),
+        );
+        r.register(
+            "rollcall_proposal_duration_seconds",
+            "Time from proposing a command until it was applied here (or failed)",
+            self.proposal_seconds.clone(),
+        );
+    }
+
+    async fn propose_timed(&self, cmd: Command) -> Result<Applied, ProposeError> {
         use openraft::error::{ClientWriteError, RaftError};
         match self.raft.client_write(cmd).await {
             Ok(resp) => match resp.data {

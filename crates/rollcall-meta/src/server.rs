@@ -222,6 +222,9 @@ impl MetaServer {
             net: net.clone(),
             thrift_port: Arc::default(),
             connections: Arc::default(),
+            heartbeat_metrics: Arc::default(),
+            http_addr: Arc::default(),
+            peer_http: Arc::default(),
             started_wall_ms: wall_ms(),
         };
 
@@ -344,6 +347,12 @@ impl MetaServer {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// A handle for the operator surface (`/readyz`, `/metrics`, who may
+    /// read): it outlives neither the server's state nor needs the server.
+    pub fn observer(&self) -> crate::observer::Observer {
+        crate::observer::Observer::new(self.parts.clone())
     }
 
     /// The bound address.

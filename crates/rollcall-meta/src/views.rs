@@ -227,9 +227,16 @@ pub fn cluster_info(p: &Parts) -> pb::ClusterInfoResponse {
         .into_iter()
         .map(|v| (v.node_id, v))
         .collect();
+    let own_http = p.http_addr.get().cloned().unwrap_or_default();
+    let peer_http = crate::sync::lock(&p.peer_http).clone();
     let members = membership
         .nodes()
         .map(|(id, node)| pb::MetaMember {
+            http_addr: if *id == p.lead.raft_id() {
+                own_http.clone()
+            } else {
+                peer_http.get(id).cloned().unwrap_or_default()
+            },
             id: *id,
             address: node.addr.clone(),
             status: rows.get(id).map_or(0, |v| v.status),
@@ -248,6 +255,7 @@ pub fn cluster_info(p: &Parts) -> pb::ClusterInfoResponse {
         .collect();
     let metadata_version = p.store.read().metadata_version();
     pb::ClusterInfoResponse {
+        http_addr: p.http_addr.get().cloned().unwrap_or_default(),
         cluster_id: p.store.cluster_id(),
         metadata_version,
         leader: p.lead.leader_addr().unwrap_or_default(),

@@ -14,6 +14,7 @@ mod bench;
 mod client;
 mod commands;
 mod error;
+mod http;
 mod logging;
 mod out;
 mod render;

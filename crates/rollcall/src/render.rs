@@ -269,22 +269,27 @@ pub fn configs(configs: &[pb::ConfigEntry], json: bool) -> String {
     t.to_string()
 }
 
+/// One event as JSON (`events --json` prints one a line; `/api/v1/events`
+/// and its stream send the same objects).
+pub fn event_json(e: &pb::Event) -> Value {
+    json!({
+        "seq": e.seq,
+        "time": rfc3339(e.time_ms).unwrap_or_default(),
+        "kind": e.kind,
+        "host": e.host,
+        "port": e.port,
+        "node_id": e.node_id,
+        "role": if e.role == 0 { Value::Null } else { json!(role_name(e.role)) },
+        "detail": e.detail,
+    })
+}
+
 /// One event as a line of text or JSON.
 pub fn event_line(e: &pb::Event, json: bool) -> String {
-    let time = rfc3339(e.time_ms).unwrap_or_default();
     if json {
-        return json!({
-            "seq": e.seq,
-            "time": time,
-            "kind": e.kind,
-            "host": e.host,
-            "port": e.port,
-            "node_id": e.node_id,
-            "role": if e.role == 0 { Value::Null } else { json!(role_name(e.role)) },
-            "detail": e.detail,
-        })
-        .to_string();
+        return event_json(e).to_string();
     }
+    let time = rfc3339(e.time_ms).unwrap_or_default();
     let role = if e.role == 0 { "-" } else { role_name(e.role) };
     format!(
         "{time}  {:<10} {}:{} node={} role={} {}",
@@ -306,6 +311,7 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse, show_token: bool) -> String {
                 "applied_index": m.applied_index,
                 "lag": m.lag,
                 "last_contact_ms": if m.last_contact_ms < 0 { Value::Null } else { json!(m.last_contact_ms) },
+                "http": if m.http_addr.is_empty() { Value::Null } else { json!(m.http_addr) },
             })
         })
         .collect();
@@ -323,6 +329,7 @@ pub fn cluster_json(c: &pb::ClusterInfoResponse, show_token: bool) -> String {
         "detector": c.detector,
         "admission": c.admission,
         "thrift_port": if c.thrift_port == 0 { Value::Null } else { json!(c.thrift_port) },
+        "http": if c.http_addr.is_empty() { Value::Null } else { json!(c.http_addr) },
         "led_term": if c.led_term == 0 { Value::Null } else { json!(c.led_term) },
         "offline_in_led_term": c.offline_in_led_term,
     });
@@ -361,7 +368,10 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
     let members: Vec<String> = c
         .members
         .iter()
-        .map(|m| format!("{}={} ({})", m.id, m.address, m.role))
+        .map(|m| match m.http_addr.as_str() {
+            "" => format!("{}={} ({})", m.id, m.address, m.role),
+            http => format!("{}={} ({}, http {http})", m.id, m.address, m.role),
+        })
         .collect();
     let mut out = format!(
         "cluster id:         {}\nmetadata version:   {}\nleader:             {}\nterm:               {}\nmembers:            {}\napplied index:      {}\nheartbeat interval: {}ms\ndetector:           {}\nadmission:          {}",
@@ -375,6 +385,12 @@ pub fn cluster_text(c: &pb::ClusterInfoResponse) -> String {
         c.detector,
         c.admission
     );
+    if !c.http_addr.is_empty() {
+        out.push_str(&format!(
+            "\nhttp:               {} (this server: dashboard at /, /metrics, /api/v1/; HTTPS with TLS)",
+            c.http_addr
+        ));
+    }
     if c.thrift_port != 0 {
         out.push_str(&format!("\nthrift port:        {}", c.thrift_port));
     }

@@ -95,12 +95,13 @@ async fn ping_one(
                 ask.metadata_mut()
                     .insert(crate::admin_service::AUTHORIZATION, v);
             }
-            pb::admin_client::AdminClient::new(ch)
+            let info = pb::admin_client::AdminClient::new(ch)
                 .cluster_info(ask)
                 .await
                 .map_err(|e| format!("asking for its Thrift port: {}", e.message()))?
-                .into_inner()
-                .thrift_port
+                .into_inner();
+            crate::sync::lock(&p.peer_http).insert(id, info.http_addr);
+            info.thrift_port
         };
         if thrift_port == 0 {
             return Err("it serves no FrontendService (--thrift-listen off)".into());

@@ -189,6 +189,7 @@ async fn probe_one(p: &Parts, office: &Office, t: Target, m: MasterInfo, timeout
             input,
             ..Default::default()
         },
+        crate::metrics::Via::Pull,
     )
     .await;
     if out.code != Code::Ok {

@@ -79,6 +79,13 @@ pub struct MetaArgs {
     /// FE's fixed rpc port).
     #[arg(long)]
     pub thrift_listen: Option<String>,
+    /// Serve HTTP here (the dashboard at /, /metrics, /healthz, /readyz,
+    /// the JSON API under /api/v1/; HTTPS with --tls-dir); `off` to not.
+    /// Default: the --listen host, on the port of last time while free,
+    /// else a free one; written to `DATA_DIR/http.addr` and shown by
+    /// `rollcall cluster`.
+    #[arg(long, value_name = "ADDR|off")]
+    pub http_listen: Option<String>,
     /// Consecutive failed probes before a pull-mode host is OFFLINE.
     #[arg(long, default_value_t = 3)]
     pub pull_failure_tolerance: u32,
@@ -143,6 +150,11 @@ pub struct NodeArgs {
     /// Address the server listens on and advertises (port 0 picks one).
     #[arg(long)]
     pub listen: SocketAddr,
+    /// Serve HTTP here (/metrics, /healthz, /readyz of the agent); `off`
+    /// to not. Default: the --listen host, on the port of last time while
+    /// free, else a free one; written to `DATA_DIR/http.addr`.
+    #[arg(long, value_name = "ADDR|off")]
+    pub http_listen: Option<String>,
     /// Directory for cluster.id and node.id.
     #[arg(long)]
     pub data_dir: PathBuf,

@@ -2,14 +2,11 @@
 //! bound address to `DATA_DIR/meta.addr` so scripts (and tests using port
 //! 0) can find it.
 
-use std::net::SocketAddr;
-use std::path::Path;
-
 use rollcall_core::{AdmissionPolicy, DetectorKind};
 use rollcall_meta::{MetaConfig, MetaServer};
 
 use crate::args::{AdmissionArg, DetectorArg, MetaArgs, OnOff};
-use crate::commands::shared::{shutdown_signal, write_addr_file};
+use crate::commands::shared::{default_listen, shutdown_signal, write_addr_file};
 use crate::error::CliError;
 use crate::out::note;
 
@@ -69,7 +66,11 @@ fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
                 "--thrift-listen {a:?} is not host:port or off: {e}"
             ))
         })?),
-        None => Some(default_thrift_listen(args.listen, &args.data_dir)),
+        None => Some(default_listen(
+            args.listen,
+            &args.data_dir,
+            THRIFT_ADDR_FILE,
+        )),
     };
     c.peers = args.peers.iter().cloned().collect();
     if c.peers.len() != args.peers.len() {
@@ -119,27 +120,14 @@ fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
     Ok(c)
 }
 
-/// The default `FrontendService` address: the --listen host, on the port
-/// this data directory's server had last time (`DATA_DIR/thrift.addr`)
-/// while that port is free, else on a free one. Several servers on one
-/// machine never collide, peers learn the port from `ClusterInfo`, and a
-/// restarted server keeps its port (the leader keeps pinging the port it
-/// learned).
-fn default_thrift_listen(listen: SocketAddr, data_dir: &Path) -> SocketAddr {
-    let previous = std::fs::read_to_string(data_dir.join(THRIFT_ADDR_FILE))
-        .ok()
-        .and_then(|s| s.trim().parse::<SocketAddr>().ok())
-        .map(|a| SocketAddr::new(listen.ip(), a.port()))
-        .filter(|a| a.port() != 0 && std::net::TcpListener::bind(a).is_ok());
-    previous.unwrap_or_else(|| SocketAddr::new(listen.ip(), 0))
-}
-
 /// Runs the server.
 pub async fn run(args: MetaArgs) -> Result<(), CliError> {
     let mut config = config(&args)?;
     let tls = crate::secure::load(crate::secure::meta_files(&args.tls)?)?;
+    let http = crate::http::listen_addr(args.http_listen.as_deref(), args.listen, &args.data_dir)?;
     let mut ips = vec![args.listen.ip()];
     ips.extend(config.thrift_listen.map(|a| a.ip()));
+    ips.extend(http.map(|a| a.ip()));
     crate::secure::check_exposure("rollcall meta", &ips, tls.is_some(), args.insecure)?;
     config.tls = tls.clone();
     // Secure by default: authentication is on off loopback or with TLS.
@@ -160,11 +148,24 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
             args.listen
         );
     }
-    if let Some(tls) = tls {
+    if let Some(tls) = &tls {
         crate::secure::reload_on_sighup(tls.clone())?;
         note(format_args!(
             "TLS on every connection (CA {}); SIGHUP reloads the certificates",
             tls.files().ca.display()
+        ));
+    }
+    if let Some(at) = http {
+        let net = match &tls {
+            Some(t) => t.wrap(&rollcall_meta::Net::tcp()),
+            None => rollcall_meta::Net::tcp(),
+        };
+        let router = crate::http::meta::router(server.observer(), net.dialer().clone());
+        let bound = crate::http::serve(&net, at, &args.data_dir, router).await?;
+        server.observer().set_http_addr(bound);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        note(format_args!(
+            "dashboard on {scheme}://{bound}/ (also /metrics, /healthz, /readyz, /api/v1/)"
         ));
     }
     let addr = server.local_addr();

@@ -18,7 +18,7 @@ mod meta_cluster;
 mod node;
 mod parts;
 mod schema;
-mod shared;
+pub(crate) mod shared;
 mod spaces;
 mod tokens;
 

@@ -2,7 +2,9 @@
 //! a sidecar for a real one (`crate::sidecar`). Exits non-zero with the
 //! agent's error (for a wrong cluster, naming the file to remove).
 
-use rollcall_agent::{AgentConfig, BackendConfig, BackendServer};
+use std::sync::Arc;
+
+use rollcall_agent::{Agent, AgentConfig, BackendConfig, BackendServer};
 use rollcall_core::Role;
 use rollcall_proto::thrift::{BackendInfo, Limits};
 use rollcall_proto::transport::Net;
@@ -10,6 +12,7 @@ use rollcall_proto::transport::Net;
 use crate::args::NodeArgs;
 use crate::commands::shared::{shutdown_signal, write_addr_file};
 use crate::error::CliError;
+use crate::http::node::NodeReady;
 use crate::out::note;
 use crate::sidecar::check::Check;
 use crate::sidecar::Watch;
@@ -52,6 +55,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     }
     let meta = args.meta.clone().or_default().addrs;
     let backend_args = args.clone();
+    let args_http = args.clone();
     let node = SimNode::start(SimOptions {
         meta: meta.clone(),
         role: Role::from(args.role),
@@ -85,6 +89,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         .metadata_file
         .clone()
         .map(|f| crate::sidecar::keep_metadata_file(node.agent.clone(), f));
+    serve_http(&args_http, &net, &node.agent).await?;
     note(format_args!(
         "rollcall node listening on {}; refusing to serve until the meta service at {} accepts its first heartbeat",
         node.addr,
@@ -145,6 +150,7 @@ async fn sidecar(args: &NodeArgs, check: &str, net: &Net) -> Result<(), CliError
         timeout: args.check_timeout,
     };
     let (agent, checks) = crate::sidecar::start(config, watch).await?;
+    serve_http(args, net, &agent).await?;
     let _metadata_file = args
         .metadata_file
         .clone()
@@ -163,6 +169,40 @@ async fn sidecar(args: &NodeArgs, check: &str, net: &Net) -> Result<(), CliError
     };
     checks.abort();
     r
+}
+
+/// Serves the node's `/healthz`, `/readyz` and `/metrics` (unless
+/// `--http-listen off`).
+async fn serve_http(args: &NodeArgs, net: &Net, agent: &Arc<Agent>) -> Result<(), CliError> {
+    let Some(at) =
+        crate::http::listen_addr(args.http_listen.as_deref(), args.listen, &args.data_dir)?
+    else {
+        return Ok(());
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    agent.register_metrics(&mut registry);
+    let (tx, rx) = tokio::sync::watch::channel(NodeReady::Starting);
+    let watched = agent.clone();
+    tokio::spawn(async move {
+        if let Err(e) = watched.ready().await {
+            tx.send_replace(NodeReady::Stopped(e.to_string()));
+            return;
+        }
+        tx.send_replace(NodeReady::Ready);
+        let e = watched.stopped().await;
+        tx.send_replace(NodeReady::Stopped(e.to_string()));
+    });
+    let bound = crate::http::serve(
+        net,
+        at,
+        &args.data_dir,
+        crate::http::node::router(rx, registry),
+    )
+    .await?;
+    note(format_args!(
+        "metrics on http://{bound}/metrics (also /healthz, /readyz)"
+    ));
+    Ok(())
 }
 
 /// Starts the `HeartbeatService` endpoint; its answers carry `be_port`

@@ -2,6 +2,7 @@
 //! writing an address file (the servers), following a job (`balance data`,
 //! `hosts drain`).
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -107,4 +108,18 @@ pub async fn follow_job(meta: &MetaTarget, job: pb::JobView, wait: bool) -> Resu
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A default listen address for a second port of a server (Thrift, HTTP):
+/// the `listen` host, on the port this data directory's server had last
+/// time (`DATA_DIR/FILE`) while that port is free, else on a free one.
+/// Several servers on one machine never collide, peers learn the port
+/// from `ClusterInfo`, and a restarted server keeps its port.
+pub fn default_listen(listen: SocketAddr, data_dir: &Path, file: &str) -> SocketAddr {
+    let previous = std::fs::read_to_string(data_dir.join(file))
+        .ok()
+        .and_then(|s| s.trim().parse::<SocketAddr>().ok())
+        .map(|a| SocketAddr::new(listen.ip(), a.port()))
+        .filter(|a| a.port() != 0 && std::net::TcpListener::bind(a).is_ok());
+    previous.unwrap_or_else(|| SocketAddr::new(listen.ip(), 0))
 }

@@ -1,0 +1,345 @@
+//! Prometheus metrics of a meta server (`GET /metrics`).
+//!
+//! Counters and histograms on the paths where things happen are
+//! `prometheus-client` metrics owned by the component that acts
+//! ([`HeartbeatMetrics`] here for heartbeats, `Events` for events by kind,
+//! `Replicated` for proposals, `ProbeCounters` for pull probes); updating
+//! one is an atomic add (a histogram: a short uncontended lock). Gauges of
+//! state (hosts by role and status, Raft indexes, jobs, the metadata
+//! version) are read from their owners when scraped, by [`encode`]: a
+//! scrape takes the state's read lock once and writes nothing.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use rollcall_core::{Code, JobStatus};
+
+use crate::heartbeat::Outcome;
+use crate::parts::Parts;
+
+/// A label set of fixed names and static values.
+pub type Labels<const N: usize> = [(&'static str, &'static str); N];
+
+/// Buckets for request handling times, in seconds: 10 µs to about 0.65 s.
+pub fn latency_buckets() -> impl Iterator<Item = f64> {
+    prometheus_client::metrics::histogram::exponential_buckets(0.000_01, 2.0, 17)
+}
+
+/// Buckets for round trips over the network, in seconds: 100 µs to about
+/// 6.5 s.
+pub fn network_buckets() -> impl Iterator<Item = f64> {
+    prometheus_client::metrics::histogram::exponential_buckets(0.000_1, 2.0, 17)
+}
+
+/// How a heartbeat came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The heartbeat stream (`RCH1`/`RCH2`).
+    Stream,
+    /// `rollcall.v1.Meta/Heartbeat` over gRPC.
+    Grpc,
+    /// A pull-mode probe's answer (the meta leader asked).
+    Pull,
+}
+
+impl Via {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Stream => "stream",
+            Via::Grpc => "grpc",
+            Via::Pull => "pull",
+        }
+    }
+}
+
+/// Heartbeat counters, shared by every transport.
+#[derive(Clone, Debug)]
+pub struct HeartbeatMetrics {
+    received: Family<Labels<2>, Counter>,
+    rejected: Family<Labels<1>, Counter>,
+    seconds: Family<Labels<1>, Histogram>,
+    registrations: Counter,
+    /// Heartbeat stream connections open now.
+    pub open_streams: Gauge,
+}
+
+impl Default for HeartbeatMetrics {
+    fn default() -> Self {
+        HeartbeatMetrics {
+            received: Family::default(),
+            rejected: Family::default(),
+            seconds: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
+            registrations: Counter::default(),
+            open_streams: Gauge::default(),
+        }
+    }
+}
+
+impl HeartbeatMetrics {
+    /// One heartbeat that came `via`, handled since `started`, with
+    /// `out`; `registered` when it made a new host.
+    pub fn record(&self, via: Via, started: Instant, out: &Outcome, registered: bool) {
+        let outcome = out.code.as_str();
+        self.received
+            .get_or_create(&[("transport", via.as_str()), ("outcome", outcome)])
+            .inc();
+        if out.code != Code::Ok {
+            self.rejected.get_or_create(&[("reason", outcome)]).inc();
+        }
+        if registered {
+            self.registrations.inc();
+        }
+        self.seconds
+            .get_or_create(&[("transport", via.as_str())])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    fn register(&self, r: &mut Registry) {
+        r.register(
+            "rollcall_heartbeats",
+            "Heartbeats received, by transport and outcome (OK or the refusal's code)",
+            self.received.clone(),
+        );
+        r.register(
+            "rollcall_heartbeats_rejected",
+            "Heartbeats refused, by reason (the refusal's code)",
+            self.rejected.clone(),
+        );
+        r.register(
+            "rollcall_heartbeat_duration_seconds",
+            "Time to handle one heartbeat, from decoding to the answer, by transport",
+            self.seconds.clone(),
+        );
+        r.register(
+            "rollcall_registrations",
+            "New hosts registered by their first heartbeat (or probe answer)",
+            self.registrations.clone(),
+        );
+        r.register(
+            "rollcall_heartbeat_connections",
+            "Heartbeat stream connections open now",
+            self.open_streams.clone(),
+        );
+    }
+}
+
+/// The whole `/metrics` page of the server `p`, in the OpenMetrics text
+/// format (which Prometheus reads).
+pub fn encode(p: &Parts) -> String {
+    let mut r = Registry::default();
+    p.heartbeat_metrics.register(&mut r);
+    p.events.register_metrics(&mut r);
+    p.store.register_metrics(&mut r);
+    p.probe_counters.register_metrics(&mut r);
+    r.register_collector(Box::new(StateGauges(p.clone())));
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &r) {
+        // Writing to a String fails only on a metric's own error.
+        let _ = writeln!(out, "# error encoding the metrics: {e}");
+    }
+    out
+}
+
+/// Reads the state's gauges when scraped.
+struct StateGauges(Parts);
+
+impl std::fmt::Debug for StateGauges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateGauges")
+    }
+}
+
+/// One gauge without labels.
+fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, v: i64) -> std::fmt::Result {
+    let g = ConstGauge::new(v);
+    g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+/// One counter without labels (`name` without `_total`).
+fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt::Result {
+    let c = ConstCounter::new(v);
+    c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+/// The Raft commit index as the leader knows it: the highest index a
+/// majority of voters holds (`matched`: each voter's last matched index).
+pub fn quorum_index(mut matched: Vec<u64>) -> u64 {
+    if matched.is_empty() {
+        return 0;
+    }
+    matched.sort_unstable_by(|a, b| b.cmp(a));
+    matched[matched.len() / 2]
+}
+
+impl Collector for StateGauges {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let p = &self.0;
+        let m = p.lead.raft().metrics().borrow().clone();
+        gauge(
+            &mut e,
+            "rollcall_raft_term",
+            "Current Raft term",
+            m.current_term as i64,
+        )?;
+        gauge(
+            &mut e,
+            "rollcall_raft_leader_id",
+            "Raft id of the leader this server knows of (0: none)",
+            m.current_leader.unwrap_or(0) as i64,
+        )?;
+        let leading = p.lead.office().is_some();
+        gauge(
+            &mut e,
+            "rollcall_raft_is_leader",
+            "1 while this server leads (and judges liveness)",
+            i64::from(leading),
+        )?;
+        gauge(
+            &mut e,
+            "rollcall_raft_last_log_index",
+            "Last Raft log index on this server",
+            m.last_log_index.unwrap_or(0) as i64,
+        )?;
+        let applied = m.last_applied.map_or(0, |l| l.index);
+        gauge(
+            &mut e,
+            "rollcall_raft_applied_index",
+            "Last Raft log index applied to the state here",
+            applied as i64,
+        )?;
+        // The leader knows the commit index (a majority's match); a
+        // follower knows it has applied up to it.
+        let committed = match (&m.replication, m.state.is_leader()) {
+            (Some(repl), true) => {
+                let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+                let matched = voters
+                    .iter()
+                    .map(|id| {
+                        if *id == m.id {
+                            m.last_log_index.unwrap_or(0)
+                        } else {
+                            repl.get(id).and_then(|l| l.as_ref()).map_or(0, |l| l.index)
+                        }
+                    })
+                    .collect();
+                quorum_index(matched)
+            }
+            _ => applied,
+        };
+        gauge(
+            &mut e,
+            "rollcall_raft_commit_index",
+            "Raft commit index (the leader: what a majority holds; a follower: what it applied)",
+            committed as i64,
+        )?;
+        gauge(
+            &mut e,
+            "rollcall_raft_snapshot_index",
+            "Last log index covered by this server's snapshot",
+            m.snapshot.map_or(0, |l| l.index) as i64,
+        )?;
+        gauge(
+            &mut e,
+            "rollcall_raft_purged_index",
+            "Raft log entries up to this index were purged here",
+            m.purged.map_or(0, |l| l.index) as i64,
+        )?;
+        counter(
+            &mut e,
+            "rollcall_store_writes",
+            "Durable write transactions of this server's store since it started",
+            p.store.store_writes(),
+        )?;
+        counter(
+            &mut e,
+            "rollcall_connections_accepted",
+            "Connections accepted since start (gRPC and heartbeat streams)",
+            p.connections.load(std::sync::atomic::Ordering::Relaxed),
+        )?;
+
+        // One read of the state for the rest.
+        let office = p.lead.office();
+        let now = p.clock.now();
+        let s = p.store.read();
+        gauge(
+            &mut e,
+            "rollcall_metadata_version",
+            "Metadata version (bumped by every change agents must see)",
+            s.metadata_version() as i64,
+        )?;
+        gauge(
+            &mut e,
+            "rollcall_cluster_id",
+            "This cluster's id (0 before it has one)",
+            i64::from(s.cluster_id()),
+        )?;
+        let mut jobs: BTreeMap<&'static str, i64> = [
+            JobStatus::Running,
+            JobStatus::Finished,
+            JobStatus::Stopped,
+            JobStatus::Failed,
+        ]
+        .into_iter()
+        .map(|st| (st.name(), 0))
+        .collect();
+        for j in s.jobs().values() {
+            *jobs.entry(j.status.name()).or_default() += 1;
+        }
+        let mut g = e.encode_descriptor(
+            "rollcall_jobs",
+            "Jobs (balance data, drain) by status",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (status, n) in &jobs {
+            ConstGauge::new(*n).encode(g.encode_family(&[("status", *status)])?)?;
+        }
+        // Liveness is judged by the leader alone; a follower reports none.
+        if let Some(office) = office {
+            let mut hosts: BTreeMap<(&'static str, &'static str), i64> = BTreeMap::new();
+            office.with_liveness(|l| {
+                for rec in s.hosts().values() {
+                    let status = l.status(rec.node_id, now);
+                    *hosts
+                        .entry((rec.info.role.as_str(), status.as_str()))
+                        .or_default() += 1;
+                }
+            });
+            let mut g = e.encode_descriptor(
+                "rollcall_hosts",
+                "Hosts by role and status, as the leader judges them (a follower reports none)",
+                None,
+                MetricType::Gauge,
+            )?;
+            for ((role, status), n) in &hosts {
+                ConstGauge::new(*n)
+                    .encode(g.encode_family(&[("role", *role), ("status", *status)])?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quorum_index;
+
+    #[test]
+    fn the_commit_index_is_what_a_majority_holds() {
+        assert_eq!(quorum_index(vec![]), 0);
+        assert_eq!(quorum_index(vec![7]), 7);
+        assert_eq!(quorum_index(vec![9, 3, 5]), 5);
+        assert_eq!(quorum_index(vec![9, 9, 3, 5, 1]), 5);
+        assert_eq!(quorum_index(vec![4, 8]), 4);
+    }
+}
