@@ -20,7 +20,7 @@ pub async fn page() -> Response {
             (header::CACHE_CONTROL, "no-store"),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+                "default-src 'self'; img-src data:; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
             ),
         ],
         PAGE,
