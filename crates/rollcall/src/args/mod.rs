@@ -26,7 +26,18 @@ pub use tools::{BenchArgs, DemoArgs, MetadataFetch};
 
 /// rollcall: heartbeats, membership and metadata for a distributed database.
 #[derive(Debug, Parser)]
-#[command(name = "rollcall", version, about)]
+#[command(
+    name = "rollcall",
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("ROLLCALL_GIT_COMMIT"),
+        ", built ",
+        env!("ROLLCALL_BUILD_DATE"),
+        ")"
+    ),
+    about
+)]
 pub struct Cli {
     /// Log level of rollcall's own crates on stderr (others stay at warn)
     /// [default: info for meta and node, error for bench, warn otherwise;
@@ -99,6 +110,29 @@ pub enum Command {
     Demo(DemoArgs),
     /// Load a meta server with simulated hosts and report latency and cost.
     Bench(BenchArgs),
+    /// Print a shell completion script: `rollcall completions bash >
+    /// /etc/bash_completion.d/rollcall` (zsh: a `_rollcall` file on
+    /// `$fpath`; fish: `~/.config/fish/completions/rollcall.fish`).
+    Completions(CompletionsArgs),
+}
+
+/// `rollcall completions SHELL`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells `rollcall completions` writes for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
 #[cfg(test)]

@@ -47,5 +47,25 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Demo(args) => demo::run(args).await,
         // Without --meta the bench starts its own meta server(s).
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Completions(args) => completions(args),
     }
+}
+
+/// `rollcall completions SHELL`: the completion script on stdout.
+fn completions(args: crate::args::CompletionsArgs) -> Result<(), CliError> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match args.shell {
+        crate::args::CompletionShell::Bash => Shell::Bash,
+        crate::args::CompletionShell::Zsh => Shell::Zsh,
+        crate::args::CompletionShell::Fish => Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut crate::args::Cli::command(),
+        "rollcall",
+        &mut script,
+    );
+    crate::out::line(String::from_utf8_lossy(&script).trim_end())
 }

@@ -123,3 +123,66 @@ fn flags_that_would_do_nothing_are_refused() {
         "--writes",
     );
 }
+
+#[test]
+fn version_names_the_commit_and_build_date_and_completions_are_written() {
+    let out = std::process::Command::new(bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v = String::from_utf8_lossy(&out.stdout).to_string();
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert!(
+        v.starts_with(&format!("rollcall {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    if let Some(c) = commit {
+        assert!(v.contains(&c), "{v} names the commit {c}");
+    }
+    let date = v
+        .split("built ")
+        .nth(1)
+        .map(|d| d.trim().trim_end_matches(')'))
+        .unwrap_or("");
+    assert!(
+        date.len() == 10 && date.as_bytes()[4] == b'-' && date.as_bytes()[7] == b'-',
+        "a build date YYYY-MM-DD: {v}"
+    );
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef rollcall"),
+        ("fish", "complete -c rollcall"),
+    ] {
+        let out = std::process::Command::new(bin())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains(marker),
+            "{shell}: {}",
+            &script[..script.len().min(200)]
+        );
+        assert!(
+            script.contains("http-listen"),
+            "{shell} completes the flags"
+        );
+    }
+    let out = std::process::Command::new(bin())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}
