@@ -515,7 +515,20 @@ fn the_one_meta_server_example_and_pull_mode_run_as_written() {
         ),
         ["balance", "data", ..] => assert!(out.starts_with("job "), "{out}"),
         ["jobs"] => {}
-        other => panic!("no check for README line `rollcall {}`", other.join(" ")),
+        ["curl", "-s", "http://127.0.0.1:9550/readyz"] => assert_eq!(out, "ready\n"),
+        ["curl", "-s", "http://127.0.0.1:9550/api/v1/hosts"] => {
+            let rows: Value = serde_json::from_str(out).expect("hosts json");
+            let rows = rows.as_array().expect("an array");
+            for port in [9779, 9780, 9781, 9669] {
+                let row = host_at(rows, port).unwrap_or_else(|| panic!(":{port} in {out}"));
+                assert_eq!(row["status"], "ONLINE", "{out}");
+            }
+        }
+        ["curl", "-s", "http://127.0.0.1:9550/metrics"] => {
+            assert!(out.contains("rollcall_hosts{role=\"storage\",status=\"ONLINE\"} 3"), "{out}");
+            assert!(out.ends_with("# EOF\n"), "{out}");
+        }
+        other => panic!("no check for README line `{}`", other.join(" ")),
     });
     s.run("pull-backend", |_, args, _| {
         panic!("no foreground line expected: {args:?}")
