@@ -525,7 +525,10 @@ fn the_one_meta_server_example_and_pull_mode_run_as_written() {
             }
         }
         ["curl", "-s", "http://127.0.0.1:9550/metrics"] => {
-            assert!(out.contains("rollcall_hosts{role=\"storage\",status=\"ONLINE\"} 3"), "{out}");
+            assert!(
+                out.contains("rollcall_hosts{role=\"storage\",status=\"ONLINE\"} 3"),
+                "{out}"
+            );
             assert!(out.ends_with("# EOF\n"), "{out}");
         }
         other => panic!("no check for README line `{}`", other.join(" ")),
