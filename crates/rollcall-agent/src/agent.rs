@@ -27,6 +27,7 @@ use crate::identity::Identity;
 use crate::machine::{backoff, on_attempt, Action, Attempt, Machine};
 use crate::metrics::{Counters, Gauges};
 use crate::schedule::next_due;
+use crate::watch::WatchSource;
 
 /// Where the agent is in its life.
 #[derive(Clone, Debug)]
@@ -80,6 +81,25 @@ struct Inner {
     counters: Counters,
 }
 
+impl WatchSource for Inner {
+    fn meta_addr(&self) -> Option<String> {
+        let s = lock(&self.status);
+        (s.accepted > 0).then(|| s.meta.clone())
+    }
+
+    fn cluster_id(&self) -> u32 {
+        self.cluster_id.load(Ordering::SeqCst) as u32
+    }
+
+    fn cache(&self) -> &MetadataCache {
+        &self.cache
+    }
+
+    fn dialer(&self) -> &rollcall_proto::transport::Dialer {
+        &self.config.dialer
+    }
+}
+
 impl Gauges for Inner {
     fn since_accepted(&self) -> Option<f64> {
         lock(&self.status)
@@ -105,6 +125,8 @@ impl Gauges for Inner {
 pub struct Agent {
     inner: Arc<Inner>,
     task: JoinHandle<()>,
+    /// The metadata watch (`AgentConfig::watch_metadata`).
+    watch: Option<JoinHandle<()>>,
 }
 
 impl Agent {
@@ -145,7 +167,11 @@ impl Agent {
             counters: Counters::default(),
         });
         let task = tokio::spawn(run(inner.clone(), conn));
-        Ok(Agent { inner, task })
+        let watch = inner
+            .config
+            .watch_metadata
+            .then(|| tokio::spawn(crate::watch::follow(inner.clone())));
+        Ok(Agent { inner, task, watch })
     }
 
     /// Resolves after the first accepted heartbeat, or with the error that
@@ -249,13 +275,16 @@ impl HoldHandle {
 impl Agent {
     /// Stops heartbeating.
     pub fn shutdown(self) {
-        self.task.abort();
+        // Drop aborts both tasks.
     }
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(w) = &self.watch {
+            w.abort();
+        }
     }
 }
 

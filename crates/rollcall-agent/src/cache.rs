@@ -21,6 +21,9 @@ pub struct MetadataUpdate {
 pub struct MetadataCache {
     current: ArcSwap<MetadataSnapshot>,
     updates: broadcast::Sender<MetadataUpdate>,
+    /// One apply at a time: the watch stream and a heartbeat-announced
+    /// fetch may both bring a delta.
+    applying: std::sync::Mutex<()>,
 }
 
 impl Default for MetadataCache {
@@ -35,6 +38,7 @@ impl MetadataCache {
         MetadataCache {
             current: ArcSwap::from_pointee(MetadataSnapshot::default()),
             updates: broadcast::channel(64).0,
+            applying: std::sync::Mutex::new(()),
         }
     }
 
@@ -51,6 +55,7 @@ impl MetadataCache {
 
     /// Applies a delta; returns the changes (empty if it was not newer).
     pub fn apply(&self, delta: &MetadataDelta) -> Vec<MetadataChange> {
+        let _one = self.applying.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.current.load_full();
         let (next, changes) = old.apply(delta);
         if next.version() != old.version() || !changes.is_empty() {

@@ -47,6 +47,12 @@ pub struct AgentConfig {
     /// Start with heartbeats held ([`crate::Agent::hold`]): a sidecar
     /// releases them once the server it watches passes its first check.
     pub start_held: bool,
+    /// Hold a `WatchMetadata` stream open to the meta server heartbeats
+    /// go to, so metadata changes arrive at their commit instead of after
+    /// the next heartbeat announces them (default true). Without it, or
+    /// against a server that cannot stream, the heartbeat-announced
+    /// version still brings every change.
+    pub watch_metadata: bool,
 }
 
 impl AgentConfig {
@@ -76,6 +82,7 @@ impl AgentConfig {
             jitter_seed: None,
             join_token: None,
             start_held: false,
+            watch_metadata: true,
         }
     }
 }

@@ -34,6 +34,7 @@ mod identity;
 pub mod machine;
 mod metrics;
 mod schedule;
+mod watch;
 
 pub use agent::{Agent, AgentStatus, HoldHandle};
 pub use backend::{BackendConfig, BackendServer, BackendStats, MASTER_FILE};

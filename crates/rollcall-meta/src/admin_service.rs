@@ -153,6 +153,32 @@ impl Admin for AdminService {
         Ok(Response::new(Box::pin(stream)))
     }
 
+    async fn set_log_level(
+        &self,
+        request: Request<pb::SetLogLevelRequest>,
+    ) -> Result<Response<pb::SetLogLevelResponse>, Status> {
+        let who = self.who(&request, Access::Operator)?;
+        let level = request.into_inner().level;
+        let Some(control) = self.0.log_control.get() else {
+            return Err(RequestError::Unavailable(
+                "this server's process gives no way to change its log level".into(),
+            )
+            .into());
+        };
+        let filter = control(&level).map_err(RequestError::InvalidArgument)?;
+        tracing::warn!(by = %who.name, %filter, "log level set");
+        // The audit trail is the leader's; a follower's change is logged.
+        if self.0.lead.office().is_some() {
+            crate::access::note(
+                &self.0,
+                &who,
+                format!("log-level set {level} on {}", self.0.lead.addr()),
+            )
+            .await;
+        }
+        Ok(Response::new(pb::SetLogLevelResponse { filter }))
+    }
+
     async fn set_config(
         &self,
         request: Request<pb::SetConfigRequest>,

@@ -69,6 +69,9 @@ pub struct MetaConfig {
     /// `start_with_store` binds; `None`: plain TCP. With TLS, Raft is
     /// served only to peers presenting a node certificate.
     pub tls: Option<rollcall_proto::tls::Tls>,
+    /// Count heartbeats for `/metrics` (on by default; off only to measure
+    /// what counting costs).
+    pub metrics: bool,
 }
 
 impl MetaConfig {
@@ -101,6 +104,7 @@ impl MetaConfig {
             max_hosts: None,
             registration_rate: Some(DEFAULT_REGISTRATION_RATE),
             tls: None,
+            metrics: true,
         }
     }
 

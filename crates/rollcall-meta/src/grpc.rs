@@ -94,6 +94,19 @@ impl Meta for MetaService {
         Ok(Response::new(views::heartbeat_response(&self.0, out)))
     }
 
+    type WatchMetadataStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::GetMetadataResponse, Status>> + Send>,
+    >;
+
+    async fn watch_metadata(
+        &self,
+        request: Request<pb::GetMetadataRequest>,
+    ) -> Result<Response<Self::WatchMetadataStream>, Status> {
+        let req = request.into_inner();
+        let stream = crate::watch::metadata(self.0.clone(), req.cluster_id, req.since_version);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn get_metadata(
         &self,
         request: Request<pb::GetMetadataRequest>,

@@ -47,7 +47,7 @@ mod watch;
 pub use config::MetaConfig;
 pub use error::{LeaderError, MetaError, ProposeError, RequestError, StoreError};
 pub use grpc::{CODE_KEY, LEADER_KEY};
-pub use observer::Observer;
+pub use observer::{LogControl, Observer};
 pub use probe_stats::ProbeStats;
 pub use raft::{FailSwitch, RaftStore};
 pub use rollcall_proto::transport::{Accept, AcceptFuture, Net};

@@ -71,11 +71,21 @@ pub struct HeartbeatMetrics {
     registrations: Counter,
     /// Heartbeat stream connections open now.
     pub open_streams: Gauge,
+    /// Counting is on (`MetaConfig::metrics`).
+    enabled: bool,
 }
 
 impl Default for HeartbeatMetrics {
     fn default() -> Self {
+        Self::new(true)
+    }
+}
+
+impl HeartbeatMetrics {
+    /// Counters that count (`enabled`) or stay at zero.
+    pub fn new(enabled: bool) -> Self {
         HeartbeatMetrics {
+            enabled,
             received: Family::default(),
             rejected: Family::default(),
             seconds: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
@@ -83,12 +93,18 @@ impl Default for HeartbeatMetrics {
             open_streams: Gauge::default(),
         }
     }
-}
 
-impl HeartbeatMetrics {
+    /// Whether heartbeats are counted.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// One heartbeat that came `via`, handled since `started`, with
     /// `out`; `registered` when it made a new host.
     pub fn record(&self, via: Via, started: Instant, out: &Outcome, registered: bool) {
+        if !self.enabled {
+            return;
+        }
         let outcome = out.code.as_str();
         self.received
             .get_or_create(&[("transport", via.as_str()), ("outcome", outcome)])

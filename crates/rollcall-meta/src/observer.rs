@@ -3,11 +3,16 @@
 //! the leader's address, and whether a bearer token may read.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use rollcall_core::Access;
 
 use crate::access::caller;
 use crate::parts::Parts;
+
+/// Changes the running process's log level: given a level name, the
+/// filter now in force, or why not.
+pub type LogControl = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
 
 /// A cloneable view of one meta server (see [`crate::MetaServer::observer`]).
 #[derive(Clone)]
@@ -42,15 +47,25 @@ impl Observer {
         }
     }
 
-    /// This server's metrics in the OpenMetrics text format (`/metrics`).
-    pub fn metrics_text(&self) -> String {
-        crate::metrics::encode(&self.parts)
+    /// This server's metrics in the OpenMetrics text format (`/metrics`);
+    /// `None` when counting is off (`MetaConfig::metrics`).
+    pub fn metrics_text(&self) -> Option<String> {
+        self.parts
+            .heartbeat_metrics
+            .enabled()
+            .then(|| crate::metrics::encode(&self.parts))
     }
 
     /// Records where this server's HTTP endpoint is bound, for
     /// `ClusterInfo.http_addr` (the first call wins).
     pub fn set_http_addr(&self, addr: SocketAddr) {
         let _ = self.parts.http_addr.set(addr.to_string());
+    }
+
+    /// Lets `SetLogLevel` change this process's log level with `control`
+    /// (the first call wins; without one the call is refused).
+    pub fn set_log_control(&self, control: LogControl) {
+        let _ = self.parts.log_control.set(control);
     }
 
     /// The address this server is known by.

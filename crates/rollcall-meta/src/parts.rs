@@ -43,6 +43,12 @@ pub struct Parts {
     /// The other meta servers' HTTP endpoints, as they told this server
     /// when it pinged them (Raft id → address).
     pub peer_http: Arc<std::sync::Mutex<std::collections::BTreeMap<u64, String>>>,
+    /// Changes this process's log level (`SetLogLevel`), when the process
+    /// that runs the server gave a way to.
+    pub log_control: Arc<std::sync::OnceLock<crate::observer::LogControl>>,
+    /// Turns true when the server starts to stop: server streams end, so
+    /// the gRPC server's graceful shutdown does not wait on them.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// Heartbeat counters (`/metrics`).
     pub heartbeat_metrics: Arc<crate::metrics::HeartbeatMetrics>,
     /// Wall-clock start of this process (ms).

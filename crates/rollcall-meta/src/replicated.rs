@@ -33,12 +33,20 @@ pub struct Replicated {
     proposals: Family<[(&'static str, &'static str); 1], Counter>,
     /// Time from proposing to hearing back.
     proposal_seconds: Histogram,
+    /// The metadata version as applied here.
+    versions: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Replicated {
     /// Over the state machine's state and this server's Raft node.
-    pub fn new(state: Arc<RwLock<ClusterState>>, raft: Raft, writes: Arc<AtomicU64>) -> Self {
+    pub fn new(
+        state: Arc<RwLock<ClusterState>>,
+        versions: tokio::sync::watch::Receiver<u64>,
+        raft: Raft,
+        writes: Arc<AtomicU64>,
+    ) -> Self {
         Replicated {
+            versions,
             state,
             cluster_id: AtomicU32::new(0),
             raft,
@@ -121,6 +129,11 @@ impl Replicated {
             }
             Err(RaftError::Fatal(f)) => Err(ProposeError::Unavailable(f.to_string())),
         }
+    }
+
+    /// The metadata version as applied here, to wait for changes on.
+    pub fn watch_version(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.versions.clone()
     }
 
     /// Store write transactions since start.

@@ -172,6 +172,7 @@ impl MetaServer {
         let legacy = crate::raft::legacy::read(&store)?;
         let (log, sm) = crate::raft::open(&store)?;
         let state = sm.state();
+        let versions = sm.version_watch();
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config(&config)?),
@@ -208,7 +209,7 @@ impl MetaServer {
         let parts = Parts {
             config: Arc::new(config.clone()),
             clock,
-            store: Arc::new(Replicated::new(state, raft.clone(), store_writes)),
+            store: Arc::new(Replicated::new(state, versions, raft.clone(), store_writes)),
             lead: Arc::new(Leadership::new(
                 raft.clone(),
                 config.node_id,
@@ -222,9 +223,11 @@ impl MetaServer {
             net: net.clone(),
             thrift_port: Arc::default(),
             connections: Arc::default(),
-            heartbeat_metrics: Arc::default(),
+            heartbeat_metrics: Arc::new(crate::metrics::HeartbeatMetrics::new(config.metrics)),
             http_addr: Arc::default(),
             peer_http: Arc::default(),
+            log_control: Arc::default(),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
             started_wall_ms: wall_ms(),
         };
 
@@ -261,6 +264,7 @@ impl MetaServer {
 
         let stop = Arc::new(Notify::new());
         let stopped = stop.clone();
+        let stopping = parts.stopping.clone();
         let limit = config.max_message_bytes;
         let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
@@ -297,6 +301,9 @@ impl MetaServer {
             let r = router
                 .serve_with_incoming_shutdown(ReceiverStream::new(grpc_rx), async move {
                     stopped.notified().await;
+                    // Server streams end now, or the graceful shutdown
+                    // would wait for them forever.
+                    stopping.send_replace(true);
                 })
                 .await;
             let _ = stop_tx.send(true);

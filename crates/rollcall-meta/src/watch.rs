@@ -1,5 +1,6 @@
 //! Server streams that push changes as they happen instead of being
-//! polled: [`events`] (`Admin/WatchEvents`).
+//! polled: [`events`] (`Admin/WatchEvents`) and [`metadata`]
+//! (`Meta/WatchMetadata`).
 
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ pub fn events(
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut recorded = p.events.watch();
+        let mut stopping = p.stopping.subscribe();
         loop {
             if let Err(e) = p.lead.require() {
                 let _ = tx
@@ -46,6 +48,43 @@ pub fn events(
                 changed = recorded.changed() => if changed.is_err() { return },
                 _ = tokio::time::sleep(LEADERSHIP_CHECK) => {}
                 _ = tx.closed() => return,
+                _ = stopping.wait_for(|s| *s) => return,
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// Metadata deltas for a client at `since`: one at once (what changed
+/// after `since`, possibly nothing), then one whenever the metadata version
+/// applied here moves. An answer that is not OK (a wrong cluster id) is
+/// sent and ends the stream.
+pub fn metadata(
+    p: Parts,
+    cluster_id: u32,
+    mut since: u64,
+) -> ReceiverStream<Result<pb::GetMetadataResponse, Status>> {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut versions = p.store.watch_version();
+        let mut stopping = p.stopping.subscribe();
+        let mut first = true;
+        loop {
+            let current = *versions.borrow_and_update();
+            if first || current > since {
+                first = false;
+                let resp = views::metadata(&p, cluster_id, since);
+                let ok = resp.code == pb::Code::Ok as i32;
+                since = since.max(resp.metadata_version);
+                if tx.send(Ok(resp)).await.is_err() || !ok {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                changed = versions.changed() => if changed.is_err() { return },
+                _ = tx.closed() => return,
+                _ = stopping.wait_for(|s| *s) => return,
             }
         }
     });

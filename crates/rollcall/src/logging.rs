@@ -6,11 +6,17 @@
 //! filter.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
 
-use crate::args::LogLevel;
+use crate::args::{LogFormat, LogLevel};
 use crate::error::CliError;
+
+/// Changes the filter of the installed logger (`rollcall log-level set`).
+static RELOAD: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
 /// The environment variable holding a log filter.
 pub const ENV: &str = "ROLLCALL_LOG";
@@ -43,10 +49,10 @@ fn filter_for(level: LogLevel) -> String {
     parts.join(",")
 }
 
-/// Installs the stderr logger: `flag` (`--log-level`) if given, else
-/// `ROLLCALL_LOG` if set, else ours at `default`. An unreadable
-/// `ROLLCALL_LOG` is a usage error.
-pub fn init(flag: Option<LogLevel>, default: LogLevel) -> Result<(), CliError> {
+/// Installs the stderr logger in `format`: `flag` (`--log-level`) if
+/// given, else `ROLLCALL_LOG` if set, else ours at `default`. An
+/// unreadable `ROLLCALL_LOG` is a usage error.
+pub fn init(flag: Option<LogLevel>, default: LogLevel, format: LogFormat) -> Result<(), CliError> {
     let directives = match (flag, std::env::var(ENV)) {
         (Some(level), _) => filter_for(level),
         (None, Ok(v)) => v,
@@ -56,15 +62,54 @@ pub fn init(flag: Option<LogLevel>, default: LogLevel) -> Result<(), CliError> {
     let filter = EnvFilter::builder()
         .parse(&directives)
         .map_err(|e| CliError::Usage(format!("{ENV}={directives:?} is not a log filter: {e}")))?;
+    let (filter, handle) = reload::Layer::new(filter);
+    let registry = tracing_subscriber::registry().with(filter);
     // Another logger already installed (never, in the binary) keeps its
     // place.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+    let installed = match format {
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_target(false),
+            )
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_current_span(false)
+                    .with_target(true),
+            )
+            .try_init(),
+    };
+    if installed.is_ok() {
+        let _ = RELOAD.set(handle);
+    }
     Ok(())
+}
+
+/// Sets our crates' level in the running process (the others stay at
+/// warn or quieter), as `--log-level` would have; returns the filter now
+/// in force.
+pub fn set_level(level: &str) -> Result<String, String> {
+    let level = <LogLevel as clap::ValueEnum>::from_str(level, true).map_err(|_| {
+        format!("{level:?} is not a log level (off, error, warn, info, debug, trace)")
+    })?;
+    let handle = RELOAD
+        .get()
+        .ok_or_else(|| "this process has no logger to change".to_string())?;
+    let directives = filter_for(level);
+    let filter = EnvFilter::builder()
+        .parse(&directives)
+        .map_err(|e| format!("{directives}: {e}"))?;
+    handle
+        .reload(filter)
+        .map_err(|e| format!("changing the log filter: {e}"))?;
+    tracing::warn!(filter = %directives, "log level changed");
+    Ok(directives)
 }
 
 #[cfg(test)]

@@ -68,41 +68,15 @@ fn version_text(v: &str) -> &str {
     }
 }
 
-/// The SHOW HOSTS-style table.
-pub fn hosts_table(hosts: &[pb::HostView]) -> String {
-    // An Error column only when some host has one (failed probes, or a
-    // both-mode host whose push direction went silent).
-    let with_errors = hosts.iter().any(|h| !h.last_error.is_empty());
-    // A Group column only when some host is in a group (Doris's backends).
-    let with_groups = hosts.iter().any(|h| !h.group.is_empty());
-    let mut header = vec![
-        "Host",
-        "Port",
-        "Role",
-        "Status",
-        "Node id",
-        "Zone",
-        "Version",
-        "Start time",
-        "Last heartbeat",
-        "Leader count",
-        "Leader distribution",
-        "Partition distribution",
-        "Metadata version",
-    ];
-    if with_groups {
-        header.push("Group/shard");
-    }
-    if with_errors {
-        header.push("Error");
-    }
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header);
+/// The SHOW HOSTS-style table, fitted to the terminal it is printed to
+/// (cells wrap; off a terminal nothing wraps). A column with no value in
+/// any row (no leaders yet, no groups, no errors) is left out unless
+/// `wide`.
+pub fn hosts_table(hosts: &[pb::HostView], wide: bool) -> String {
     let mut total_leaders = 0u64;
     let mut total_leader_dist: BTreeMap<String, u64> = BTreeMap::new();
     let mut total_part_dist: BTreeMap<String, u64> = BTreeMap::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for h in hosts {
         total_leaders += h.leader_count as u64;
         for (k, v) in &h.leader_distribution {
@@ -112,7 +86,7 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
             *total_part_dist.entry(k.clone()).or_default() += *v as u64;
         }
         let has_parts = !h.leader_distribution.is_empty() || !h.partition_distribution.is_empty();
-        let mut row = vec![
+        rows.push(vec![
             h.host.clone(),
             h.port.to_string(),
             role_name(h.role).to_string(),
@@ -134,18 +108,13 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
             distribution(&h.leader_distribution),
             distribution(&h.partition_distribution),
             h.metadata_version.to_string(),
-        ];
-        if with_groups {
-            row.push(if h.group.is_empty() {
+            if h.group.is_empty() {
                 String::new()
             } else {
                 format!("{}/{}", h.group, h.shard)
-            });
-        }
-        if with_errors {
-            row.push(h.last_error.clone());
-        }
-        t.add_row(row);
+            },
+            h.last_error.clone(),
+        ]);
     }
     if !total_part_dist.is_empty() {
         let join = |m: &BTreeMap<String, u64>| {
@@ -154,19 +123,42 @@ pub fn hosts_table(hosts: &[pb::HostView]) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let mut row = vec![String::from("Total"); 1];
+        let mut row = vec![String::from("Total")];
         row.extend(std::iter::repeat_n(String::new(), 8));
         row.push(total_leaders.to_string());
         row.push(join(&total_leader_dist));
         row.push(join(&total_part_dist));
-        row.push(String::new());
-        if with_groups {
-            row.push(String::new());
-        }
-        if with_errors {
-            row.push(String::new());
-        }
-        t.add_row(row);
+        row.extend(std::iter::repeat_n(String::new(), 3));
+        rows.push(row);
+    }
+    let header = [
+        "Host",
+        "Port",
+        "Role",
+        "Status",
+        "Node id",
+        "Zone",
+        "Version",
+        "Start time",
+        "Last heartbeat",
+        "Leader count",
+        "Leader distribution",
+        "Partition distribution",
+        "Metadata version",
+        "Group/shard",
+        "Error",
+    ];
+    // Host, port, role and status always show; the rest when some row
+    // has a value (or `wide`).
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&c| wide || c < 4 || rows.iter().any(|r| !r[c].is_empty()))
+        .collect();
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(keep.iter().map(|&c| header[c]).collect::<Vec<_>>());
+    for r in rows {
+        t.add_row(keep.iter().map(|&c| r[c].clone()).collect::<Vec<_>>());
     }
     t.to_string()
 }
@@ -559,9 +551,42 @@ mod tests {
     #[test]
     fn a_version_never_observed_shows_as_unknown_and_null() {
         assert_eq!(host_json(&meta_row(""))["version"], Value::Null);
-        assert!(hosts_table(&[meta_row("")]).contains("unknown"));
+        assert!(hosts_table(&[meta_row("")], false).contains("unknown"));
         assert_eq!(host_json(&meta_row("9.8.7"))["version"], "9.8.7");
-        let t = hosts_table(&[meta_row("9.8.7")]);
+        let t = hosts_table(&[meta_row("9.8.7")], false);
         assert!(t.contains("9.8.7") && !t.contains("unknown"), "{t}");
+    }
+
+    #[test]
+    fn columns_without_a_value_show_only_when_wide() {
+        let t = hosts_table(&[meta_row("9.8.7")], false);
+        let header = t.lines().nth(1).unwrap_or_default();
+        for shown in [
+            "Host",
+            "Port",
+            "Role",
+            "Status",
+            "Version",
+            "Metadata version",
+        ] {
+            assert!(header.contains(shown), "{shown} in {t}");
+        }
+        for hidden in [
+            "Zone",
+            "Leader count",
+            "Partition distribution",
+            "Group/shard",
+            "Error",
+        ] {
+            assert!(!header.contains(hidden), "{hidden} not in {t}");
+        }
+        let wide = hosts_table(&[meta_row("9.8.7")], true);
+        for all in ["Zone", "Leader count", "Group/shard", "Error"] {
+            assert!(wide.contains(all), "{all} in {wide}");
+        }
+        let mut grouped = meta_row("1");
+        grouped.group = "t/c".into();
+        grouped.shard = 2;
+        assert!(hosts_table(&[grouped], false).contains("t/c/2"));
     }
 }

@@ -33,6 +33,8 @@ pub struct StateMachine {
     last_applied: Option<LogId<MetaNodeId>>,
     membership: Membership,
     built: u64,
+    /// The metadata version as applied here; watchers wait on it.
+    version: tokio::sync::watch::Sender<u64>,
 }
 
 /// Builds a snapshot from the state as it was when the builder was made.
@@ -107,7 +109,9 @@ impl StateMachine {
             }
             None => (ClusterState::new(), None, Membership::default()),
         };
+        let version = tokio::sync::watch::Sender::new(state.metadata_version());
         Ok(StateMachine {
+            version,
             store,
             state: Arc::new(RwLock::new(state)),
             last_applied,
@@ -119,6 +123,21 @@ impl StateMachine {
     /// The cluster state this machine applies to; read it from handlers.
     pub fn state(&self) -> Arc<RwLock<ClusterState>> {
         self.state.clone()
+    }
+
+    /// The metadata version as applied here, changing with each apply that
+    /// bumps it (`WatchMetadata` waits on it).
+    pub fn version_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Tells watchers the version now applied.
+    fn publish(&self, v: u64) {
+        self.version.send_if_modified(|old| {
+            let changed = *old != v;
+            *old = v;
+            changed
+        });
     }
 }
 
@@ -167,6 +186,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             };
             replies.push(reply);
         }
+        let version = state.metadata_version();
+        drop(state);
+        self.publish(version);
         Ok(replies)
     }
 
@@ -206,7 +228,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let state = decode_state(&data)
             .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         write_snapshot(&self.store, meta, &data)?;
+        let version = state.metadata_version();
         *write(&self.state) = state;
+        self.publish(version);
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         Ok(())

@@ -22,6 +22,9 @@ pub struct HostsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Every column, even those with no value in any row.
+    #[arg(long)]
+    pub wide: bool,
     /// Add, drain or drop (without one: list).
     #[command(subcommand)]
     pub action: Option<HostsCmd>,
@@ -225,6 +228,22 @@ pub enum MetaClusterCmd {
         /// Its id.
         id: u64,
         /// Where the meta service is (`--meta`).
+        #[command(flatten)]
+        meta: MetaAddrs,
+    },
+}
+
+/// `rollcall log-level set`.
+#[derive(Debug, Subcommand)]
+pub enum LogLevelCmd {
+    /// Set the log level of each meta server named by --meta (each one
+    /// called directly, not through the leader): rollcall's crates at
+    /// LEVEL, every other crate at warn or quieter. Until the server
+    /// restarts.
+    Set {
+        /// off, error, warn, info, debug or trace.
+        level: String,
+        /// The meta servers to change (`--meta`).
         #[command(flatten)]
         meta: MetaAddrs,
     },

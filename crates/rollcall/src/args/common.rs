@@ -24,6 +24,17 @@ pub enum LogLevel {
     Trace,
 }
 
+/// A format for `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line: timestamp, level, target, message (in
+    /// `fields`) and the event's fields.
+    Json,
+}
+
 /// The meta address used when `--meta` is not given.
 pub const DEFAULT_META: &str = "127.0.0.1:9559";
 

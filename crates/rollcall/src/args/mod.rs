@@ -16,11 +16,11 @@ use clap::{Parser, Subcommand};
 
 pub use admin::{
     AuditArgs, BalanceCmd, ClusterArgs, ConfigCmd, EventsArgs, GroupsCmd, HostsArgs, HostsCmd,
-    JobsArgs, JobsCmd, MetaClusterCmd, ModeArg, PartsArgs, SchemaAlter, SchemaCmd, SchemaCreate,
-    SchemaName, SpacesCmd, TokensCmd,
+    JobsArgs, JobsCmd, LogLevelCmd, MetaClusterCmd, ModeArg, PartsArgs, SchemaAlter, SchemaCmd,
+    SchemaCreate, SchemaName, SpacesCmd, TokensCmd,
 };
 pub use certs::CertsCmd;
-pub use common::{LogLevel, MetaTarget, TlsArgs};
+pub use common::{LogFormat, LogLevel, MetaTarget, TlsArgs};
 pub use servers::{AdmissionArg, DetectorArg, MetaArgs, NodeArgs, OnOff};
 pub use tools::{BenchArgs, DemoArgs, MetadataFetch};
 
@@ -44,6 +44,15 @@ pub struct Cli {
     /// or the ROLLCALL_LOG filter when set].
     #[arg(long, global = true, value_enum, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
+    /// Log format on stderr: text, or one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
     /// Bearer token for admin calls, when the meta service requires
     /// authentication [default: the ROLLCALL_TOKEN environment variable].
     #[arg(
@@ -93,6 +102,9 @@ pub enum Command {
     /// Add or remove meta servers.
     #[command(name = "meta-cluster", subcommand)]
     MetaCluster(MetaClusterCmd),
+    /// Change the log level of running meta servers.
+    #[command(name = "log-level", subcommand)]
+    LogLevelSet(LogLevelCmd),
     /// Show the cluster id, metadata version, leader, term and members.
     Cluster(ClusterArgs),
     /// Show host events (registered, online, offline, restarted, dropped, rejected).

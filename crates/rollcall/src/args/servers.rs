@@ -31,6 +31,14 @@ pub enum AdmissionArg {
 /// `rollcall meta`.
 #[derive(Debug, Args)]
 pub struct MetaArgs {
+    /// Read the configuration from this TOML file: every flag is a key
+    /// (its name with _ for -); ROLLCALL_<KEY> variables override the
+    /// file, flags override both (docs/CONFIG.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Directory of the durable state (created if missing).
     #[arg(long)]
     pub data_dir: PathBuf,
@@ -86,6 +94,10 @@ pub struct MetaArgs {
     /// `rollcall cluster`.
     #[arg(long, value_name = "ADDR|off")]
     pub http_listen: Option<String>,
+    /// Count heartbeats for /metrics (off: only to measure what counting
+    /// costs; /metrics then answers 404).
+    #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
+    pub metrics: OnOff,
     /// Consecutive failed probes before a pull-mode host is OFFLINE.
     #[arg(long, default_value_t = 3)]
     pub pull_failure_tolerance: u32,
@@ -139,6 +151,14 @@ fn parse_peer(s: &str) -> Result<(u64, String), String> {
 /// `rollcall node`.
 #[derive(Clone, Debug, Args)]
 pub struct NodeArgs {
+    /// Read the configuration from this TOML file: every flag is a key
+    /// (its name with _ for -); ROLLCALL_<KEY> variables override the
+    /// file, flags override both (docs/CONFIG.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Where the meta service is (`--meta`), and TLS (`--tls-dir DIR`:
     /// ca.crt, node.crt, node.key, for the agent's connections and the
     /// heartbeat port; SIGHUP reloads the files).

@@ -90,6 +90,12 @@ pub struct BenchArgs {
     /// meta servers; reports both and the ratios TLS / plaintext.
     #[arg(long, conflicts_with_all = ["meta", "pull", "failover", "writes", "metadata_change"])]
     pub tls: bool,
+    /// Measure what metrics cost: the push bench (open or closed loop)
+    /// twice in one run, against meta servers with --metrics off, then
+    /// with metrics on and the leader's /metrics scraped every second;
+    /// reports both and the ratios.
+    #[arg(long, conflicts_with_all = ["meta", "pull", "failover", "writes", "metadata_change", "tls"])]
+    pub metrics_scrape: bool,
 }
 
 /// How simulated hosts fetch metadata.
@@ -99,4 +105,7 @@ pub enum MetadataFetch {
     Stream,
     /// Over a new gRPC connection per fetch.
     Grpc,
+    /// Pushed over a `WatchMetadata` stream each host holds open (its
+    /// own gRPC connection), as the agent does now; heartbeats go on.
+    Watch,
 }

@@ -33,7 +33,8 @@ pub const EXPIRED_FACTOR: u32 = 5;
 /// Meta servers as child processes.
 pub struct MetaGroup {
     children: Vec<Option<Child>>,
-    dirs: Vec<PathBuf>,
+    /// Their data directories, by index.
+    pub dirs: Vec<PathBuf>,
     /// Their addresses, by index (id = index + 1).
     pub addrs: Vec<String>,
     peers: String,

@@ -5,10 +5,13 @@
 //! version, the connections the meta server accepted meanwhile, and its
 //! CPU and peak RSS.
 //!
-//! `--metadata-fetch stream` (the default, what the agent does) fetches
-//! over the heartbeat stream; `grpc` opens a gRPC connection per fetch,
-//! as agents did before the stream carried metadata: the figure to
-//! compare against.
+//! `--metadata-fetch stream` (the default) fetches over the heartbeat
+//! stream when a heartbeat announces the change; `grpc` opens a gRPC
+//! connection per fetch, as agents did before the stream carried
+//! metadata; `watch` holds a `WatchMetadata` stream open per host (as the
+//! agent does now, its heartbeats going on as before) and takes the time
+//! from just before the `config set` until each host's stream delivered
+//! the change.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,6 +48,10 @@ struct Run {
     reached: Mutex<Vec<u32>>,
     /// Fetches that failed (each is retried on the next heartbeat).
     fetch_errors: AtomicU64,
+    /// `watch`: when each host's stream delivered the change.
+    pushed: Mutex<Vec<Instant>>,
+    /// `watch`: streams open.
+    watching: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -94,7 +101,11 @@ async fn fetch(
         since_version: held,
     };
     let resp = match run.fetch {
-        MetadataFetch::Stream => client.metadata(&req).await.map_err(|e| e.to_string())?,
+        // A watcher fetches too when a heartbeat announces a change its
+        // stream has not brought yet (the agent's fallback).
+        MetadataFetch::Stream | MetadataFetch::Watch => {
+            client.metadata(&req).await.map_err(|e| e.to_string())?
+        }
         MetadataFetch::Grpc => {
             // A connection per fetch, dropped after it.
             let mut c = pb::meta_client::MetaClient::connect(format!("http://{}", run.addr))
@@ -129,6 +140,10 @@ async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
         (c, steady, held)
     };
     let cluster_id = steady.cluster_id;
+    let _watch = match run.fetch {
+        MetadataFetch::Watch => Some(Watcher(tokio::spawn(watch(run.clone(), cluster_id, held)))),
+        _ => None,
+    };
     run.registered.fetch_add(1, Ordering::Relaxed);
     let mut noted = false;
     let base = tokio::time::Instant::now();
@@ -158,6 +173,44 @@ async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Aborts a host's watch task with the host.
+struct Watcher(tokio::task::JoinHandle<()>);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `watch`: one host's `WatchMetadata` stream; records when the first
+/// version above `held` arrives.
+async fn watch(run: Arc<Run>, cluster_id: u32, held: u64) {
+    let Ok(mut c) = pb::meta_client::MetaClient::connect(format!("http://{}", run.addr)).await
+    else {
+        run.fetch_errors.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let req = pb::GetMetadataRequest {
+        cluster_id,
+        since_version: held,
+    };
+    let Ok(stream) = c.watch_metadata(req).await else {
+        run.fetch_errors.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let mut stream = stream.into_inner();
+    run.watching.fetch_add(1, Ordering::Relaxed);
+    while let Ok(Some(m)) = stream.message().await {
+        if m.metadata_version > held {
+            run.pushed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Instant::now());
+            return;
+        }
+    }
+}
+
 /// Runs the bench against the meta leader at `addr` (`meta_pid`: its
 /// process, when the bench started it).
 pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<(), CliError> {
@@ -175,6 +228,8 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
         changed_at: Mutex::new(None),
         reached: Mutex::new(Vec::new()),
         fetch_errors: AtomicU64::new(0),
+        pushed: Mutex::new(Vec::new()),
+        watching: AtomicU64::new(0),
         stop: AtomicBool::new(false),
     });
     let mut tasks: Vec<_> = (0..args.hosts)
@@ -193,8 +248,23 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     reg.finish();
-    // Every host heartbeats once more at its steady rate before the change.
+    // Every host heartbeats once more at its steady rate before the change
+    // (and, watching, has its stream open).
     tokio::time::sleep(args.interval).await;
+    if args.metadata_fetch == MetadataFetch::Watch {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while run.watching.load(Ordering::Relaxed) < args.hosts as u64 {
+            if Instant::now() > deadline {
+                return Err(CliError::Failed(format!(
+                    "only {} of {} watch streams opened ({} failed)",
+                    run.watching.load(Ordering::Relaxed),
+                    args.hosts,
+                    run.fetch_errors.load(Ordering::Relaxed)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 
     // One admin connection, open before the first reading, so the count
     // of accepted connections is the hosts' alone.
@@ -222,8 +292,13 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
     let waiting = bar(args.hosts as u64, "propagating", args.json);
     // Every host heartbeats within an interval; allow ten, plus slack.
     let deadline = t0 + args.interval * 10 + Duration::from_secs(30);
+    let watching = args.metadata_fetch == MetadataFetch::Watch;
     let all = loop {
-        let n = run.reached.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let n = if watching {
+            run.pushed.lock().unwrap_or_else(|p| p.into_inner()).len()
+        } else {
+            run.reached.lock().unwrap_or_else(|p| p.into_inner()).len()
+        };
         waiting.set_position(n as u64);
         if n >= args.hosts {
             break t0.elapsed();
@@ -257,7 +332,20 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
     }
     let (offline_events, not_online) =
         false_offline(&super::tls::Reach::plain(), addr, &mark).await?;
-    let mut reached = std::mem::take(&mut *run.reached.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut reached = if watching {
+        run.pushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|t| {
+                t.saturating_duration_since(t0)
+                    .as_micros()
+                    .min(u32::MAX as u128) as u32
+            })
+            .collect()
+    } else {
+        std::mem::take(&mut *run.reached.lock().unwrap_or_else(|p| p.into_inner()))
+    };
     reached.sort_unstable();
     let latency = Latency::of(&reached);
     let (cpu, rss) = meta_usage(usage_before, usage_after);
@@ -266,6 +354,7 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
     let fetch_name = match args.metadata_fetch {
         MetadataFetch::Stream => "stream",
         MetadataFetch::Grpc => "grpc",
+        MetadataFetch::Watch => "watch",
     };
     let report = json!({
         "mode": "metadata-change",

@@ -5,13 +5,16 @@
 //! to recover from a killed leader ([`failover`]); one metadata change
 //! reaching every host ([`metadata`]). [`report`] holds what
 //! their reports share. With `--tls`, the push bench runs twice, in
-//! plaintext and over mutual TLS, and reports the ratios ([`tls`]).
+//! plaintext and over mutual TLS, and reports the ratios ([`tls`]); with
+//! `--metrics-scrape`, with metrics off and then scraped every second
+//! ([`scrape`]); [`compare`] takes the ratios.
 //!
 //! Without `--meta` it starts the meta server(s) as child processes (this
 //! same binary, `rollcall meta`, on 127.0.0.1 with temporary data
 //! directories; [`group`]), so the meta server's CPU and memory are
 //! measured apart from the load generator's.
 
+mod compare;
 mod failover;
 mod group;
 mod join;
@@ -20,6 +23,7 @@ mod procstat;
 mod pull;
 mod push;
 mod report;
+mod scrape;
 mod tls;
 mod writes;
 
@@ -57,6 +61,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     }
     if args.tls {
         return tls::run(&args).await;
+    }
+    if args.metrics_scrape {
+        return scrape::run(&args).await;
     }
     if args.failover {
         return failover::run(&args).await;

@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use rollcall_proto as pb;
 use rollcall_proto::transport::{Dialer, Net};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use super::compare::{indent, ratio_text, ratios};
 use super::group::MetaGroup;
 use super::push::{self, Measured};
 use crate::args::{BenchArgs, MetaTarget, TlsArgs};
@@ -143,82 +144,6 @@ async fn round(
     m
 }
 
-/// The figures compared, by their key in the ratio report, and where
-/// each round's report holds them.
-const FIGURES: [(&str, &[&str]); 6] = [
-    ("heartbeats_per_s", &["heartbeats_per_s"]),
-    ("latency_p50_ms", &["latency_ms", "p50"]),
-    ("latency_p99_ms", &["latency_ms", "p99"]),
-    ("meta_cpu_s", &["meta_cpu_s"]),
-    ("meta_cpu_per_heartbeat", &[]),
-    ("meta_peak_rss_mb", &["meta_peak_rss_mb"]),
-];
-
-/// Figure `key` (at `path`) of one round's report; a figure that cannot
-/// be read, or reads 0, fails the bench (no ratio can be taken of it).
-fn figure(report: &Value, round: &str, key: &str, path: &[&str]) -> Result<f64, CliError> {
-    let v = if path.is_empty() {
-        // CPU seconds per heartbeat (closed loop rounds differ in count).
-        let cpu = figure(report, round, "meta_cpu_s", &["meta_cpu_s"])?;
-        let n = figure(report, round, "heartbeats", &["heartbeats"])?;
-        Some(cpu / n)
-    } else {
-        path.iter()
-            .try_fold(report, |v, k| v.get(k))
-            .and_then(Value::as_f64)
-    };
-    match v {
-        Some(x) if x > 0.0 && x.is_finite() => Ok(x),
-        Some(x) => Err(CliError::Failed(format!(
-            "the {round} round's {key} is {x}: no ratio can be taken (run longer, or with \
-             more hosts)"
-        ))),
-        None => Err(CliError::Failed(format!(
-            "the {round} round's {key} could not be read"
-        ))),
-    }
-}
-
-/// The ratios TLS / plaintext of [`FIGURES`].
-fn ratios(plain: &Value, tls: &Value) -> Result<serde_json::Map<String, Value>, CliError> {
-    let mut out = serde_json::Map::new();
-    for (key, path) in FIGURES {
-        let p = figure(plain, "plaintext", key, path)?;
-        let t = figure(tls, "TLS", key, path)?;
-        out.insert(key.to_string(), json!(t / p));
-    }
-    Ok(out)
-}
-
-/// The text of the ratio report.
-fn ratio_text(r: &serde_json::Map<String, Value>) -> String {
-    let at = |k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
-    [
-        "TLS / plaintext".to_string(),
-        format!("  heartbeats/s      {:.2}x", at("heartbeats_per_s")),
-        format!(
-            "  latency           p50 {:.2}x  p99 {:.2}x",
-            at("latency_p50_ms"),
-            at("latency_p99_ms")
-        ),
-        format!(
-            "  meta CPU          {:.2}x ({:.2}x per heartbeat)",
-            at("meta_cpu_s"),
-            at("meta_cpu_per_heartbeat")
-        ),
-        format!("  meta peak RSS     {:.2}x", at("meta_peak_rss_mb")),
-    ]
-    .join("\n")
-}
-
-/// Indents every line of `text` by two spaces.
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("  {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Runs the push bench in plaintext, then over mutual TLS, and prints
 /// both reports and the ratios.
 pub async fn run(args: &BenchArgs) -> Result<(), CliError> {
@@ -240,52 +165,14 @@ pub async fn run(args: &BenchArgs) -> Result<(), CliError> {
     }
     let extra = vec![OsString::from("--tls-dir"), dir.clone().into_os_string()];
     let tls = round(args, extra, &tls_reach).await?;
-    let ratio = ratios(&plain.json, &tls.json)?;
+    let ratio = ratios(&plain.json, &tls.json, ("plaintext", "TLS"))?;
     if args.json {
         let report = json!({"plaintext": plain.json, "tls": tls.json, "ratio": ratio});
         outln!("{}", crate::render::pretty(&report))?;
     } else {
         outln!("{}", indent(&tls.text))?;
-        outln!("{}", ratio_text(&ratio))?;
+        outln!("{}", ratio_text("TLS / plaintext", &ratio))?;
     }
     drop(pki);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn report(rate: f64, p50: f64, cpu: f64) -> Value {
-        json!({
-            "heartbeats": 100,
-            "heartbeats_per_s": rate,
-            "latency_ms": {"p50": p50, "p99": 2.0 * p50, "max": 3.0 * p50},
-            "meta_cpu_s": cpu,
-            "meta_peak_rss_mb": 10.0,
-        })
-    }
-
-    #[test]
-    fn ratios_are_tls_over_plaintext() {
-        let r = ratios(&report(1000.0, 1.0, 0.5), &report(800.0, 1.5, 0.75)).unwrap();
-        let at = |k: &str| r[k].as_f64().unwrap();
-        assert!((at("heartbeats_per_s") - 0.8).abs() < 1e-9);
-        assert!((at("latency_p50_ms") - 1.5).abs() < 1e-9);
-        assert!((at("latency_p99_ms") - 1.5).abs() < 1e-9);
-        assert!((at("meta_cpu_s") - 1.5).abs() < 1e-9);
-        assert!((at("meta_cpu_per_heartbeat") - 1.5).abs() < 1e-9);
-        assert!((at("meta_peak_rss_mb") - 1.0).abs() < 1e-9);
-        assert!(ratio_text(&r).contains("0.80x"));
-    }
-
-    #[test]
-    fn a_figure_missing_or_zero_fails() {
-        let e = ratios(&report(1000.0, 1.0, 0.0), &report(800.0, 1.5, 0.75)).unwrap_err();
-        assert!(e.to_string().contains("meta_cpu_s"), "{e}");
-        let mut bad = report(1000.0, 1.0, 0.5);
-        bad["latency_ms"] = json!(null);
-        let e = ratios(&bad, &report(800.0, 1.5, 0.75)).unwrap_err();
-        assert!(e.to_string().contains("could not be read"), "{e}");
-    }
 }

@@ -1,4 +1,7 @@
-//! `rollcall events [--follow]`: the leader's host events.
+//! `rollcall events [--follow]`: the leader's host events. `--follow`
+//! holds a `WatchEvents` stream open: the leader pushes each event as it
+//! is recorded, and when leadership moves the stream ends and the command
+//! finds the new leader.
 
 use std::time::Duration;
 
@@ -15,47 +18,72 @@ pub async fn run(args: EventsArgs) -> Result<(), CliError> {
     let EventsArgs { follow, json, meta } = args;
     let meta = &meta.or_default();
     let mut c = connect(meta).await?;
+    if !follow {
+        let mut after = 0;
+        loop {
+            let r = c
+                .list_events(pb::ListEventsRequest {
+                    after_seq: after,
+                    limit: 1000,
+                })
+                .await?
+                .into_inner();
+            for e in &r.events {
+                outln!("{}", render::event_line(e, json))?;
+                after = e.seq;
+            }
+            if r.events.len() < 1000 {
+                return Ok(());
+            }
+        }
+    }
     // Events are the leader's, numbered from 1 in each term it leads: a
-    // follower that loses its leader reconnects and starts over with the
-    // new leader's log.
+    // new leader's log starts over.
     let mut term = leader_term(&mut c).await;
     let mut after = 0;
     loop {
-        let r = match c
-            .list_events(pb::ListEventsRequest {
+        match c
+            .watch_events(pb::ListEventsRequest {
                 after_seq: after,
-                limit: 1000,
+                limit: 0,
             })
             .await
         {
-            Ok(r) => r.into_inner(),
-            Err(e) if !follow => return Err(e.into()),
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                if let Ok(next) = connect(meta).await {
-                    c = next;
-                    let now = leader_term(&mut c).await;
-                    if now != term {
-                        term = now;
-                        after = 0;
+            Ok(stream) => {
+                let mut stream = stream.into_inner();
+                while let Ok(Some(batch)) = stream.message().await {
+                    for e in &batch.events {
+                        outln!("{}", render::event_line(e, json))?;
+                        after = e.seq;
                     }
                 }
-                continue;
             }
-        };
-        let got = r.events.len();
-        for e in &r.events {
-            outln!("{}", render::event_line(e, json))?;
-            after = e.seq;
-        }
-        if !follow {
-            if got == 1000 {
-                continue;
+            // A server from before WatchEvents, or a refusal that will
+            // not pass (a role too weak): say so.
+            Err(s) if s.code() == tonic::Code::Unimplemented => {
+                return Err(CliError::Usage(
+                    "this meta server cannot stream events (it predates WatchEvents)".into(),
+                ))
             }
-            return Ok(());
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                ) =>
+            {
+                return Err(s.into())
+            }
+            Err(_) => {}
         }
-        if got < 1000 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        // The stream ended: leadership moved or the server went away.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if let Ok(next) = connect(meta).await {
+            c = next;
+            let now = leader_term(&mut c).await;
+            if now != term {
+                term = now;
+                after = 0;
+            }
         }
     }
 }

@@ -56,7 +56,7 @@ pub async fn run(args: HostsArgs) -> Result<(), CliError> {
             if args.json {
                 outln!("{}", render::hosts_json(&hosts))?;
             } else {
-                outln!("{}", render::hosts_table(&hosts))?;
+                outln!("{}", render::hosts_table(&hosts, args.wide))?;
             }
         }
         Some(HostsCmd::Add {

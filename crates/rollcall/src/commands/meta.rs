@@ -92,6 +92,7 @@ fn config(args: &MetaArgs) -> Result<MetaConfig, CliError> {
         }
     }
     c.advertise = args.advertise.clone();
+    c.metrics = matches!(args.metrics, OnOff::On);
     // Secure by default off loopback.
     c.auth = match args.auth {
         Some(OnOff::On) => true,
@@ -136,6 +137,9 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
     }
     let auth = config.auth;
     let server = MetaServer::start(config).await?;
+    server
+        .observer()
+        .set_log_control(std::sync::Arc::new(crate::logging::set_level));
     if auth {
         note(format_args!(
             "admin calls need a token (the first admin token is written to DATA_DIR/admin.token \

@@ -13,6 +13,7 @@ mod events;
 mod groups;
 mod hosts;
 mod jobs;
+mod log_level;
 mod meta;
 mod meta_cluster;
 mod node;
@@ -39,6 +40,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Balance(cmd) => balance::run(cmd).await,
         Command::Jobs(args) => jobs::run(args).await,
         Command::MetaCluster(cmd) => meta_cluster::run(cmd).await,
+        Command::LogLevelSet(cmd) => log_level::run(cmd).await,
         Command::Cluster(args) => cluster::run(args).await,
         Command::Events(args) => events::run(args).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,

@@ -132,7 +132,13 @@ async fn metrics(State(st): State<MetaHttp>, headers: HeaderMap) -> Response {
         };
         return text(status, format!("{code}: {message}"));
     }
-    metrics_page(st.obs.metrics_text())
+    match st.obs.metrics_text() {
+        Some(page) => metrics_page(page),
+        None => text(
+            StatusCode::NOT_FOUND,
+            "metrics are off (rollcall meta --metrics off)",
+        ),
+    }
 }
 
 impl MetaHttp {

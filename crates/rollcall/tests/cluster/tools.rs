@@ -19,10 +19,26 @@ fn the_demo_runs_its_tour_and_exits_zero() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("Tour done"), "{stdout}");
-    for word in ["OFFLINE", "restarted", "registered", "Metadata version"] {
+    for word in [
+        "dashboard: http://127.0.0.1:",
+        "3 meta servers",
+        "OFFLINE",
+        "Leader distribution",
+        "s1:",
+        "pull mode",
+        "moves done",
+        "restarted",
+        "0 host(s) judged OFFLINE since it took office",
+    ] {
         assert!(stdout.contains(word), "missing {word}: {stdout}");
     }
-    assert!(tmp.path().join("meta").join("meta.redb").exists());
+    for i in 1..=3 {
+        let dir = tmp.path().join(format!("meta-{i}"));
+        assert!(dir.join("meta.redb").exists());
+        assert!(dir.join("http.addr").exists());
+    }
+    // The table fits: no column is there without a value.
+    assert!(!stdout.contains("Group/shard"), "{stdout}");
 }
 
 /// Runs `rollcall bench ARGS --json`, which must succeed; its report.
