@@ -84,7 +84,8 @@ async fn config_changes_reach_the_cache_and_subscribers() {
 }
 
 #[tokio::test]
-async fn a_metadata_change_travels_on_the_heartbeat_stream_without_a_new_connection() {
+async fn without_the_watch_a_metadata_change_travels_on_the_heartbeat_stream_without_a_new_connection(
+) {
     // A 1 s interval (RPC timeout 750 ms): a slow machine must not make
     // the agent drop and reopen its stream, which would count as a
     // connection.
@@ -92,7 +93,11 @@ async fn a_metadata_change_travels_on_the_heartbeat_stream_without_a_new_connect
     c.heartbeat_interval = Duration::from_secs(1);
     let meta = MetaServer::start(c).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(config(&meta, dir.path(), 7006)).await.unwrap();
+    // The fallback alone: the heartbeat announces, the stream fetches
+    // (the watch, on by default, opens its own connection).
+    let mut ac = config(&meta, dir.path(), 7006);
+    ac.watch_metadata = false;
+    let agent = Agent::start(ac).await.unwrap();
     agent.ready().await.unwrap();
     // One admin connection, opened before the first reading.
     let mut admin = pb::admin_client::AdminClient::connect(format!("http://{}", meta.local_addr()))

@@ -152,6 +152,11 @@ fn the_bench_reports_leaders_per_host_on_three_meta_servers() {
 fn assert_tls_report(r: &serde_json::Value, mode: &str, hosts: u64) {
     assert_heartbeat_report(&r["plaintext"], mode, hosts);
     assert_heartbeat_report(&r["tls"], mode, hosts);
+    assert_ratios(r);
+}
+
+/// The ratios of a two-round bench are numbers above 0.
+fn assert_ratios(r: &serde_json::Value) {
     for key in [
         "heartbeats_per_s",
         "latency_p50_ms",
@@ -190,6 +195,24 @@ fn the_tls_bench_reports_both_rounds_and_their_ratios() {
         "1s",
     ]);
     assert_tls_report(&r, "closed-loop", 20);
+}
+
+#[test]
+fn the_metrics_scrape_bench_reports_both_rounds_the_scrapes_and_the_ratios() {
+    let r = bench_json(&[
+        "--metrics-scrape",
+        "--hosts",
+        "20",
+        "--closed-loop",
+        "--concurrency",
+        "4",
+        "--duration",
+        "2s",
+    ]);
+    assert_heartbeat_report(&r["metrics_off"], "closed-loop", 20);
+    assert_heartbeat_report(&r["scraped"], "closed-loop", 20);
+    assert!(num(&r, "scrapes") >= 2.0, "a scrape a second: {r}");
+    assert_ratios(&r);
 }
 
 #[test]
@@ -239,7 +262,8 @@ fn the_writes_bench_reports_every_write() {
 
 #[test]
 fn the_metadata_change_bench_counts_the_connections_each_way_opens() {
-    for (fetch, opened) in [("stream", 0.0), ("grpc", 30.0)] {
+    // Watching, each host's stream was opened before the first reading.
+    for (fetch, opened) in [("stream", 0.0), ("grpc", 30.0), ("watch", 0.0)] {
         let r = bench_json(&[
             "--metadata-change",
             "--metadata-fetch",
