@@ -57,6 +57,11 @@ impl MetadataCache {
     pub fn apply(&self, delta: &MetadataDelta) -> Vec<MetadataChange> {
         let _one = self.applying.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.current.load_full();
+        // Two appliers (the watch, a heartbeat-announced fetch) may bring
+        // deltas out of order: an older one, even whole, is stale.
+        if delta.version < old.version() {
+            return Vec::new();
+        }
         let (next, changes) = old.apply(delta);
         if next.version() != old.version() || !changes.is_empty() {
             let snapshot = Arc::new(next);
@@ -102,5 +107,34 @@ mod tests {
         assert_eq!(cache.load().config("k", Role::Graph), Some("v"));
         let update = rx.recv().await.unwrap();
         assert_eq!(update.snapshot.version(), 3);
+    }
+
+    #[test]
+    fn an_older_delta_even_whole_does_not_roll_the_cache_back() {
+        let cache = MetadataCache::new();
+        let delta = |version: u64, full: bool, value: &str| MetadataDelta {
+            version,
+            full,
+            configs: vec![(
+                ConfigKey {
+                    key: "k".into(),
+                    role: None,
+                },
+                ConfigValue {
+                    value: value.into(),
+                    version,
+                },
+            )],
+            spaces: None,
+            schema: Vec::new(),
+            schema_dropped: Vec::new(),
+        };
+        cache.apply(&delta(4, false, "new"));
+        assert!(cache.apply(&delta(3, true, "old")).is_empty());
+        assert_eq!(cache.load().version(), 4);
+        assert_eq!(cache.load().config("k", Role::Storage), Some("new"));
+        // A whole resync at the same version is still taken.
+        assert!(cache.apply(&delta(4, true, "new")).is_empty());
+        assert_eq!(cache.load().version(), 4);
     }
 }

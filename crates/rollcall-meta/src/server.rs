@@ -30,6 +30,9 @@ use crate::replicated::Replicated;
 use rollcall_proto::transport::Accept;
 use rollcall_proto::transport::Net;
 
+/// How long a stop waits for open calls to end before it drops them.
+const GRACE: Duration = Duration::from_secs(5);
+
 /// Where a server's connections come from and how it reaches its peers.
 pub struct Transport {
     /// Accepts connections (heartbeat streams and gRPC on one port).
@@ -416,7 +419,18 @@ impl MetaServer {
 
     /// Runs until the gRPC server stops (error or [`Stopper::stop`]).
     pub async fn wait(mut self) -> Result<(), MetaError> {
-        let r = (&mut self.serve).await;
+        let mut stopping = self.parts.stopping.subscribe();
+        let r = tokio::select! {
+            r = &mut self.serve => r,
+            // A stop waits for open calls to end, for a while.
+            _ = async {
+                let _ = stopping.wait_for(|s| *s).await;
+                tokio::time::sleep(GRACE).await;
+            } => {
+                self.serve.abort();
+                Ok(Ok(()))
+            }
+        };
         self.halt().await;
         match r {
             Ok(Ok(())) => Ok(()),
@@ -428,7 +442,9 @@ impl MetaServer {
     /// Stops serving and shuts Raft down.
     pub async fn shutdown(mut self) {
         self.stop.notify_one();
-        let _ = (&mut self.serve).await;
+        if tokio::time::timeout(GRACE, &mut self.serve).await.is_err() {
+            self.serve.abort();
+        }
         self.halt().await;
     }
 

@@ -15,6 +15,19 @@ use crate::views;
 /// How often a quiet watch checks that this server still leads.
 const LEADERSHIP_CHECK: Duration = Duration::from_millis(500);
 
+/// Sends `item` unless the server starts to stop first (a watcher that
+/// stopped reading must not hold a stop up); whether it was sent.
+async fn send<T>(
+    tx: &mpsc::Sender<T>,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+    item: T,
+) -> bool {
+    tokio::select! {
+        r = tx.send(item) => r.is_ok(),
+        _ = stopping.wait_for(|s| *s) => false,
+    }
+}
+
 /// Events after `after_seq`, as batches: what is kept now, then a batch
 /// whenever events are recorded. Ends with NOT_LEADER when this server
 /// stops leading (the events of a new leader are its own), or when the
@@ -29,16 +42,19 @@ pub fn events(
         let mut stopping = p.stopping.subscribe();
         loop {
             if let Err(e) = p.lead.require() {
-                let _ = tx
-                    .send(Err(crate::error::RequestError::from(e).into()))
-                    .await;
+                let _ = send(
+                    &tx,
+                    &mut stopping,
+                    Err(crate::error::RequestError::from(e).into()),
+                )
+                .await;
                 return;
             }
             recorded.borrow_and_update();
             let batch = views::events(&p, after_seq, 0);
             if let Some(last) = batch.events.last() {
                 after_seq = last.seq;
-                if tx.send(Ok(batch)).await.is_err() {
+                if !send(&tx, &mut stopping, Ok(batch)).await {
                     return;
                 }
                 // More may be kept than one batch holds.
@@ -76,7 +92,7 @@ pub fn metadata(
                 let resp = views::metadata(&p, cluster_id, since);
                 let ok = resp.code == pb::Code::Ok as i32;
                 since = since.max(resp.metadata_version);
-                if tx.send(Ok(resp)).await.is_err() || !ok {
+                if !send(&tx, &mut stopping, Ok(resp)).await || !ok {
                     return;
                 }
                 continue;

@@ -26,6 +26,9 @@ pub const COMMANDS: [&str; 2] = ["meta", "node"];
 /// Global flags that are keys too.
 const GLOBAL_KEYS: [&str; 2] = ["log-level", "log-format"];
 
+/// Keys whose values `--print-config` does not print.
+const SECRETS: [&str; 1] = ["join_token"];
+
 /// Flags that are not keys: how the configuration is found and shown.
 const NOT_KEYS: [&str; 3] = ["config", "print-config", "help"];
 
@@ -107,11 +110,12 @@ fn words(
             ))),
         };
     }
-    let mut out: Vec<OsString> = Vec::new();
-    for v in values {
-        out.push(format!("--{}", key.long).into());
-        out.push(v.into());
-    }
+    // One word per value, `--key=value`: a value starting with `-` is
+    // not taken for a flag.
+    let out: Vec<OsString> = values
+        .into_iter()
+        .map(|v| format!("--{}={v}", key.long).into())
+        .collect();
     let mut alone: Vec<OsString> = vec!["rollcall".into(), sub.into()];
     alone.extend(out.iter().cloned());
     if let Err(e) = root.clone().try_get_matches_from(alone) {
@@ -281,7 +285,17 @@ pub fn print(root: &Command, sub: &str, m: &ArgMatches) -> String {
             out.push_str(&format!("# {}\n", help.lines().next().unwrap_or("")));
         }
         let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+        // A default is shown commented out: read back, it stays a default
+        // (a default counts as given to clap, and some flags need others).
+        let default = matches!(
+            m.value_source(id),
+            None | Some(clap::parser::ValueSource::DefaultValue)
+        );
+        let lead = if default { "# " } else { "" };
         match raw {
+            Some(_) if SECRETS.contains(&key.as_str()) => {
+                out.push_str(&format!("# {key} = (set; a secret, not printed)\n"));
+            }
             _ if k.flag => {
                 let on = m
                     .try_get_one::<bool>(id)
@@ -289,7 +303,7 @@ pub fn print(root: &Command, sub: &str, m: &ArgMatches) -> String {
                     .flatten()
                     .copied()
                     .unwrap_or(false);
-                out.push_str(&format!("{key} = {on}\n"));
+                out.push_str(&format!("{lead}{key} = {on}\n"));
             }
             Some(vs)
                 if matches!(k.arg.get_action(), ArgAction::Append)
@@ -297,9 +311,11 @@ pub fn print(root: &Command, sub: &str, m: &ArgMatches) -> String {
                     || k.arg.get_value_delimiter().is_some() =>
             {
                 let items: Vec<String> = vs.iter().map(|v| quote(v)).collect();
-                out.push_str(&format!("{key} = [{}]\n", items.join(", ")));
+                out.push_str(&format!("{lead}{key} = [{}]\n", items.join(", ")));
             }
-            Some(vs) if !vs.is_empty() => out.push_str(&format!("{key} = {}\n", quote(&vs[0]))),
+            Some(vs) if !vs.is_empty() => {
+                out.push_str(&format!("{lead}{key} = {}\n", quote(&vs[0])))
+            }
             _ => out.push_str(&format!("# {key} = (unset)\n")),
         }
     }

@@ -131,8 +131,9 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
     ips.extend(http.map(|a| a.ip()));
     crate::secure::check_exposure("rollcall meta", &ips, tls.is_some(), args.insecure)?;
     config.tls = tls.clone();
-    // Secure by default: authentication is on off loopback or with TLS.
-    if args.auth.is_none() && tls.is_some() {
+    // Secure by default: authentication is on with TLS, or when any port
+    // (gRPC, Thrift, HTTP) is bound off loopback.
+    if args.auth.is_none() && (tls.is_some() || ips.iter().any(|ip| !ip.is_loopback())) {
         config.auth = true;
     }
     let auth = config.auth;
@@ -147,8 +148,8 @@ pub async fn run(args: MetaArgs) -> Result<(), CliError> {
         ));
     } else {
         tracing::warn!(
-            "authentication is off: anyone who can reach {} can make admin calls \
-             (pass --auth on; it is the default off loopback or with TLS)",
+            "authentication is off: anyone who can reach {} (or its HTTP port) can make \
+             admin calls (pass --auth on; it is the default off loopback or with TLS)",
             args.listen
         );
     }

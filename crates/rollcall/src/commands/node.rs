@@ -31,15 +31,14 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         ));
     }
     let tls = crate::secure::load(crate::secure::node_files(&args.meta.tls)?)?;
-    // A sidecar serves nothing (--listen is the watched server's).
+    // What this process binds: the main port (a sidecar's --listen is the
+    // watched server's, not bound here) and the HTTP port.
+    let http = crate::http::listen_addr(args.http_listen.as_deref(), args.listen, &args.data_dir)?;
+    let mut ips: Vec<std::net::IpAddr> = http.map(|a| a.ip()).into_iter().collect();
     if args.check.is_none() {
-        crate::secure::check_exposure(
-            "rollcall node",
-            &[args.listen.ip()],
-            tls.is_some(),
-            args.insecure,
-        )?;
+        ips.push(args.listen.ip());
     }
+    crate::secure::check_exposure("rollcall node", &ips, tls.is_some(), args.insecure)?;
     let net = match &tls {
         Some(t) => {
             crate::secure::reload_on_sighup(t.clone())?;

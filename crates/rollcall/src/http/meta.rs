@@ -301,7 +301,13 @@ async fn events_stream(
             return;
         }
         loop {
-            match stream.next().await {
+            // A client gone (a closed tab) ends the watch at once, not
+            // at the next event.
+            let next = tokio::select! {
+                n = stream.next() => n,
+                _ = tx.closed() => return,
+            };
+            match next {
                 Some(Ok(batch)) => {
                     for e in &batch.events {
                         let ev = Event::default()

@@ -23,11 +23,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The value line of `key` in a `--print-config` output.
+/// The value line of `key` in a `--print-config` output (a default is
+/// commented out).
 fn line<'a>(printed: &'a str, key: &str) -> &'a str {
     printed
         .lines()
-        .find(|l| l.starts_with(&format!("{key} = ")))
+        .find(|l| l.starts_with(&format!("{key} = ")) || l.starts_with(&format!("# {key} = ")))
         .unwrap_or_else(|| panic!("no {key} in:\n{printed}"))
 }
 
@@ -52,14 +53,14 @@ fn a_file_is_beaten_by_a_variable_and_a_variable_by_a_flag() {
     assert_eq!(line(&p, "expired_factor"), "expired_factor = \"7\"");
     assert_eq!(line(&p, "data_dir"), "data_dir = \"/var/lib/x\"");
     assert_eq!(line(&p, "insecure"), "insecure = true");
-    assert_eq!(line(&p, "join"), "join = false");
+    assert_eq!(line(&p, "join"), "# join = false");
     assert_eq!(
         line(&p, "peers"),
         "peers = [\"1=127.0.0.1:9559\", \"2=127.0.0.1:9560\"]"
     );
     assert_eq!(line(&p, "log_format"), "log_format = \"json\"");
     // Defaults show too; a key without a value is commented out.
-    assert_eq!(line(&p, "listen"), "listen = \"127.0.0.1:9559\"");
+    assert_eq!(line(&p, "listen"), "# listen = \"127.0.0.1:9559\"");
     assert!(p.contains("# advertise = (unset)"), "{p}");
     // The printed configuration is itself a valid file.
     let again = tmp.path().join("again.toml");
@@ -114,6 +115,40 @@ fn a_file_is_beaten_by_a_variable_and_a_variable_by_a_flag() {
         ],
     ));
     assert_eq!(line(&p, "role"), "role = \"graph\"");
+    // A node's printed configuration reads back too (its defaults stay
+    // defaults, though some need --check); a join token is not printed.
+    let node_env = [
+        ("ROLLCALL_ROLE", "graph"),
+        ("ROLLCALL_LISTEN", "127.0.0.1:9669"),
+        ("ROLLCALL_DATA_DIR", "/tmp/g"),
+        ("ROLLCALL_JOIN_TOKEN", "rct_secret"),
+    ];
+    let printed = stdout(&rollcall(&["node", "--print-config"], &node_env));
+    assert!(!printed.contains("rct_secret"), "{printed}");
+    assert!(
+        printed.contains("# join_token = (set; a secret, not printed)"),
+        "{printed}"
+    );
+    assert!(printed.contains("# check_interval = \"1s\""), "{printed}");
+    let node_file = tmp.path().join("node.toml");
+    std::fs::write(&node_file, &printed).unwrap();
+    let o = rollcall(
+        &[
+            "node",
+            "--config",
+            node_file.to_str().unwrap(),
+            "--print-config",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        printed.replace(
+            "# join_token = (set; a secret, not printed)",
+            "# join_token = (unset)"
+        )
+    );
     assert_eq!(
         line(&p, "meta"),
         "meta = [\"127.0.0.1:1\", \"127.0.0.1:2\"]"

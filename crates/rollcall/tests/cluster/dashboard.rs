@@ -95,6 +95,18 @@ fn the_dashboard_shows_hosts_live_in_chromium() {
                 .then_some(r)
         },
     );
+    // The event came over the stream (the tables also refresh on a timer;
+    // the events list is the stream's alone).
+    poll(
+        "the offline event in the page's event list",
+        Duration::from_secs(30),
+        || {
+            let v = b.eval("document.getElementById('events').textContent");
+            v.as_str()
+                .is_some_and(|t| t.contains(&format!("offline    {gone_addr}")))
+                .then_some(())
+        },
+    );
     let marker = b.eval("window.__rollcallMarker");
     assert_eq!(marker, Value::from(42), "the page was not reloaded");
     assert_eq!(

@@ -177,6 +177,16 @@ fn every_route_answers_with_the_clis_json() {
         seen.push(l);
     };
     assert_eq!(pushed["role"], "graph");
+    // Three hosts registered by their own heartbeats: exactly three.
+    let page = http_get(&http, "/metrics", None).2;
+    assert!(
+        page.contains("\nrollcall_registrations_total 3\n"),
+        "{page}"
+    );
+    assert_eq!(
+        metric(&page, "rollcall_events_total{kind=\"registered\"}"),
+        3.0
+    );
     assert!(
         seen.iter().any(|l| l.starts_with("event: hello")),
         "{seen:?}"
