@@ -14,12 +14,14 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 use rollcall_core::{Code, JobStatus};
 
@@ -62,12 +64,94 @@ impl Via {
     }
 }
 
-/// Heartbeat counters, shared by every transport.
+/// A histogram updated with atomic adds only: the heartbeat path takes no
+/// lock to time itself (prometheus-client's `Histogram` takes a mutex per
+/// observation).
+#[derive(Clone, Debug)]
+pub struct AtomicHistogram(Arc<HistogramCells>);
+
+#[derive(Debug)]
+struct HistogramCells {
+    /// Upper bounds in seconds, ascending.
+    bounds: Vec<f64>,
+    /// Per bucket (not cumulative); the last is above every bound.
+    counts: Vec<AtomicU64>,
+    sum_ns: AtomicU64,
+}
+
+impl AtomicHistogram {
+    /// Over the `bounds` (seconds, ascending).
+    pub fn new(bounds: impl Iterator<Item = f64>) -> Self {
+        let bounds: Vec<f64> = bounds.filter(|b| b.is_finite()).collect();
+        let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
+        AtomicHistogram(Arc::new(HistogramCells {
+            bounds,
+            counts,
+            sum_ns: AtomicU64::new(0),
+        }))
+    }
+
+    /// One observation of `d`.
+    pub fn observe(&self, d: std::time::Duration) {
+        let c = &self.0;
+        let secs = d.as_secs_f64();
+        let i = c.bounds.partition_point(|b| *b < secs);
+        c.counts[i].fetch_add(1, Ordering::Relaxed);
+        c.sum_ns
+            .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+}
+
+impl TypedMetric for AtomicHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for AtomicHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> std::fmt::Result {
+        let c = &self.0;
+        let buckets: Vec<(f64, u64)> = c
+            .bounds
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY))
+            .zip(c.counts.iter().map(|n| n.load(Ordering::Relaxed)))
+            .collect();
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        let sum = c.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
+/// The codes a heartbeat is answered with, in a fixed order (an index
+/// per code); any other is counted by name.
+const CODES: [Code; 9] = [
+    Code::Ok,
+    Code::WrongCluster,
+    Code::HostNotAdmitted,
+    Code::InvalidArgument,
+    Code::NotLeader,
+    Code::Unavailable,
+    Code::NodeAuthFailed,
+    Code::ResourceExhausted,
+    Code::StoreUnavailable,
+];
+
+/// Heartbeat counters, shared by every transport. The series of every
+/// transport and code are made at start (at 0, as Prometheus advises), so
+/// a heartbeat adds to counters it already holds, with no lookup.
 #[derive(Clone, Debug)]
 pub struct HeartbeatMetrics {
     received: Family<Labels<2>, Counter>,
     rejected: Family<Labels<1>, Counter>,
-    seconds: Family<Labels<1>, Histogram>,
+    seconds: Family<Labels<1>, AtomicHistogram>,
+    /// `received` and `rejected` by [`Via`] and code index; `seconds` by
+    /// [`Via`].
+    by_code: Vec<Vec<(Counter, Counter)>>,
+    by_via: Vec<AtomicHistogram>,
     registrations: Counter,
     /// Heartbeat stream connections open now.
     pub open_streams: Gauge,
@@ -81,14 +165,52 @@ impl Default for HeartbeatMetrics {
     }
 }
 
+const VIAS: [Via; 3] = [Via::Stream, Via::Grpc, Via::Pull];
+
 impl HeartbeatMetrics {
     /// Counters that count (`enabled`) or stay at zero.
     pub fn new(enabled: bool) -> Self {
+        let received: Family<Labels<2>, Counter> = Family::default();
+        let rejected: Family<Labels<1>, Counter> = Family::default();
+        let seconds: Family<Labels<1>, AtomicHistogram> =
+            Family::new_with_constructor(|| AtomicHistogram::new(latency_buckets()));
+        let by_code = VIAS
+            .iter()
+            .map(|via| {
+                CODES
+                    .iter()
+                    .map(|code| {
+                        let got = received
+                            .get_or_create(&[
+                                ("transport", via.as_str()),
+                                ("outcome", code.as_str()),
+                            ])
+                            .clone();
+                        let refused = if *code == Code::Ok {
+                            Counter::default()
+                        } else {
+                            rejected.get_or_create(&[("reason", code.as_str())]).clone()
+                        };
+                        (got, refused)
+                    })
+                    .collect()
+            })
+            .collect();
+        let by_via = VIAS
+            .iter()
+            .map(|via| {
+                seconds
+                    .get_or_create(&[("transport", via.as_str())])
+                    .clone()
+            })
+            .collect();
         HeartbeatMetrics {
             enabled,
-            received: Family::default(),
-            rejected: Family::default(),
-            seconds: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
+            received,
+            rejected,
+            seconds,
+            by_code,
+            by_via,
             registrations: Counter::default(),
             open_streams: Gauge::default(),
         }
@@ -105,19 +227,28 @@ impl HeartbeatMetrics {
         if !self.enabled {
             return;
         }
-        let outcome = out.code.as_str();
-        self.received
-            .get_or_create(&[("transport", via.as_str()), ("outcome", outcome)])
-            .inc();
-        if out.code != Code::Ok {
-            self.rejected.get_or_create(&[("reason", outcome)]).inc();
+        let v = VIAS.iter().position(|x| *x == via).unwrap_or(0);
+        match CODES.iter().position(|c| *c == out.code) {
+            Some(i) => {
+                let (got, refused) = &self.by_code[v][i];
+                got.inc();
+                if out.code != Code::Ok {
+                    refused.inc();
+                }
+            }
+            // A code made after this list: looked up by name.
+            None => {
+                let outcome = out.code.as_str();
+                self.received
+                    .get_or_create(&[("transport", via.as_str()), ("outcome", outcome)])
+                    .inc();
+                self.rejected.get_or_create(&[("reason", outcome)]).inc();
+            }
         }
         if registered {
             self.registrations.inc();
         }
-        self.seconds
-            .get_or_create(&[("transport", via.as_str())])
-            .observe(started.elapsed().as_secs_f64());
+        self.by_via[v].observe(started.elapsed());
     }
 
     fn register(&self, r: &mut Registry) {
@@ -280,7 +411,7 @@ impl Collector for StateGauges {
             &mut e,
             "rollcall_connections_accepted",
             "Connections accepted since start (gRPC and heartbeat streams)",
-            p.connections.load(std::sync::atomic::Ordering::Relaxed),
+            p.connections.load(Ordering::Relaxed),
         )?;
 
         // One read of the state for the rest.
@@ -348,7 +479,31 @@ impl Collector for StateGauges {
 
 #[cfg(test)]
 mod tests {
-    use super::quorum_index;
+    use super::{quorum_index, AtomicHistogram};
+    use prometheus_client::registry::Registry;
+    use std::time::Duration;
+
+    #[test]
+    fn the_atomic_histogram_encodes_cumulative_buckets_sum_and_count() {
+        let h = AtomicHistogram::new([0.001, 0.01].into_iter());
+        h.observe(Duration::from_micros(500));
+        h.observe(Duration::from_millis(5));
+        h.observe(Duration::from_millis(5));
+        h.observe(Duration::from_secs(1));
+        let mut r = Registry::default();
+        r.register("t_seconds", "test", h);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &r).unwrap();
+        for line in [
+            "t_seconds_bucket{le=\"0.001\"} 1",
+            "t_seconds_bucket{le=\"0.01\"} 3",
+            "t_seconds_bucket{le=\"+Inf\"} 4",
+            "t_seconds_count 4",
+            "t_seconds_sum 1.0105",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} in {out}");
+        }
+    }
 
     #[test]
     fn the_commit_index_is_what_a_majority_holds() {
