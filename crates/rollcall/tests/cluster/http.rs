@@ -1,5 +1,6 @@
 //! The HTTP endpoint of meta servers and nodes: every route's status and
 //! JSON (the same serializer as the CLI's `--json`), the events stream,
+//! HTTPS with TLS (a certificate never stands in for a token),
 //! `/readyz` on a follower cut from its leader and on a node before it is
 //! accepted, roles with `--auth on`, and metrics that move by exactly the
 //! actions taken.
@@ -403,5 +404,87 @@ fn metrics_move_by_exactly_the_actions_taken() {
     assert_eq!(
         metric(&last, "rollcall_metadata_version"),
         metric(&after, "rollcall_metadata_version") + 1.0
+    );
+}
+
+/// `curl` of an HTTPS route with the CA of `certs` (and a bearer token or
+/// a client certificate when given): the status code.
+fn https_status(
+    url: &str,
+    certs: &std::path::Path,
+    token: Option<&str>,
+    cert: Option<&str>,
+) -> String {
+    let mut c = std::process::Command::new("curl");
+    c.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "10",
+    ])
+    .arg("--cacert")
+    .arg(certs.join("ca.crt"));
+    if let Some(t) = token {
+        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    if let Some(name) = cert {
+        c.arg("--cert")
+            .arg(certs.join(format!("{name}.crt")))
+            .arg("--key")
+            .arg(certs.join(format!("{name}.key")));
+    }
+    c.arg(url);
+    String::from_utf8_lossy(&c.output().expect("run curl").stdout).into_owned()
+}
+
+#[test]
+fn the_http_endpoint_of_a_tls_server_is_https_and_needs_a_token_even_from_a_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path().join("certs");
+    crate::tls::pki(&certs, &["127.0.0.1"]);
+    let meta = crate::tls::start_tls_meta(tmp.path(), &certs);
+    let http = http_addr(&meta.dir);
+    let admin = poll("the first admin token", DEADLINE, || {
+        std::fs::read_to_string(meta.dir.join("admin.token"))
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    });
+    let url = |path: &str| format!("https://{http}{path}");
+    assert_eq!(https_status(&url("/healthz"), &certs, None, None), "200");
+    // No token: refused, even when the caller presents a certificate the
+    // gRPC port would take as a reader (the server's own dial to the
+    // leader must not stand in for it).
+    for cert in [None, Some("node"), Some("meta")] {
+        for path in ["/api/v1/hosts", "/metrics", "/api/v1/events/stream"] {
+            assert_eq!(
+                https_status(&url(path), &certs, None, cert),
+                "401",
+                "{path} with {cert:?}"
+            );
+        }
+    }
+    assert_eq!(
+        https_status(&url("/api/v1/hosts"), &certs, Some(&admin), None),
+        "200"
+    );
+    assert_eq!(
+        https_status(&url("/metrics"), &certs, Some(&admin), None),
+        "200"
+    );
+    // Plain HTTP to the HTTPS port gets no HTTP answer.
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(&http).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(
+        !got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
     );
 }

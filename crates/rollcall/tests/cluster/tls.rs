@@ -35,7 +35,7 @@ fn certs_ok(args: &[&str]) {
 
 /// A CA, meta server and node certificates for `hosts` and a root client
 /// certificate in `dir`.
-fn pki(dir: &Path, hosts: &[&str]) {
+pub(crate) fn pki(dir: &Path, hosts: &[&str]) {
     let d = dir.to_str().unwrap();
     certs_ok(&["create-ca", "--dir", d]);
     for kind in ["create-meta", "create-node"] {
@@ -119,7 +119,7 @@ fn offline_events(meta: &str, dir: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn start_tls_meta(base: &Path, certs: &Path) -> Meta {
+pub(crate) fn start_tls_meta(base: &Path, certs: &Path) -> Meta {
     start_meta(
         &base.join("meta"),
         "127.0.0.1:0",
