@@ -68,11 +68,6 @@ impl Observer {
         let _ = self.parts.log_control.set(control);
     }
 
-    /// The address this server is known by.
-    pub fn advertised_addr(&self) -> &str {
-        self.parts.lead.addr()
-    }
-
     /// The leader's address, when known.
     pub fn leader_addr(&self) -> Option<String> {
         self.parts.lead.leader_addr()

@@ -19,13 +19,6 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
     }
 }
 
-fn free_port() -> Result<u16, CliError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(io("finding a free port"))
-}
-
 /// The servers' `--expired-factor`: a host is OFFLINE after interval ×
 /// this of silence.
 pub const EXPIRED_FACTOR: u32 = 5;
@@ -65,7 +58,10 @@ impl MetaGroup {
         let base = tempfile::tempdir().map_err(io("creating a temporary directory"))?;
         let mut addrs = Vec::new();
         for _ in 0..n {
-            addrs.push(format!("127.0.0.1:{}", free_port()?));
+            addrs.push(format!(
+                "127.0.0.1:{}",
+                crate::commands::shared::free_port()?
+            ));
         }
         let peers = addrs
             .iter()

@@ -20,6 +20,7 @@ use rollcall_proto::transport::Dialer;
 
 use crate::args::{DemoArgs, MetaTarget};
 use crate::client::Admin;
+use crate::commands::shared::{free_port, wall_ms};
 use crate::error::CliError;
 use crate::out::outln;
 use crate::render;
@@ -128,18 +129,6 @@ fn status_of(hosts: &[pb::HostView], port: u16) -> &'static str {
         .iter()
         .find(|h| h.port == port as u32 && h.role != pb::Role::Meta as i32)
         .map_or("ABSENT", |h| render::status_name(h.status))
-}
-
-/// A free port on 127.0.0.1 (the meta servers must know each other's
-/// addresses before they start).
-fn free_port() -> Result<u16, CliError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|source| CliError::Io {
-            what: "finding a free port".into(),
-            source,
-        })
 }
 
 /// Starts the three meta servers and their HTTP endpoints.
@@ -304,7 +293,7 @@ async fn tour(args: &DemoArgs, metas: &mut Metas, base: &Path) -> Result<(), Cli
                 be_rpc_port: None,
                 brpc_port: None,
                 version: Some(format!("doris-{}", env!("CARGO_PKG_VERSION"))),
-                be_start_time: Some(rollcall_meta_wall_ms()),
+                be_start_time: Some(wall_ms()),
             },
             framed: false,
             limits: Limits::default(),
@@ -477,11 +466,4 @@ async fn tour(args: &DemoArgs, metas: &mut Metas, base: &Path) -> Result<(), Cli
     drop(backend);
     drop(nodes);
     Ok(())
-}
-
-/// Now, ms since the Unix epoch.
-fn rollcall_meta_wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -250,9 +250,7 @@ async fn start_backend(
 /// meta address; it learns its cluster and master from the first probe.
 async fn pull_only(args: NodeArgs, port: u16, net: &Net) -> Result<(), CliError> {
     let (listener, addr) = crate::sim::bind_main(args.listen, &args.data_dir).await?;
-    let start = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let start = crate::commands::shared::wall_ms();
     let server = start_backend(&args, port, addr.port(), start, net).await?;
     note(format_args!(
         "rollcall node listening on {addr} in pull mode (no --meta): it learns its cluster \

@@ -123,3 +123,22 @@ pub fn default_listen(listen: SocketAddr, data_dir: &Path, file: &str) -> Socket
         .filter(|a| a.port() != 0 && std::net::TcpListener::bind(a).is_ok());
     previous.unwrap_or_else(|| SocketAddr::new(listen.ip(), 0))
 }
+
+/// A port on 127.0.0.1 that was free a moment ago (for servers that must
+/// know each other's addresses before they start).
+pub fn free_port() -> Result<u16, CliError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|source| CliError::Io {
+            what: "finding a free port".into(),
+            source,
+        })
+}
+
+/// Now, ms since the Unix epoch (a simulated server's start time).
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

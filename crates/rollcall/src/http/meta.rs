@@ -197,6 +197,11 @@ impl Caller {
     }
 }
 
+/// A gRPC refusal as the API's.
+fn refused(s: tonic::Status) -> ApiError {
+    ApiError::from_status(&s)
+}
+
 /// A JSON body the CLI's serializer made.
 fn json_text(body: String) -> Response {
     (
@@ -230,7 +235,7 @@ async fn hosts(
         role: crate::client::role_pb(role),
     });
     let r = c.client.list_hosts(req).await;
-    let hosts = r.map_err(|s| ApiError::from_status(&s))?.into_inner().hosts;
+    let hosts = r.map_err(refused)?.into_inner().hosts;
     Ok(json_text(render::hosts_json(&hosts)))
 }
 
@@ -241,7 +246,7 @@ async fn cluster(State(st): State<MetaHttp>, headers: HeaderMap) -> Result<Respo
         .client
         .cluster_info(req)
         .await
-        .map_err(|s| ApiError::from_status(&s))?
+        .map_err(refused)?
         .into_inner();
     Ok(json_text(render::cluster_json(&info, false)))
 }
@@ -265,7 +270,7 @@ async fn events(
         .client
         .list_events(req)
         .await
-        .map_err(|s| ApiError::from_status(&s))?
+        .map_err(refused)?
         .into_inner();
     let arr: Vec<Value> = r.events.iter().map(render::event_json).collect();
     Ok(json_text(render::pretty(&Value::Array(arr))))
@@ -289,7 +294,7 @@ async fn events_stream(
         .client
         .watch_events(req)
         .await
-        .map_err(|s| ApiError::from_status(&s))?
+        .map_err(refused)?
         .into_inner();
     let out = async_stream(move |tx| async move {
         let hello = json!({"leader": leader});
@@ -353,11 +358,7 @@ where
 async fn spaces(State(st): State<MetaHttp>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (mut c, _) = st.leader(&headers)?;
     let req = c.req(pb::ListSpacesRequest {});
-    let r = c
-        .client
-        .list_spaces(req)
-        .await
-        .map_err(|s| ApiError::from_status(&s))?;
+    let r = c.client.list_spaces(req).await.map_err(refused)?;
     Ok(json_text(render::spaces(&r.into_inner().spaces, true)))
 }
 
@@ -368,32 +369,20 @@ async fn parts(
 ) -> Result<Response, ApiError> {
     let (mut c, _) = st.leader(&headers)?;
     let req = c.req(pb::ListPartsRequest { space });
-    let r = c
-        .client
-        .list_parts(req)
-        .await
-        .map_err(|s| ApiError::from_status(&s))?;
+    let r = c.client.list_parts(req).await.map_err(refused)?;
     Ok(json_text(render::parts(&r.into_inner().parts, true)))
 }
 
 async fn jobs(State(st): State<MetaHttp>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (mut c, _) = st.leader(&headers)?;
     let req = c.req(pb::ListJobsRequest {});
-    let r = c
-        .client
-        .list_jobs(req)
-        .await
-        .map_err(|s| ApiError::from_status(&s))?;
+    let r = c.client.list_jobs(req).await.map_err(refused)?;
     Ok(json_text(render::jobs(&r.into_inner().jobs, true)))
 }
 
 async fn config(State(st): State<MetaHttp>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (mut c, _) = st.leader(&headers)?;
     let req = c.req(pb::ListConfigsRequest {});
-    let r = c
-        .client
-        .list_configs(req)
-        .await
-        .map_err(|s| ApiError::from_status(&s))?;
+    let r = c.client.list_configs(req).await.map_err(refused)?;
     Ok(json_text(render::configs(&r.into_inner().configs, true)))
 }

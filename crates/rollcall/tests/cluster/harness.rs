@@ -576,3 +576,14 @@ pub fn http_addr(dir: &Path) -> String {
             .filter(|s| !s.is_empty())
     })
 }
+
+/// The first admin token, once the server with data directory `dir`
+/// wrote it (`DATA_DIR/admin.token`).
+pub fn admin_token(dir: &Path) -> String {
+    poll("the first admin token", DEADLINE, || {
+        fs::read_to_string(dir.join("admin.token"))
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    })
+}

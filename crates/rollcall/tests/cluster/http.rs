@@ -200,12 +200,7 @@ fn roles_apply_to_http_routes_as_to_grpc() {
     let tmp = tempfile::tempdir().unwrap();
     let meta = start_meta(&tmp.path().join("m"), "127.0.0.1:0", &["--auth", "on"]);
     let http = http_addr(&meta.dir);
-    let admin = poll("the first admin token", DEADLINE, || {
-        std::fs::read_to_string(meta.dir.join("admin.token"))
-            .ok()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-    });
+    let admin = admin_token(&meta.dir);
     let viewer = {
         let out = std::process::Command::new(bin())
             .args([
@@ -447,12 +442,7 @@ fn the_http_endpoint_of_a_tls_server_is_https_and_needs_a_token_even_from_a_cert
     crate::tls::pki(&certs, &["127.0.0.1"]);
     let meta = crate::tls::start_tls_meta(tmp.path(), &certs);
     let http = http_addr(&meta.dir);
-    let admin = poll("the first admin token", DEADLINE, || {
-        std::fs::read_to_string(meta.dir.join("admin.token"))
-            .ok()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-    });
+    let admin = admin_token(&meta.dir);
     let url = |path: &str| format!("https://{http}{path}");
     assert_eq!(https_status(&url("/healthz"), &certs, None, None), "200");
     // No token: refused, even when the caller presents a certificate the
