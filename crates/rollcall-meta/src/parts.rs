@@ -49,6 +49,8 @@ pub struct Parts {
     /// Turns true when the server starts to stop: server streams end, so
     /// the gRPC server's graceful shutdown does not wait on them.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The metadata delta last sent to watchers, shared by them.
+    pub metadata_deltas: Arc<crate::watch::SharedDelta>,
     /// Heartbeat counters (`/metrics`).
     pub heartbeat_metrics: Arc<crate::metrics::HeartbeatMetrics>,
     /// Wall-clock start of this process (ms).

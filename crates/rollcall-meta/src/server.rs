@@ -227,6 +227,7 @@ impl MetaServer {
             thrift_port: Arc::default(),
             connections: Arc::default(),
             heartbeat_metrics: Arc::new(crate::metrics::HeartbeatMetrics::new(config.metrics)),
+            metadata_deltas: Arc::default(),
             http_addr: Arc::default(),
             peer_http: Arc::default(),
             log_control: Arc::default(),

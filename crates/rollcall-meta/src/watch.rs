@@ -2,8 +2,10 @@
 //! polled: [`events`] (`Admin/WatchEvents`) and [`metadata`]
 //! (`Meta/WatchMetadata`).
 
+use std::sync::Mutex;
 use std::time::Duration;
 
+use futures_util::Stream;
 use rollcall_proto as pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -71,38 +73,119 @@ pub fn events(
     ReceiverStream::new(rx)
 }
 
+/// The last delta computed for watchers, shared by all of them: when a
+/// version commits, every watcher at the version before asks for the
+/// same delta, so it is made once and cloned, not made once per watcher
+/// under the state's read lock.
+#[derive(Default)]
+pub struct SharedDelta {
+    last: Mutex<Option<CachedDelta>>,
+}
+
+/// One delta and what it answers.
+struct CachedDelta {
+    cluster_id: u32,
+    since: u64,
+    version: u64,
+    epoch: u64,
+    resp: pb::GetMetadataResponse,
+}
+
+impl SharedDelta {
+    /// What changed after `since` up to the version `now` applied here:
+    /// the cached answer when it is for the same question, else a new one
+    /// (kept for the next watcher).
+    fn get(&self, p: &Parts, cluster_id: u32, since: u64, now: u64) -> pb::GetMetadataResponse {
+        let epoch = p.lead.epoch();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = last.as_ref() {
+            if c.cluster_id == cluster_id
+                && c.since == since
+                && c.version == now
+                && c.epoch == epoch
+            {
+                return c.resp.clone();
+            }
+        }
+        let resp = views::metadata(p, cluster_id, since);
+        // Kept only when it answers exactly `since` → `now` (the state may
+        // have moved on between reading `now` and reading the state).
+        if resp.code == pb::Code::Ok as i32 && resp.metadata_version == now {
+            *last = Some(CachedDelta {
+                cluster_id,
+                since,
+                version: now,
+                epoch,
+                resp: resp.clone(),
+            });
+        }
+        resp
+    }
+}
+
+/// Where one metadata watch is.
+struct MetadataWatch {
+    p: Parts,
+    cluster_id: u32,
+    since: u64,
+    first: bool,
+    done: bool,
+    versions: tokio::sync::watch::Receiver<u64>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl MetadataWatch {
+    /// The next answer, or `None` when the stream ends.
+    async fn next(&mut self) -> Option<pb::GetMetadataResponse> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let current = *self.versions.borrow_and_update();
+            if self.first || current > self.since {
+                self.first = false;
+                let resp =
+                    self.p
+                        .metadata_deltas
+                        .get(&self.p, self.cluster_id, self.since, current);
+                // An answer that is not OK is the last.
+                self.done = resp.code != pb::Code::Ok as i32;
+                self.since = self.since.max(resp.metadata_version);
+                return Some(resp);
+            }
+            tokio::select! {
+                changed = self.versions.changed() => if changed.is_err() { return None },
+                _ = self.stopping.wait_for(|s| *s) => return None,
+            }
+        }
+    }
+}
+
 /// Metadata deltas for a client at `since`: one at once (what changed
 /// after `since`, possibly nothing), then one whenever the metadata version
 /// applied here moves. An answer that is not OK (a wrong cluster id) is
-/// sent and ends the stream.
+/// sent and ends the stream; so does the server starting to stop.
+///
+/// The stream is polled by the connection that sends it, with no task of
+/// its own in between: a commit wakes each watcher's sender once. A
+/// watcher that stops reading is not polled and holds nothing up (the
+/// server's stop waits for it at most its grace period).
 pub fn metadata(
     p: Parts,
     cluster_id: u32,
-    mut since: u64,
-) -> ReceiverStream<Result<pb::GetMetadataResponse, Status>> {
-    let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
-        let mut versions = p.store.watch_version();
-        let mut stopping = p.stopping.subscribe();
-        let mut first = true;
-        loop {
-            let current = *versions.borrow_and_update();
-            if first || current > since {
-                first = false;
-                let resp = views::metadata(&p, cluster_id, since);
-                let ok = resp.code == pb::Code::Ok as i32;
-                since = since.max(resp.metadata_version);
-                if !send(&tx, &mut stopping, Ok(resp)).await || !ok {
-                    return;
-                }
-                continue;
-            }
-            tokio::select! {
-                changed = versions.changed() => if changed.is_err() { return },
-                _ = tx.closed() => return,
-                _ = stopping.wait_for(|s| *s) => return,
-            }
-        }
-    });
-    ReceiverStream::new(rx)
+    since: u64,
+) -> impl Stream<Item = Result<pb::GetMetadataResponse, Status>> + Send + 'static {
+    let w = MetadataWatch {
+        versions: p.store.watch_version(),
+        stopping: p.stopping.subscribe(),
+        p,
+        cluster_id,
+        since,
+        first: true,
+        done: false,
+    };
+    futures_util::stream::unfold(w, |mut w| async move {
+        let resp = w.next().await?;
+        Some((Ok(resp), w))
+    })
 }

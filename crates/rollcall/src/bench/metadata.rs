@@ -11,7 +11,8 @@
 //! metadata; `watch` holds a `WatchMetadata` stream open per host (as the
 //! agent does now, its heartbeats going on as before) and takes the time
 //! from just before the `config set` until each host's stream delivered
-//! the change.
+//! the change. As in the agent, what the stream brings is what the host
+//! holds: a heartbeat fetches only a change the stream has not brought.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -126,7 +127,7 @@ async fn fetch(
 /// One host: registers, then heartbeats every interval until told to
 /// stop, fetching metadata whenever a response announces a newer version.
 async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
-    let (mut client, mut steady, mut held) = {
+    let (mut client, mut steady, held) = {
         let _permit = run.gate.acquire().await;
         let mut c = HeartbeatClient::connect(&run.addr)
             .await
@@ -140,8 +141,14 @@ async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
         (c, steady, held)
     };
     let cluster_id = steady.cluster_id;
+    // The version the host holds, shared with its watch (the agent's cache).
+    let held = Arc::new(AtomicU64::new(held));
     let _watch = match run.fetch {
-        MetadataFetch::Watch => Some(Watcher(tokio::spawn(watch(run.clone(), cluster_id, held)))),
+        MetadataFetch::Watch => Some(Watcher(tokio::spawn(watch(
+            run.clone(),
+            cluster_id,
+            held.clone(),
+        )))),
         _ => None,
     };
     run.registered.fetch_add(1, Ordering::Relaxed);
@@ -152,7 +159,8 @@ async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
         if run.stop.load(Ordering::Acquire) {
             return Ok(());
         }
-        steady.metadata_version = held;
+        let holds = held.load(Ordering::Acquire);
+        steady.metadata_version = holds;
         let r = client
             .heartbeat(&steady)
             .await
@@ -160,15 +168,17 @@ async fn host(run: Arc<Run>, i: usize) -> Result<(), String> {
         if r.code != pb::Code::Ok as i32 {
             return Err(format!("host {i}: {}", r.message));
         }
-        if r.metadata_version > held {
-            match fetch(&run, &mut client, cluster_id, held).await {
-                Ok(v) => held = v,
+        if r.metadata_version > held.load(Ordering::Acquire) {
+            match fetch(&run, &mut client, cluster_id, holds).await {
+                Ok(v) => {
+                    held.fetch_max(v, Ordering::AcqRel);
+                }
                 Err(_) => {
                     run.fetch_errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
-        run.note(held, &mut noted);
+        run.note(held.load(Ordering::Acquire), &mut noted);
     }
     Ok(())
 }
@@ -182,17 +192,19 @@ impl Drop for Watcher {
     }
 }
 
-/// `watch`: one host's `WatchMetadata` stream; records when the first
-/// version above `held` arrives.
-async fn watch(run: Arc<Run>, cluster_id: u32, held: u64) {
+/// `watch`: one host's `WatchMetadata` stream from the version it holds;
+/// records when the first version the bench's change set arrives, and
+/// keeps `held` up to date as the agent's cache is.
+async fn watch(run: Arc<Run>, cluster_id: u32, held: Arc<AtomicU64>) {
     let Ok(mut c) = pb::meta_client::MetaClient::connect(format!("http://{}", run.addr)).await
     else {
         run.fetch_errors.fetch_add(1, Ordering::Relaxed);
         return;
     };
+    let start = held.load(Ordering::Acquire);
     let req = pb::GetMetadataRequest {
         cluster_id,
-        since_version: held,
+        since_version: start,
     };
     let Ok(stream) = c.watch_metadata(req).await else {
         run.fetch_errors.fetch_add(1, Ordering::Relaxed);
@@ -200,13 +212,18 @@ async fn watch(run: Arc<Run>, cluster_id: u32, held: u64) {
     };
     let mut stream = stream.into_inner();
     run.watching.fetch_add(1, Ordering::Relaxed);
+    let mut noted = false;
     while let Ok(Some(m)) = stream.message().await {
-        if m.metadata_version > held {
+        let at = Instant::now();
+        held.fetch_max(m.metadata_version, Ordering::AcqRel);
+        // Only the bench's change moves the version during a run (it may
+        // arrive before the `config set` has returned).
+        if !noted && m.metadata_version > start {
+            noted = true;
             run.pushed
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push(Instant::now());
-            return;
+                .push(at);
         }
     }
 }
@@ -286,6 +303,9 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
         .await?
         .into_inner()
         .metadata_version;
+    // The write's own round trip: the commit lies inside it, so the times
+    // below (counted from before it) include it.
+    let write = t0.elapsed();
     *run.changed_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(t0);
     run.target.store(version, Ordering::Release);
 
@@ -348,6 +368,7 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
     };
     reached.sort_unstable();
     let latency = Latency::of(&reached);
+    let first_ms = reached.first().map_or(0.0, |&us| us as f64 / 1e3);
     let (cpu, rss) = meta_usage(usage_before, usage_after);
     let opened = conns_after.saturating_sub(conns_before);
     let fetch_errors = run.fetch_errors.load(Ordering::Relaxed);
@@ -363,6 +384,8 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
         "fetch": fetch_name,
         "metadata_version": version,
         "all_hold_it_s": all.as_secs_f64(),
+        "write_ms": write.as_secs_f64() * 1e3,
+        "first_host_ms": first_ms,
         "per_host_ms": latency.json(),
         "connections_opened": opened,
         "fetch_errors": fetch_errors,
@@ -385,6 +408,11 @@ pub async fn run(args: &BenchArgs, addr: &str, meta_pid: Option<u32>) -> Result<
             all.as_secs_f64()
         )?;
         outln!("{}", latency.line().replace("latency ms", "per host ms"))?;
+        outln!(
+            "  the write         answered after {:.1} ms; the first host had the change after \
+             {first_ms:.1} ms",
+            write.as_secs_f64() * 1e3
+        )?;
         outln!("  connections       {opened} opened at the meta server meanwhile")?;
         outln!("{}", meta_usage_lines(cpu, rss, all.as_secs_f64()))?;
         outln!(
