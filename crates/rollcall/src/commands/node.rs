@@ -170,8 +170,8 @@ async fn sidecar(args: &NodeArgs, check: &str, net: &Net) -> Result<(), CliError
     r
 }
 
-/// Serves the node's `/healthz`, `/readyz` and `/metrics` (unless
-/// `--http-listen off`).
+/// Serves the node's `/healthz`, `/readyz`, `/metrics` and
+/// `/api/v1/metadata` (unless `--http-listen off`).
 async fn serve_http(args: &NodeArgs, net: &Net, agent: &Arc<Agent>) -> Result<(), CliError> {
     let Some(at) =
         crate::http::listen_addr(args.http_listen.as_deref(), args.listen, &args.data_dir)?
@@ -195,11 +195,12 @@ async fn serve_http(args: &NodeArgs, net: &Net, agent: &Arc<Agent>) -> Result<()
         net,
         at,
         &args.data_dir,
-        crate::http::node::router(rx, registry),
+        crate::http::node::router(rx, registry, agent.clone(), at.ip().is_loopback()),
     )
     .await?;
     note(format_args!(
-        "metrics on http://{bound}/metrics (also /healthz, /readyz)"
+        "metrics on http://{bound}/metrics (also /healthz, /readyz, and the cached metadata \
+         at /api/v1/metadata)"
     ));
     Ok(())
 }

@@ -10,12 +10,11 @@
 //! serves every route, reading through the leader.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -29,7 +28,7 @@ use serde_json::{json, Value};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
-use super::{bearer, healthz, metrics_page, readyz, text};
+use super::{async_stream, bearer, healthz, json_text, metrics_page, readyz, text};
 use crate::render;
 
 /// What the routes share.
@@ -203,14 +202,6 @@ fn refused(s: tonic::Status) -> ApiError {
 }
 
 /// A JSON body the CLI's serializer made.
-fn json_text(body: String) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body + "\n",
-    )
-        .into_response()
-}
 
 #[derive(serde::Deserialize)]
 struct HostsQuery {
@@ -342,17 +333,6 @@ async fn events_stream(
     Ok(Sse::new(out)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
-}
-
-/// A stream fed by a task that sends into a channel.
-fn async_stream<F, Fut>(f: F) -> impl tokio_stream::Stream<Item = Result<Event, Infallible>>
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(f(tx));
-    tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok)
 }
 
 async fn spaces(State(st): State<MetaHttp>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -1,7 +1,9 @@
 //! The HTTP endpoint of `rollcall meta` and `rollcall node`
 //! (`--http-listen ADDR|off`): `/healthz`, `/readyz`, `/metrics` on both;
 //! on meta servers also the JSON API under `/api/v1/` and the dashboard
-//! at `/` ([`meta`]); on nodes the agent's metrics ([`node`]).
+//! at `/` ([`meta`]); on nodes the agent's metrics ([`node`]) and its
+//! cached metadata, with a long-poll and an event-stream watch
+//! ([`metadata`]).
 //!
 //! By default it listens on the `--listen` host, on the port this data
 //! directory's server had last time (`DATA_DIR/http.addr`) while that port
@@ -13,6 +15,7 @@
 
 mod dashboard;
 pub mod meta;
+pub mod metadata;
 pub mod node;
 
 use std::io;
@@ -150,4 +153,29 @@ pub fn metrics_page(body: String) -> Response {
         body,
     )
         .into_response()
+}
+
+/// A JSON answer: 200 and `body` with a newline.
+pub fn json_text(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body + "\n",
+    )
+        .into_response()
+}
+
+/// An event stream fed by a task that sends into a channel (the task
+/// sees the client go away through `Sender::closed`).
+pub fn async_stream<F, Fut>(
+    f: F,
+) -> impl tokio_stream::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<axum::response::sse::Event>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use tokio_stream::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(f(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok)
 }

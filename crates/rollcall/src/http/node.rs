@@ -1,7 +1,8 @@
 //! The HTTP routes of `rollcall node`: `/healthz`, `/readyz` (accepted by
 //! the meta service: the moment `Agent::ready` resolves; 503 before and
-//! after the agent stopped) and `/metrics` (the agent's metrics, which an
-//! embedding server registers on its own registry the same way).
+//! after the agent stopped), `/metrics` (the agent's metrics, which an
+//! embedding server registers on its own registry the same way) and the
+//! cached metadata under `/api/v1/metadata` ([`super::metadata`]).
 
 use std::sync::Arc;
 
@@ -32,9 +33,15 @@ struct NodeHttp {
     registry: Arc<Registry>,
 }
 
-/// The routes of a node whose readiness `ready` follows and whose metrics
-/// are on `registry`.
-pub fn router(ready: watch::Receiver<NodeReady>, registry: Registry) -> Router {
+/// The routes of a node whose readiness `ready` follows, whose metrics
+/// are on `registry` and whose metadata `agent` caches (served when the
+/// endpoint is on `loopback` only, [`super::metadata`]).
+pub fn router(
+    ready: watch::Receiver<NodeReady>,
+    registry: Registry,
+    agent: Arc<rollcall_agent::Agent>,
+    loopback: bool,
+) -> Router {
     let st = NodeHttp {
         ready,
         registry: Arc::new(registry),
@@ -46,10 +53,12 @@ pub fn router(ready: watch::Receiver<NodeReady>, registry: Registry) -> Router {
         .fallback(|| async {
             text(
                 StatusCode::NOT_FOUND,
-                "no such route: a node serves /healthz, /readyz and /metrics",
+                "no such route: a node serves /healthz, /readyz, /metrics, /api/v1/metadata \
+                 and /api/v1/metadata/stream",
             )
         })
         .with_state(st)
+        .merge(super::metadata::routes(agent, loopback))
 }
 
 async fn ready_route(State(st): State<NodeHttp>) -> Response {

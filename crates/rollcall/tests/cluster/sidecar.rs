@@ -2,8 +2,10 @@
 //! (Python's `http.server` plays the database). The server goes OFFLINE
 //! when its process dies while the sidecar lives, ONLINE when it is back;
 //! an `exec:` check that fails does the same; the metadata file follows a
-//! `config set`.
+//! `config set`, and so do the sidecar's HTTP long poll and event stream.
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -161,6 +163,157 @@ fn the_server_not_the_sidecar_goes_offline_and_online_and_metadata_follows() {
         "{}",
         side.output()
     );
+}
+
+/// The next `metadata` event of an open event stream whose version is
+/// above `after`: its `id` and JSON.
+fn next_metadata_event(lines: &mut BufReader<TcpStream>, after: u64) -> (u64, Value) {
+    let deadline = Instant::now() + DEADLINE;
+    let mut id = None;
+    loop {
+        assert!(Instant::now() < deadline, "no metadata event above {after}");
+        let mut l = String::new();
+        assert!(
+            lines.read_line(&mut l).unwrap_or(0) > 0,
+            "the metadata stream ended"
+        );
+        if let Some(v) = l.strip_prefix("id: ") {
+            id = v.trim().parse::<u64>().ok();
+        } else if let Some(data) = l.strip_prefix("data: ") {
+            let v: Value = serde_json::from_str(data.trim()).expect("an event's data is JSON");
+            let version = v["version"].as_u64().expect("a version");
+            assert_eq!(id, Some(version), "the event's id is its version");
+            if version > after {
+                return (version, v);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_sidecar_serves_its_metadata_with_a_long_poll_and_an_event_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = start_meta(&tmp.path().join("meta"), "127.0.0.1:0", &[]);
+    let m = meta.addr.as_str();
+    let port = free_port();
+    let www = tmp.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let _db = Python::start(port, &www);
+    let dir = tmp.path().join("side");
+    let _side = sidecar(m, &dir, port, &format!("tcp://127.0.0.1:{port}"));
+    wait_status(m, u64::from(port), "ONLINE");
+    cli_ok(m, &["config", "set", "a", "1", "--role", "storage"]);
+    let v1 = cluster(m)["metadata_version"].as_u64().unwrap();
+    let http = http_addr(&dir);
+
+    // The cache as JSON, once the sidecar holds v1.
+    let now = poll("the sidecar's metadata at v1", DEADLINE, || {
+        let (status, ct, body) = http_get(&http, "/api/v1/metadata", None);
+        assert_eq!((status, ct.as_str()), (200, "application/json"), "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        (v["version"] == v1).then_some(v)
+    });
+    assert_eq!(now["configs"][0]["key"], "a");
+
+    // A long poll past the version held waits for `wait`, then answers
+    // with what it holds.
+    let t = Instant::now();
+    let (status, _, body) = http_get(
+        &http,
+        &format!("/api/v1/metadata?after={v1}&wait=300ms"),
+        None,
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["version"], v1);
+
+    // An event stream and a long poll (a minute's wait) open; one
+    // `config set` answers both.
+    let mut sse = TcpStream::connect(&http).unwrap();
+    sse.set_read_timeout(Some(DEADLINE)).unwrap();
+    write!(
+        sse,
+        "GET /api/v1/metadata/stream HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut lines = BufReader::new(sse);
+    let (first, _) = next_metadata_event(&mut lines, 0);
+    assert_eq!(first, v1, "the stream starts with what the sidecar holds");
+    let poller = {
+        let http = http.clone();
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let r = http_get(
+                &http,
+                &format!("/api/v1/metadata?after={v1}&wait=60s"),
+                None,
+            );
+            (r, t.elapsed())
+        })
+    };
+    cli_ok(m, &["config", "set", "b", "2", "--role", "storage"]);
+    let v2 = cluster(m)["metadata_version"].as_u64().unwrap();
+    let ((status, _, body), took) = poller.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    let polled: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(polled["version"], v2, "{polled}");
+    assert!(
+        took < Duration::from_secs(30),
+        "answered at the change: {took:?}"
+    );
+    let (version, pushed) = next_metadata_event(&mut lines, v1);
+    assert_eq!(version, v2);
+    let keys: Vec<&str> = pushed["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["a", "b"], "{pushed}");
+
+    // Bad questions are named.
+    let (status, _, body) = http_get(&http, "/api/v1/metadata?after=x", None);
+    assert_eq!(status, 400);
+    assert!(body.contains("after=\"x\""), "{body}");
+    let (status, _, body) = http_get(&http, "/api/v1/metadata?after=1&wait=1h", None);
+    assert_eq!(status, 400);
+    assert!(body.contains("longer than the longest wait"), "{body}");
+
+    // Off loopback a node's routes take no token, so the cluster's
+    // metadata is not among them.
+    let open_dir = tmp.path().join("open");
+    std::fs::create_dir_all(&open_dir).unwrap();
+    let _open = Proc::spawn(
+        "node",
+        &[
+            "node",
+            "--meta",
+            m,
+            "--role",
+            "storage",
+            "--listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "0.0.0.0:0",
+            "--insecure",
+            "--data-dir",
+            open_dir.to_str().unwrap(),
+        ],
+        open_dir.with_extension("log"),
+    );
+    let bound = http_addr(&open_dir);
+    let port = bound.rsplit_once(':').unwrap().1;
+    let local = format!("127.0.0.1:{port}");
+    assert_eq!(http_get(&local, "/healthz", None).0, 200);
+    for path in ["/api/v1/metadata", "/api/v1/metadata/stream"] {
+        let (status, _, body) = http_get(&local, path, None);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("loopback HTTP address only"), "{body}");
+    }
 }
 
 #[test]
