@@ -2,10 +2,11 @@
 //! polled: [`events`] (`Admin/WatchEvents`) and [`metadata`]
 //! (`Meta/WatchMetadata`).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use rollcall_proto as pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -73,51 +74,63 @@ pub fn events(
     ReceiverStream::new(rx)
 }
 
-/// The last delta computed for watchers, shared by all of them: when a
-/// version commits, every watcher at the version before asks for the
-/// same delta, so it is made once and cloned, not made once per watcher
-/// under the state's read lock.
+/// The deltas computed for watchers at the current version, shared by
+/// all of them: when a version commits, every watcher at the version
+/// before asks the same question, so its answer is made once and cloned,
+/// not made once per watcher under the state's read lock. Answers are
+/// kept per question (cluster id, `since`, epoch) for one version, and
+/// dropped when a newer version is asked for.
 #[derive(Default)]
 pub struct SharedDelta {
-    last: Mutex<Option<CachedDelta>>,
+    at: Mutex<Answers>,
 }
 
-/// One delta and what it answers.
-struct CachedDelta {
-    cluster_id: u32,
-    since: u64,
+/// The answers kept for one version.
+#[derive(Default)]
+struct Answers {
     version: u64,
-    epoch: u64,
-    resp: pb::GetMetadataResponse,
+    by_question: HashMap<(u32, u64, u64), pb::GetMetadataResponse>,
 }
+
+/// At most this many questions are kept for one version (watchers far
+/// behind ask one each); more clear them.
+const MAX_ANSWERS: usize = 64;
 
 impl SharedDelta {
     /// What changed after `since` up to the version `now` applied here:
-    /// the cached answer when it is for the same question, else a new one
-    /// (kept for the next watcher).
+    /// the kept answer to the same question, else a new one (kept for the
+    /// next watcher). The state is read without this lock held.
     fn get(&self, p: &Parts, cluster_id: u32, since: u64, now: u64) -> pb::GetMetadataResponse {
         let epoch = p.lead.epoch();
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = last.as_ref() {
-            if c.cluster_id == cluster_id
-                && c.since == since
-                && c.version == now
-                && c.epoch == epoch
-            {
-                return c.resp.clone();
+        let question = (cluster_id, since, epoch);
+        {
+            let at = self.at.lock().unwrap_or_else(|e| e.into_inner());
+            if at.version == now {
+                if let Some(r) = at.by_question.get(&question) {
+                    return r.clone();
+                }
             }
         }
         let resp = views::metadata(p, cluster_id, since);
-        // Kept only when it answers exactly `since` → `now` (the state may
-        // have moved on between reading `now` and reading the state).
-        if resp.code == pb::Code::Ok as i32 && resp.metadata_version == now {
-            *last = Some(CachedDelta {
-                cluster_id,
-                since,
-                version: now,
-                epoch,
-                resp: resp.clone(),
-            });
+        // Kept only when it answers exactly this question at `now` (the
+        // state or the epoch may have moved on meanwhile), and never
+        // before the cluster id is known (until then any id is ours).
+        let exact = resp.code == pb::Code::Ok as i32
+            && resp.metadata_version == now
+            && resp.epoch == epoch
+            && p.store.cluster_id() != 0;
+        if exact {
+            let mut at = self.at.lock().unwrap_or_else(|e| e.into_inner());
+            if now > at.version {
+                at.version = now;
+                at.by_question.clear();
+            }
+            if now == at.version {
+                if at.by_question.len() >= MAX_ANSWERS {
+                    at.by_question.clear();
+                }
+                at.by_question.insert(question, resp.clone());
+            }
         }
         resp
     }
@@ -166,10 +179,11 @@ impl MetadataWatch {
 /// applied here moves. An answer that is not OK (a wrong cluster id) is
 /// sent and ends the stream; so does the server starting to stop.
 ///
-/// The stream is polled by the connection that sends it, with no task of
-/// its own in between: a commit wakes each watcher's sender once. A
-/// watcher that stops reading is not polled and holds nothing up (the
-/// server's stop waits for it at most its grace period).
+/// The stream is polled by the task that sends the response (hyper's, one
+/// per call), with no task and channel of ours in between: a commit wakes
+/// each watcher's sender once. A watcher that stops reading is not polled
+/// and holds nothing up (the server's stop waits for it at most its grace
+/// period).
 pub fn metadata(
     p: Parts,
     cluster_id: u32,
@@ -188,4 +202,6 @@ pub fn metadata(
         let resp = w.next().await?;
         Some((Ok(resp), w))
     })
+    // Polled again after its end, it stays ended.
+    .fuse()
 }

@@ -1,10 +1,11 @@
 //! `WatchMetadata` against a real meta server on 127.0.0.1: watchers at
 //! different versions each get the delta for their own version (the
 //! server shares one delta among watchers at the same version, and must
-//! never hand one watcher another's), and a wrong cluster id ends the
-//! stream after one refusal.
+//! never hand one watcher another's), a wrong cluster id ends the
+//! stream after one refusal, and a stopping server ends its streams
+//! rather than wait for them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rollcall_meta::{MetaConfig, MetaServer};
 use rollcall_proto as pb;
@@ -131,4 +132,26 @@ async fn a_wrong_cluster_id_is_refused_once_and_the_stream_ends() {
         .expect("the stream ends within 5 s");
     assert!(matches!(end, Ok(None)), "the stream ended: {end:?}");
     meta.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stopping_server_ends_its_watches_at_once() {
+    let meta = MetaServer::start(MetaConfig::new("127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let mut s = watch(&meta, 0).await;
+    next(&mut s).await;
+    let t = Instant::now();
+    let stopping = tokio::spawn(meta.shutdown());
+    // The server's stop waits 5 s at most for open calls; a watch that
+    // ended only then would miss these deadlines.
+    let end = tokio::time::timeout(Duration::from_secs(3), s.message())
+        .await
+        .expect("the watch ends well before the stop's 5 s grace");
+    assert!(matches!(end, Ok(None)), "the stream ended cleanly: {end:?}");
+    tokio::time::timeout(Duration::from_secs(4), stopping)
+        .await
+        .expect("the stop does not wait out its grace")
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 }

@@ -201,8 +201,6 @@ fn refused(s: tonic::Status) -> ApiError {
     ApiError::from_status(&s)
 }
 
-/// A JSON body the CLI's serializer made.
-
 #[derive(serde::Deserialize)]
 struct HostsQuery {
     role: Option<String>,

@@ -10,8 +10,9 @@
 //!   `N`, or when `wait` has passed (then with the version it holds, which
 //!   may still be `N`; ask again). `wait` is 30 s by default, 5 min at most.
 //! - `GET /api/v1/metadata/stream`: Server-Sent Events, one `metadata`
-//!   event with the whole JSON at once and on every change (its `id` is
-//!   the version).
+//!   event with the whole JSON at once and on every change of the cache
+//!   (its `id` is the version; a resync that changed the cache at the same
+//!   version is sent too).
 //!
 //! Before the meta service accepted the node the cache is empty at
 //! version 0. When the agent stops for good, a long poll answers 503 and
@@ -20,13 +21,15 @@
 //! These routes answer only on a loopback HTTP address (the server they
 //! serve runs on the same machine): a node's routes take no token, and the
 //! metadata is the cluster's, not the node's own. Off loopback they answer
-//! 403 and say so.
+//! 403 and say so. A request whose `Host` is not a loopback name
+//! (`localhost`, `127.x.x.x`, `[::1]`) is refused too, so a web page that
+//! rebinds its own name to 127.0.0.1 cannot read them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -117,6 +120,33 @@ impl MetadataQuery {
     }
 }
 
+/// Whether `headers` name this server by a loopback name: `localhost`,
+/// an address in 127.0.0.0/8 or `[::1]`, with any port.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest
+            .split_once(']')
+            .and_then(|(v6, _)| v6.parse::<std::net::Ipv6Addr>().ok())
+            .is_some_and(|a| a.is_loopback());
+    }
+    let name = host.rsplit_once(':').map_or(host, |(n, _)| n);
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|a| a.is_loopback())
+}
+
+/// The refusal of a request that names this server by another name.
+fn not_loopback_host() -> Response {
+    text(
+        StatusCode::FORBIDDEN,
+        "the metadata is served to a loopback Host only (localhost, 127.0.0.1, [::1])",
+    )
+}
+
 /// The snapshot as the answer's JSON, with its version in the header.
 fn answer(s: &MetadataSnapshot) -> Response {
     let body = metadata_file::to_json(s).to_string();
@@ -128,7 +158,14 @@ fn answer(s: &MetadataSnapshot) -> Response {
     r
 }
 
-async fn metadata(State(agent): State<Arc<Agent>>, Query(q): Query<MetadataQuery>) -> Response {
+async fn metadata(
+    State(agent): State<Arc<Agent>>,
+    headers: HeaderMap,
+    Query(q): Query<MetadataQuery>,
+) -> Response {
+    if !loopback_host(&headers) {
+        return not_loopback_host();
+    }
     let poll = match q.long_poll() {
         Ok(Some(p)) => p,
         Ok(None) => return answer(&agent.metadata()),
@@ -143,6 +180,8 @@ async fn metadata(State(agent): State<Arc<Agent>>, Query(q): Query<MetadataQuery
     }
     let deadline = tokio::time::sleep(poll.wait);
     tokio::pin!(deadline);
+    let stopped = agent.stopped();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             u = updates.recv() => match u {
@@ -158,12 +197,18 @@ async fn metadata(State(agent): State<Arc<Agent>>, Query(q): Query<MetadataQuery
                     return text(StatusCode::SERVICE_UNAVAILABLE, "the agent stopped");
                 }
             },
+            e = &mut stopped => {
+                return text(StatusCode::SERVICE_UNAVAILABLE, format!("the agent stopped: {e}"));
+            }
             _ = &mut deadline => return answer(&agent.metadata()),
         }
     }
 }
 
-async fn stream(State(agent): State<Arc<Agent>>) -> Response {
+async fn stream(State(agent): State<Arc<Agent>>, headers: HeaderMap) -> Response {
+    if !loopback_host(&headers) {
+        return not_loopback_host();
+    }
     let mut updates = agent.subscribe();
     let out = async_stream(move |tx| async move {
         let event = |s: &MetadataSnapshot| {
@@ -172,15 +217,25 @@ async fn stream(State(agent): State<Arc<Agent>>) -> Response {
                 .id(s.version().to_string())
                 .data(metadata_file::to_json(s).to_string())
         };
-        let first = agent.metadata();
-        let mut sent = first.version();
-        if tx.send(event(&first)).await.is_err() {
+        let end = |why: String| {
+            Event::default()
+                .event("end")
+                .data(serde_json::json!({ "reason": why }).to_string())
+        };
+        let mut sent = agent.metadata();
+        if tx.send(event(&sent)).await.is_err() {
             return;
         }
+        let stopped = agent.stopped();
+        tokio::pin!(stopped);
         loop {
             // A client gone ends the watch at once, not at the next change.
             let u = tokio::select! {
                 u = updates.recv() => u,
+                e = &mut stopped => {
+                    let _ = tx.send(end(format!("the agent stopped: {e}"))).await;
+                    return;
+                }
                 _ = tx.closed() => return,
             };
             let snapshot = match u {
@@ -188,19 +243,17 @@ async fn stream(State(agent): State<Arc<Agent>>) -> Response {
                 // Behind: what the cache holds now covers what was missed.
                 Err(RecvError::Lagged(_)) => agent.metadata(),
                 Err(RecvError::Closed) => {
-                    let _ = tx
-                        .send(
-                            Event::default()
-                                .event("end")
-                                .data(r#"{"reason":"the agent stopped"}"#),
-                        )
-                        .await;
+                    let _ = tx.send(end("the agent stopped".into())).await;
                     return;
                 }
             };
-            if snapshot.version() > sent {
-                sent = snapshot.version();
-                if tx.send(event(&snapshot)).await.is_err() {
+            // A newer version, or a resync that replaced the cache at the
+            // same version; never an older one (two appliers may race).
+            let newer = snapshot.version() > sent.version()
+                || (snapshot.version() == sent.version() && !Arc::ptr_eq(&snapshot, &sent));
+            if newer {
+                sent = snapshot;
+                if tx.send(event(&sent)).await.is_err() {
                     return;
                 }
             }
@@ -221,6 +274,37 @@ mod tests {
             wait: wait.map(str::to_string),
         }
         .long_poll()
+    }
+
+    #[test]
+    fn only_loopback_host_names_are_served() {
+        let with = |h: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::HOST, HeaderValue::from_str(h).unwrap());
+            loopback_host(&m)
+        };
+        for ok in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "127.1.2.3:1",
+            "localhost:9",
+            "LOCALHOST",
+            "[::1]:80",
+            "[::1]",
+        ] {
+            assert!(with(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:8080",
+            "10.0.0.1:80",
+            "localhost.evil.example",
+            "[::2]:80",
+            "[::1",
+            "",
+        ] {
+            assert!(!with(bad), "{bad}");
+        }
+        assert!(!loopback_host(&HeaderMap::new()), "no Host header");
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! Identity files (`cluster.id`, `node.id`, `node.secret`) live in
 //! `--data-dir` as for any agent.
 //!
-//! Limits: while heartbeats are held no metadata is fetched either, so
-//! the file catches up when the server passes again; the host's start
+//! Limits: no metadata is held before the first passing check (after
+//! it, the agent's metadata watch keeps the file current while heartbeats
+//! are held); the host's start
 //! time and version are the sidecar's (a restart of the watched server
 //! is not a `restarted` event); a sidecar reports no partition leaders.
 
