@@ -51,7 +51,7 @@ def mb(x):
     return f"{x:.1f} MB"
 
 
-def push_row(label, runs, cpu_key="meta_cpu_s", rss_key="meta_peak_rss_mb"):
+def push_row(label, runs):
     errors = " / ".join(
         f"{get(r, 'errors')}+{get(r, 'errors_outside_window')}" for r in runs
     )
@@ -62,8 +62,8 @@ def push_row(label, runs, cpu_key="meta_cpu_s", rss_key="meta_peak_rss_mb"):
             both(runs, sig3, "latency_ms", "p50"),
             both(runs, sig3, "latency_ms", "p99"),
             both(runs, sig3, "latency_ms", "max"),
-            both(runs, cpu, cpu_key),
-            both(runs, mb, rss_key),
+            both(runs, cpu, "meta_cpu_s"),
+            both(runs, mb, "meta_peak_rss_mb"),
             both(runs, str, "false_offline_events"),
             errors,
             both(runs, str, "raft_entries_during_run"),
@@ -76,6 +76,13 @@ PUSH_HEAD = (
     "| false OFFLINE | errors | Raft entries in the window |\n"
     "|---|---|---|---|---|---|---|---|---|---|"
 )
+
+
+def push_table(head, rows):
+    """A table of push reports: (label, reports of both runs) per row."""
+    print(head)
+    for label, runs in rows:
+        print(push_row(label, runs))
 
 
 def section(title):
@@ -125,11 +132,15 @@ def main(dirs):
     )
 
     section("push heartbeats")
-    print(PUSH_HEAD)
-    print(push_row("1,000 hosts @ 1s, 30s", L("push-1k")))
-    print(push_row("10,000 hosts @ 1s, 30s", L("push-10k")))
-    print(push_row("closed loop, 1,000 hosts, 64 in flight", L("closed-1k")))
-    print(push_row("closed loop, 10,000 hosts, 256 in flight", L("closed-10k")))
+    push_table(
+        PUSH_HEAD,
+        [
+            ("1,000 hosts @ 1s, 30s", L("push-1k")),
+            ("10,000 hosts @ 1s, 30s", L("push-10k")),
+            ("closed loop, 1,000 hosts, 64 in flight", L("closed-1k")),
+            ("closed loop, 10,000 hosts, 256 in flight", L("closed-10k")),
+        ],
+    )
 
     section("TLS")
     print(PUSH_HEAD)
@@ -190,15 +201,21 @@ def main(dirs):
         )
 
     section("10,000 hosts against 3 meta servers")
-    print(PUSH_HEAD.replace("meta CPU | meta peak RSS", "leader CPU | leader peak RSS"))
-    print(push_row("10,000 hosts @ 1s, 30s, 3 meta servers", L("push-10k-3meta")))
+    push_table(
+        PUSH_HEAD.replace("meta CPU | meta peak RSS", "leader CPU | leader peak RSS"),
+        [("10,000 hosts @ 1s, 30s, 3 meta servers", L("push-10k-3meta"))],
+    )
 
     section("Leader reports")
-    print(PUSH_HEAD)
-    print(push_row("1,000 hosts @ 1s, no reports", L("push-1k")))
-    print(push_row("1,000 hosts @ 1s, 100 leaders each", L("leaders-1k")))
-    print(push_row("closed loop, no reports", L("closed-1k")))
-    print(push_row("closed loop, 100 leaders each", L("leaders-closed")))
+    push_table(
+        PUSH_HEAD,
+        [
+            ("1,000 hosts @ 1s, no reports", L("push-1k")),
+            ("1,000 hosts @ 1s, 100 leaders each", L("leaders-1k")),
+            ("closed loop, no reports", L("closed-1k")),
+            ("closed loop, 100 leaders each", L("leaders-closed")),
+        ],
+    )
 
     section("Pull")
     print("| backends | probes/s | failed | probe p50 ms | probe p99 ms | max ms | round p50 (max) ms | meta CPU | meta peak RSS | Raft entries in 30 s | false OFFLINE |")
@@ -249,11 +266,26 @@ def main(dirs):
         print(f"| {label} | " + " | ".join(cols) + " |")
 
     section("Executing a job")
-    print("(read jobs.txt: moves and wall time of each job)")
+    # Each job prints "job N finished: M move(s) done", then `time`'s
+    # "real XmY.ZZZs": the moves and the wall time of both jobs.
+    done_re = re.compile(r"job \d+ finished: (\d+) move\(s\) done\s+real\s+(\d+)m([\d.]+)s")
+    jobs = []
     for d in dirs:
-        text = (Path(d) / "jobs.txt").read_text()
-        real = re.findall(r"real\s+(\S+)", text)
-        print(f"- {d}: real {', '.join(real)}")
+        found = done_re.findall((Path(d) / "jobs.txt").read_text())
+        if len(found) != 2:
+            raise SystemExit(f"{d}/jobs.txt: {len(found)} finished jobs with times, not 2")
+        jobs.append([(int(m), round(int(mins) * 60 + float(secs))) for m, mins, secs in found])
+    print("| job | moves | wall time |")
+    print("|---|---|---|")
+    for i, label in enumerate(
+        [
+            "`balance data` (off the dead host, then even out)",
+            "`hosts drain` (onto a new 6th host and the rest)",
+        ]
+    ):
+        moves = " / ".join(str(run[i][0]) for run in jobs)
+        wall = " / ".join(f"{run[i][1]} s" for run in jobs)
+        print(f"| {label} | {moves} | {wall} |")
 
     section("criterion")
     print("| benchmark | run 1 / run 2 |")

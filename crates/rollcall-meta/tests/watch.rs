@@ -33,11 +33,27 @@ async fn set(admin: &mut AdminClient<Channel>, key: &str) -> u64 {
         .metadata_version
 }
 
+/// A meta server on a free 127.0.0.1 port.
+async fn start() -> MetaServer {
+    MetaServer::start(MetaConfig::new("127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap()
+}
+
 /// Opens a watch at `since` on its own connection.
 async fn watch(meta: &MetaServer, since: u64) -> Streaming<pb::GetMetadataResponse> {
+    watch_as(meta, meta.cluster_id(), since).await
+}
+
+/// Opens a watch at `since`, naming `cluster_id`.
+async fn watch_as(
+    meta: &MetaServer,
+    cluster_id: u32,
+    since: u64,
+) -> Streaming<pb::GetMetadataResponse> {
     MetaClient::new(channel(meta).await)
         .watch_metadata(pb::GetMetadataRequest {
-            cluster_id: meta.cluster_id(),
+            cluster_id,
             since_version: since,
         })
         .await
@@ -62,9 +78,7 @@ fn keys(r: &pb::GetMetadataResponse) -> Vec<&str> {
 
 #[tokio::test]
 async fn watchers_at_different_versions_each_get_their_own_delta() {
-    let meta = MetaServer::start(MetaConfig::new("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap();
+    let meta = start().await;
     let mut admin = AdminClient::new(channel(&meta).await);
     let v1 = set(&mut admin, "a").await;
 
@@ -114,17 +128,8 @@ async fn watchers_at_different_versions_each_get_their_own_delta() {
 
 #[tokio::test]
 async fn a_wrong_cluster_id_is_refused_once_and_the_stream_ends() {
-    let meta = MetaServer::start(MetaConfig::new("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap();
-    let mut s = MetaClient::new(channel(&meta).await)
-        .watch_metadata(pb::GetMetadataRequest {
-            cluster_id: meta.cluster_id().wrapping_add(1),
-            since_version: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let meta = start().await;
+    let mut s = watch_as(&meta, meta.cluster_id().wrapping_add(1), 0).await;
     let r = next(&mut s).await;
     assert_eq!(r.code, pb::Code::WrongCluster as i32, "{r:?}");
     let end = tokio::time::timeout(Duration::from_secs(5), s.message())
@@ -136,9 +141,7 @@ async fn a_wrong_cluster_id_is_refused_once_and_the_stream_ends() {
 
 #[tokio::test]
 async fn a_stopping_server_ends_its_watches_at_once() {
-    let meta = MetaServer::start(MetaConfig::new("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap();
+    let meta = start().await;
     let mut s = watch(&meta, 0).await;
     next(&mut s).await;
     let t = Instant::now();

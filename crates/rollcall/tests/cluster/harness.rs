@@ -567,23 +567,24 @@ pub fn http_get(addr: &str, path: &str, token: Option<&str>) -> (u16, String, St
     (status, content_type, body.to_string())
 }
 
-/// A server's bound HTTP address, from `DATA_DIR/http.addr`.
-pub fn http_addr(dir: &Path) -> String {
-    poll("the HTTP address file", DEADLINE, || {
-        fs::read_to_string(dir.join("http.addr"))
+/// The trimmed text of `dir/name` once it is written and not empty
+/// (`what` names it if the deadline passes first).
+fn file_when_written(dir: &Path, name: &str, what: &str) -> String {
+    poll(what, DEADLINE, || {
+        fs::read_to_string(dir.join(name))
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
     })
 }
 
+/// A server's bound HTTP address, from `DATA_DIR/http.addr`.
+pub fn http_addr(dir: &Path) -> String {
+    file_when_written(dir, "http.addr", "the HTTP address file")
+}
+
 /// The first admin token, once the server with data directory `dir`
 /// wrote it (`DATA_DIR/admin.token`).
 pub fn admin_token(dir: &Path) -> String {
-    poll("the first admin token", DEADLINE, || {
-        fs::read_to_string(dir.join("admin.token"))
-            .ok()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-    })
+    file_when_written(dir, "admin.token", "the first admin token")
 }
